@@ -1,0 +1,170 @@
+"""The `dynamic-vae` command line: train, generate, inspect."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Flags that override a preset field, with their types.
+MODEL_FLAGS = {
+    "latent_dim": int, "filter_size": int, "base_channels": int, "sigma": float,
+    "stationarity_weight": float, "kl_weight": float, "output_activation": str,
+    "num_samples": int, "encoder_mode": str, "prediction_weight": float,
+}
+TRAINING_FLAGS = {
+    "learning_rate": float, "batch_size": int, "epochs": int, "seed": int, "cycle": str,
+    "num_frames": int, "steps_per_execution": int, "image_every": int,
+}
+
+
+def _add_train(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a model into a run directory",
+        description="Train a Dynamic VAE. Start from a preset; any flag below overrides the "
+                    "preset's field of the same name.")
+    parser.add_argument("--preset", default="counting-mnist",
+                        help="counting-mnist (default) or paper-v1")
+    parser.add_argument("--frames", type=Path,
+                        help="train on this .npy/.npz frame array (T, H, W[, C]), uint8 or "
+                             "float in [0, 1], instead of counting MNIST")
+    parser.add_argument("--output", "-o", type=Path, required=True, help="run directory")
+    for name, kind in {**MODEL_FLAGS, **TRAINING_FLAGS}.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
+    parser.add_argument("--no-jit", action="store_true", help="do not XLA-compile the step")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_generate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("generate", help="synthesise a new sequence (eq. 35)")
+    parser.add_argument("run", type=Path, help="run directory")
+    parser.add_argument("--frames", type=int, default=200, help="frames to synthesise")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output file: .npy (uint8 array), .png (grid), .gif or .mp4")
+    parser.add_argument("--noise-scale", type=float, default=1.0)
+    parser.add_argument("--from-pair", type=Path,
+                        help="start from the posterior mean of this (2, H, W[, C]) .npy pair "
+                             "instead of x0 ~ N(0, I)")
+    parser.add_argument("--float", action="store_true",
+                        help=".npy: float32 frames in [0, 1] instead of uint8")
+    parser.add_argument("--fps", type=int, default=10)
+    parser.add_argument("--scale", type=int, default=1, help="enlarge images by this factor")
+
+
+def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("inspect", help="eigenvalues and periods of A")
+    parser.add_argument("run", type=Path, help="run directory")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dynamic-vae",
+        description="Linear models of non-linear visual processes (Dynamic VAE).")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_train(subparsers)
+    _add_generate(subparsers)
+    _add_inspect(subparsers)
+    return parser
+
+
+def load_frames_file(path: Path):
+    """Frames from a `.npy` file or the single array (or `frames` array) of a `.npz` file."""
+    import numpy as np
+
+    if not path.is_file():
+        raise FileNotFoundError(f"--frames {path}: no such file")
+    if path.suffix not in (".npy", ".npz"):
+        raise ValueError(f"--frames {path}: expected a .npy or .npz file, got "
+                         f"'{path.suffix or '(no ending)'}'")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError as error:
+        raise ValueError(f"--frames {path}: cannot read it as a numpy array ({error})") from None
+    if path.suffix == ".npz":
+        keys = list(data.keys())
+        key = "frames" if "frames" in keys else (keys[0] if len(keys) == 1 else None)
+        if key is None:
+            raise ValueError(f"--frames {path}: holds arrays {keys}; expected one array or "
+                             "one named 'frames'")
+        data = data[key]
+    return data
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from dynamic_vae.config import get_preset
+    from dynamic_vae.data.frame_pairs import validate_frames
+    from dynamic_vae.training import train
+
+    config = get_preset(args.preset)
+    overrides = {name: getattr(args, name) for name in {**MODEL_FLAGS, **TRAINING_FLAGS}}
+    if args.no_jit:
+        overrides["jit_compile"] = False
+    frames = None
+    if args.frames is not None:
+        frames = validate_frames(load_frames_file(args.frames), name=f"--frames {args.frames}")
+        overrides["frame_shape"] = frames.shape[1:]
+    config = config.override(**overrides)
+    _, summary = train(config, args.output, frames=frames,
+                       frames_source=str(args.frames) if args.frames else None,
+                       verbose=0 if args.quiet else "auto")
+    print(f"trained {summary['epochs']} epochs in {summary['wall_time_seconds']:.1f} s "
+          f"({summary['pairs_per_second']:.0f} pairs/s); spectral radius of A "
+          f"{summary['spectrum']['spectral_radius']:.3f}; run directory {args.output}")
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from dynamic_vae.outputs import write_frames
+    from dynamic_vae.synthesis import synthesize
+    from dynamic_vae.training import load_run
+
+    if args.frames < 1:
+        raise ValueError(f"--frames must be >= 1, got {args.frames}")
+    suffix = args.out.suffix.lower()
+    if suffix not in (".npy", ".png", ".gif", ".mp4"):
+        raise ValueError(f"--out {args.out}: unsupported format '{suffix or '(none)'}'; "
+                         "expected .npy, .png, .gif or .mp4")
+    model, _ = load_run(args.run)
+    initial_pair = None
+    if args.from_pair is not None:
+        initial_pair = np.load(args.from_pair, allow_pickle=False)
+    frames, _ = synthesize(model, args.frames, seed=args.seed, initial_pair=initial_pair,
+                           noise_scale=args.noise_scale, as_uint8=not args.float)
+    if args.float:
+        low, high = model.pixel_range
+        frames = (frames - low) / (high - low)
+    write_frames(args.out, frames[0], fps=args.fps, scale=args.scale)
+    print(f"wrote {args.frames} frames of shape {frames.shape[2:]} to {args.out}")
+    return 0
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from dynamic_vae.spectrum import format_spectrum, spectrum_report
+    from dynamic_vae.training import load_run
+
+    model, _ = load_run(args.run)
+    report = spectrum_report(*model.transition())
+    print(json.dumps(report, indent=2) if args.json else format_spectrum(report))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    commands = {"train": run_train, "generate": run_generate, "inspect": run_inspect}
+    try:
+        return commands[args.command](args)
+    except (ValueError, FileNotFoundError, FloatingPointError) as error:
+        print(f"dynamic-vae {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

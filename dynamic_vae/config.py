@@ -1,0 +1,196 @@
+"""Model and training configuration, and the named presets.
+
+A preset is a complete `RunConfig`; command-line flags override single fields of it. The
+`paper-v1` preset is the configuration of Sagel & Shen (2018, v1) as far as the paper states
+it; the `counting-mnist` preset is the one that reaches the transition-accuracy target (see the
+README section "What mattered").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+ENCODER_MODES = ("frame", "pair")
+OUTPUT_ACTIVATIONS = ("linear", "sigmoid", "tanh")
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Architecture and loss of a Dynamic VAE.
+
+    Args:
+        frame_shape: `(height, width, channels)` of one frame.
+        latent_dim: `n`, the dimension of the latent state `x_t`.
+        filter_size: side of every convolution kernel.
+        base_channels: channels of the decoder's first feature map (at 1/8 of the frame size);
+            `None` means `64 * channels`, so every hidden layer has about as many units as
+            pixels (paper v1).
+        sigma: standard deviation of the Gaussian pixel noise, in pixel-range units.
+        stationarity_weight: `lambda` of eq. (34).
+        kl_weight: weight of the KL term (1.0 is the ELBO).
+        pixel_range: `(low, high)` the model sees pixels in.
+        output_activation: `linear`, `sigmoid` or `tanh` on the decoder output.
+        num_samples: Monte-Carlo samples of the latent per frame pair.
+        encoder_mode: `pair` (paper: the encoder sees both frames stacked on the channel axis
+            and outputs a 2n-dim posterior over z' = [z1; z2]) or `frame` (one encoder applied to
+            each frame; the pair's posterior lives in x-space and its KL is taken against the
+            joint prior of eq. 32).
+        prediction_weight: weight of the auxiliary term that decodes the noise-free prediction
+            `A mu_t` against the next frame (0 disables it).
+    """
+
+    frame_shape: tuple[int, int, int] = (32, 32, 1)
+    latent_dim: int = 10
+    filter_size: int = 5
+    base_channels: int | None = None
+    sigma: float = 1.0
+    stationarity_weight: float = 100.0
+    kl_weight: float = 1.0
+    pixel_range: tuple[float, float] = (0.0, 1.0)
+    output_activation: str = "linear"
+    num_samples: int = 1
+    encoder_mode: str = "frame"
+    prediction_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.frame_shape = tuple(int(v) for v in self.frame_shape)
+        self.pixel_range = tuple(float(v) for v in self.pixel_range)
+        if len(self.frame_shape) != 3 or min(self.frame_shape) < 1:
+            raise ValueError(
+                f"frame_shape must be (height, width, channels) of positive ints, got "
+                f"{self.frame_shape}"
+            )
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
+        if self.filter_size < 1:
+            raise ValueError(f"filter_size must be >= 1, got {self.filter_size}")
+        if self.sigma <= 0:
+            raise ValueError(f"sigma must be > 0, got {self.sigma}")
+        if self.num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {self.num_samples}")
+        if len(self.pixel_range) != 2 or not self.pixel_range[0] < self.pixel_range[1]:
+            raise ValueError(f"pixel_range must be (low, high) with low < high, got "
+                             f"{self.pixel_range}")
+        if self.output_activation not in OUTPUT_ACTIVATIONS:
+            raise ValueError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got "
+                             f"{self.output_activation!r}")
+        if self.encoder_mode not in ENCODER_MODES:
+            raise ValueError(f"encoder_mode must be one of {ENCODER_MODES}, got "
+                             f"{self.encoder_mode!r}")
+        for name in ("stationarity_weight", "kl_weight", "prediction_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    @property
+    def decoder_base_channels(self) -> int:
+        return self.base_channels or 64 * self.frame_shape[2]
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """How a run is trained and on what.
+
+    Args:
+        learning_rate: Adam learning rate.
+        batch_size: frame pairs per step.
+        epochs: passes over the training pairs.
+        seed: seeds data shuffling, weight initialisation and latent sampling.
+        cycle: digit cycle of the counting-MNIST source (e.g. "1234").
+        num_frames: frames in the counting-MNIST sequence.
+        jit_compile: XLA-compile the training step.
+        steps_per_execution: training steps per call into the compiled graph.
+        image_every: epochs between synthesised-sequence images in TensorBoard (0: never).
+    """
+
+    learning_rate: float = 1e-3
+    batch_size: int = 64
+    epochs: int = 40
+    seed: int = 0
+    cycle: str = "1234"
+    num_frames: int = 8000
+    jit_compile: bool = True
+    steps_per_execution: int = 1
+    image_every: int = 5
+
+    def __post_init__(self) -> None:
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        for name in ("batch_size", "epochs", "steps_per_execution"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.num_frames < 2:
+            raise ValueError(f"num_frames must be >= 2, got {self.num_frames}")
+        if self.image_every < 0:
+            raise ValueError(f"image_every must be >= 0, got {self.image_every}")
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """A model configuration together with its training configuration."""
+
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        unknown = set(data) - {"model", "training"}
+        if unknown:
+            raise ValueError(f"unknown config sections {sorted(unknown)}; expected 'model' "
+                             "and 'training'")
+        return cls(model=_build(ModelConfig, data.get("model", {})),
+                   training=_build(TrainingConfig, data.get("training", {})))
+
+    def override(self, **fields: Any) -> "RunConfig":
+        """Returns a copy with the named fields (of either section) replaced."""
+        model = dataclasses.asdict(self.model)
+        training = dataclasses.asdict(self.training)
+        for name, value in fields.items():
+            if value is None:
+                continue
+            if name in model:
+                model[name] = value
+            elif name in training:
+                training[name] = value
+            else:
+                raise ValueError(f"unknown config field {name!r}")
+        return RunConfig.from_dict({"model": model, "training": training})
+
+
+def _build(cls: type, data: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; known fields are "
+                         f"{sorted(names)}")
+    return cls(**data)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Sagel & Shen (2018) v1 as stated: pair encoder, sigma 1.5 for MNIST, lambda 100, pixels in
+    # [0, 1]. It does not learn to count (see README, "What mattered").
+    "paper-v1": {
+        "model": {"encoder_mode": "pair", "sigma": 1.5, "output_activation": "sigmoid",
+                  "filter_size": 5, "latent_dim": 10, "stationarity_weight": 100.0},
+        "training": {"learning_rate": 1e-3, "batch_size": 64, "epochs": 30},
+    },
+    "counting-mnist": {
+        "model": {"encoder_mode": "frame", "sigma": 0.25, "output_activation": "linear",
+                  "filter_size": 5, "latent_dim": 10, "stationarity_weight": 100.0},
+        "training": {"learning_rate": 1e-3, "batch_size": 64, "epochs": 40},
+    },
+}
+
+
+def get_preset(name: str) -> RunConfig:
+    """Returns the named preset as a `RunConfig`."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; available presets: {sorted(PRESETS)}")
+    return RunConfig.from_dict(PRESETS[name])

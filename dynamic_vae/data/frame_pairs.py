@@ -1,0 +1,167 @@
+"""From frame sequences to shuffled, batched, prefetched pairs of consecutive frames.
+
+A pair is `frames[t : t + 2]` of one sequence, shape `(2, H, W, C)`; pairs never straddle two
+sequences. Following the paper, one pair per run is held out for testing (default: the last
+pair of the last sequence) and never appears in a training batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+SUPPORTED_DTYPES = ("uint8", "float16", "float32", "float64")
+
+
+def validate_frames(frames: np.ndarray, name: str = "frames") -> np.ndarray:
+    """Checks one frame sequence and returns it as `(T, H, W, C)`.
+
+    Accepts `uint8` (0..255) or float arrays with values in [0, 1], shaped `(T, H, W)` or
+    `(T, H, W, C)` with C in {1, 3}.
+
+    Raises:
+        ValueError: naming `name` and what is wrong (type, dtype, rank, length, channels,
+            non-finite values, value range).
+    """
+    if not isinstance(frames, np.ndarray):
+        raise ValueError(f"{name}: expected a numpy array, got {type(frames).__name__}")
+    if frames.dtype.name not in SUPPORTED_DTYPES:
+        raise ValueError(f"{name}: expected dtype uint8 (0..255) or float in [0, 1] "
+                         f"({', '.join(SUPPORTED_DTYPES)}), got {frames.dtype}")
+    if frames.ndim == 3:
+        frames = frames[..., np.newaxis]
+    if frames.ndim != 4:
+        raise ValueError(f"{name}: expected shape (T, H, W) or (T, H, W, C), got "
+                         f"{frames.shape}")
+    if frames.shape[0] < 2:
+        raise ValueError(f"{name}: need at least 2 frames to form a pair, got "
+                         f"{frames.shape[0]}")
+    if frames.shape[-1] not in (1, 3):
+        raise ValueError(f"{name}: expected 1 (gray) or 3 (RGB) channels, got "
+                         f"{frames.shape[-1]} (shape {frames.shape})")
+    if min(frames.shape[1:3]) < 1:
+        raise ValueError(f"{name}: frames have an empty side, shape {frames.shape}")
+    if frames.dtype != np.uint8:
+        finite = np.isfinite(frames)
+        if not finite.all():
+            first = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise ValueError(f"{name}: {int((~finite).sum())} NaN/inf values, the first at "
+                             f"index {first}")
+        low, high = float(frames.min()), float(frames.max())
+        if low < 0.0 or high > 1.0:
+            raise ValueError(f"{name}: float frames must lie in [0, 1], got values in "
+                             f"[{low:g}, {high:g}] (pass uint8 for 0..255 data)")
+    return frames
+
+
+def to_pixel_range(frames: np.ndarray, pixel_range: tuple[float, float]) -> np.ndarray:
+    """Maps validated frames (uint8, or float in [0, 1]) to float32 in `pixel_range`."""
+    unit = frames.astype(np.float32)
+    if frames.dtype == np.uint8:
+        unit /= 255.0
+    low, high = pixel_range
+    return unit * np.float32(high - low) + np.float32(low)
+
+
+def from_pixel_range(frames: np.ndarray, pixel_range: tuple[float, float]) -> np.ndarray:
+    """Maps model-range frames back to uint8 0..255 (clipping what lies outside the range)."""
+    low, high = pixel_range
+    unit = (np.asarray(frames, dtype=np.float32) - low) / (high - low)
+    return np.round(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+@dataclasses.dataclass
+class FramePairs:
+    """Frames ready for training, and which pairs train and which is held out.
+
+    Attributes:
+        frames: all frames of all sequences, concatenated, float32 `(T_total, H, W, C)` in the
+            model's pixel range.
+        train_starts: index `t` of every training pair `frames[t : t + 2]`.
+        test_starts: index of the held-out pair(s).
+    """
+
+    frames: np.ndarray
+    train_starts: np.ndarray
+    test_starts: np.ndarray
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        return tuple(int(v) for v in self.frames.shape[1:])
+
+    def pairs(self, starts: np.ndarray) -> np.ndarray:
+        """`(len(starts), 2, H, W, C)` pairs starting at `starts`."""
+        starts = np.asarray(starts, dtype=np.int64)
+        return np.stack([self.frames[starts], self.frames[starts + 1]], axis=1)
+
+    @property
+    def test_pairs(self) -> np.ndarray:
+        return self.pairs(self.test_starts)
+
+    def dataset(self, batch_size: int, seed: int = 0, shuffle: bool = True,
+                repeat: bool = False, drop_remainder: bool = False) -> tf.data.Dataset:
+        """Batches of training pairs `(batch, 2, H, W, C)`, reshuffled every epoch."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        frames = tf.constant(self.frames)
+        starts = tf.data.Dataset.from_tensor_slices(self.train_starts)
+        if shuffle:
+            starts = starts.shuffle(len(self.train_starts), seed=seed,
+                                    reshuffle_each_iteration=True)
+        if repeat:
+            starts = starts.repeat()
+        # Gathering a whole batch at once is one op per batch, not one per pair.
+        dataset = starts.batch(batch_size, drop_remainder=drop_remainder).map(
+            lambda t: tf.stack([tf.gather(frames, t), tf.gather(frames, t + 1)], axis=1),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def make_frame_pairs(
+    sequences: np.ndarray | Sequence[np.ndarray],
+    pixel_range: tuple[float, float] = (0.0, 1.0),
+    holdout: int | None = -1,
+) -> FramePairs:
+    """Validates and normalises frame sequences and splits their pairs.
+
+    Args:
+        sequences: one array `(T, H, W[, C])` or a list of them (same H, W, C).
+        pixel_range: the model's pixel range.
+        holdout: which pair (index into all pairs, in order; negative counts from the end) is
+            held out for testing; `None` holds out nothing.
+
+    Returns:
+        A `FramePairs`.
+
+    Raises:
+        ValueError: on invalid frames, mismatched sequence shapes or an out-of-range holdout.
+    """
+    if isinstance(sequences, np.ndarray):
+        sequences = [sequences]
+    if len(sequences) == 0:
+        raise ValueError("sequences: expected at least one frame sequence, got none")
+    validated = [validate_frames(seq, name=f"sequences[{i}]") for i, seq in enumerate(sequences)]
+    shape = validated[0].shape[1:]
+    for i, seq in enumerate(validated[1:], start=1):
+        if seq.shape[1:] != shape:
+            raise ValueError(f"sequences[{i}]: frame shape {seq.shape[1:]} differs from "
+                             f"sequences[0]'s {shape}")
+    frames = np.concatenate([to_pixel_range(seq, pixel_range) for seq in validated])
+    starts, offset = [], 0
+    for seq in validated:
+        starts.append(np.arange(offset, offset + len(seq) - 1))
+        offset += len(seq)
+    all_starts = np.concatenate(starts)
+    if holdout is None:
+        return FramePairs(frames, all_starts, np.zeros([0], dtype=all_starts.dtype))
+    if not -len(all_starts) <= holdout < len(all_starts):
+        raise ValueError(f"holdout: pair index {holdout} is out of range for "
+                         f"{len(all_starts)} pairs")
+    if len(all_starts) < 2:
+        raise ValueError(f"sequences: {len(all_starts)} pair(s) leave nothing to train on once "
+                         "one pair is held out; pass holdout=None or more frames")
+    test = np.array([all_starts[holdout]])
+    return FramePairs(frames, np.delete(all_starts, holdout), test)

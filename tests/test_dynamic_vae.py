@@ -1,0 +1,79 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dynamic_vae.data import make_frame_pairs
+from dynamic_vae.models import DynamicVAE
+
+from layer_test_helpers import assert_config_round_trip, assert_keras_save_reload
+
+SMALL = dict(frame_shape=(16, 16, 1), latent_dim=4, filter_size=3, seed=0)
+
+
+@pytest.mark.parametrize("encoder_mode", ["frame", "pair"])
+def test_call_shapes_and_accessors(encoder_mode, rng):
+    model = DynamicVAE(encoder_mode=encoder_mode, **SMALL)
+    pairs = rng.random((3, 2, 16, 16, 1)).astype("float32")
+    assert model(pairs).shape == (3, 2, 16, 16, 1)
+    mean, log_variance = model.encode(pairs)
+    assert mean.shape == (3, 8) and log_variance.shape == (3, 8)
+    assert model.encode_states(pairs).shape == (3, 8)
+    assert model.decode(np.zeros((5, 4), "float32")).shape == (5, 16, 16, 1)
+    a, b = model.transition()
+    np.testing.assert_allclose(a, 0.70711 * np.eye(4), rtol=1e-6)
+    np.testing.assert_allclose(b, 0.70711 * np.eye(4), rtol=1e-6)
+
+
+def test_frame_mode_codes_do_not_depend_on_the_neighbour(rng):
+    model = DynamicVAE(encoder_mode="frame", **SMALL)
+    frames = rng.random((3, 16, 16, 1)).astype("float32")
+    states = model.encode_states(np.stack([frames[:2], frames[1:]], axis=1)).numpy()
+    # frame 1 is the second of pair 0 and the first of pair 1: one code either way.
+    np.testing.assert_allclose(states[0, 4:], states[1, :4], rtol=1e-5, atol=1e-6)
+
+
+def test_decode_pairs_is_one_decoder_call_over_both_halves(rng):
+    model = DynamicVAE(**SMALL)
+    latents = rng.normal(size=(3, 8)).astype("float32")
+    pairs = model.decode_pairs(latents).numpy()
+    np.testing.assert_allclose(pairs[:, 0], model.decode(latents[:, :4]).numpy(), atol=1e-6)
+    np.testing.assert_allclose(pairs[:, 1], model.decode(latents[:, 4:]).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("encoder_mode", ["frame", "pair"])
+def test_serialization_and_keras_reload(encoder_mode, rng, tmp_path):
+    model = DynamicVAE(encoder_mode=encoder_mode, sigma=0.3, num_samples=2,
+                       prediction_weight=0.5, **SMALL)
+    clone = assert_config_round_trip(model)
+    assert clone.model_config == model.model_config
+    pairs = rng.random((2, 2, 16, 16, 1)).astype("float32")
+    model.dynamic_layer.transition_matrix.assign(rng.normal(size=(4, 4)).astype("float32"))
+    assert_keras_save_reload(model, pairs, tmp_path, training=False)
+
+
+def test_reconstruction_term_matches_numpy(rng):
+    model = DynamicVAE(sigma=0.5, **SMALL)
+    pairs = rng.random((4, 2, 16, 16, 1)).astype("float32")
+    terms = model._loss_terms(tf.constant(pairs), training=False)
+    recon = model(pairs, training=False).numpy()
+    expected = np.mean(np.sum((pairs - recon) ** 2, axis=(1, 2, 3, 4)) / (2 * 0.25))
+    np.testing.assert_allclose(terms["reconstruction"].numpy(), expected, rtol=1e-4)
+    total = terms["reconstruction"] + terms["kl"] + terms["penalty"]
+    np.testing.assert_allclose(terms["loss"].numpy(), total.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("encoder_mode", ["frame", "pair"])
+def test_fit_on_real_digits_reduces_loss_and_reports_every_term(encoder_mode, counting_frames):
+    frames, _ = counting_frames
+    pairs = make_frame_pairs(frames[:257])
+    keras.utils.set_random_seed(0)
+    model = DynamicVAE(frame_shape=(32, 32, 1), latent_dim=6, sigma=0.3, seed=0,
+                       encoder_mode=encoder_mode, prediction_weight=1.0)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=True)
+    history = model.fit(pairs.dataset(32, seed=0), epochs=4, verbose=0).history
+    assert set(history) == {"loss", "reconstruction", "kl", "stationarity_residual",
+                            "prediction"}
+    assert history["loss"][-1] < 0.8 * history["loss"][0]
+    assert history["stationarity_residual"][-1] < 0.1
+    assert np.isfinite(model.evaluate(pairs.dataset(32, shuffle=False), verbose=0)).all()

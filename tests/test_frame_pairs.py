@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from dynamic_vae.data import from_pixel_range, make_frame_pairs, to_pixel_range
+
+
+def _numbered_frames(count, offset=0):
+    """Frames whose every pixel holds the frame number, so a pair says where it came from."""
+    return (np.arange(offset, offset + count, dtype=np.uint8)[:, None, None, None]
+            * np.ones((1, 4, 4, 1), np.uint8))
+
+
+def test_pairs_are_consecutive_and_the_holdout_never_trains():
+    pairs = make_frame_pairs(_numbered_frames(50), holdout=-1)
+    seen = []
+    for batch in pairs.dataset(batch_size=8, seed=1):
+        first = np.round(batch[:, 0, 0, 0, 0].numpy() * 255).astype(int)
+        second = np.round(batch[:, 1, 0, 0, 0].numpy() * 255).astype(int)
+        np.testing.assert_array_equal(second, first + 1)
+        seen.extend(first.tolist())
+    assert sorted(seen) == list(range(48))  # every training pair once per epoch
+    assert 48 not in seen and pairs.test_starts.tolist() == [48]
+    np.testing.assert_allclose(pairs.test_pairs[0, :, 0, 0, 0] * 255, [48, 49], atol=1e-4)
+
+
+def test_pairs_never_straddle_two_sequences():
+    pairs = make_frame_pairs([_numbered_frames(5), _numbered_frames(4, offset=100)],
+                             holdout=0)
+    starts = pairs.train_starts.tolist()
+    assert starts == [1, 2, 3, 5, 6, 7]  # 4 -> 5 would join the two sequences
+    batch = next(iter(pairs.dataset(batch_size=6, shuffle=False)))
+    firsts = np.round(batch[:, 0, 0, 0, 0].numpy() * 255).astype(int)
+    assert firsts.tolist() == [1, 2, 3, 100, 101, 102]
+
+
+def test_shuffle_is_seeded_and_reshuffles_each_epoch():
+    pairs = make_frame_pairs(_numbered_frames(40))
+
+    def order(dataset):
+        return np.concatenate([b[:, 0, 0, 0, 0].numpy() for b in dataset])
+
+    dataset = pairs.dataset(batch_size=39, seed=3)
+    first_epoch, second_epoch = order(dataset), order(dataset)
+    np.testing.assert_array_equal(first_epoch, order(pairs.dataset(batch_size=39, seed=3)))
+    assert not np.array_equal(first_epoch, second_epoch)
+
+
+def test_pixel_range_round_trip():
+    frames = np.arange(256, dtype=np.uint8).reshape(4, 8, 8, 1)
+    scaled = to_pixel_range(frames, (-1.0, 1.0))
+    assert scaled.min() == -1.0 and scaled.max() == 1.0
+    np.testing.assert_array_equal(from_pixel_range(scaled, (-1.0, 1.0)), frames)
+
+
+@pytest.mark.parametrize("frames,message", [
+    (np.zeros((1, 8, 8), np.uint8), "at least 2 frames"),
+    (np.zeros((5, 8), np.uint8), r"expected shape \(T, H, W\)"),
+    (np.zeros((5, 8, 8, 2), np.uint8), "channels"),
+    (np.zeros((5, 8, 8), np.int32), "dtype"),
+    (np.full((5, 8, 8), np.nan, np.float32), "NaN/inf"),
+    (np.full((5, 8, 8), 2.0, np.float32), r"\[0, 1\]"),
+    ([[0, 1], [1, 0]], "numpy array"),
+])
+def test_bad_frames_raise_clear_errors(frames, message):
+    with pytest.raises(ValueError, match=message) as error:
+        make_frame_pairs(frames if isinstance(frames, np.ndarray) else [frames])
+    assert "sequences[0]" in str(error.value)
+
+
+def test_mismatched_sequences_and_bad_holdout():
+    with pytest.raises(ValueError, match=r"sequences\[1\].*differs"):
+        make_frame_pairs([np.zeros((3, 8, 8), np.uint8), np.zeros((3, 8, 9), np.uint8)])
+    with pytest.raises(ValueError, match="holdout"):
+        make_frame_pairs(np.zeros((3, 8, 8), np.uint8), holdout=5)
+    with pytest.raises(ValueError, match="nothing to train"):
+        make_frame_pairs(np.zeros((2, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match="at least one"):
+        make_frame_pairs([])
