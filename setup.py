@@ -24,6 +24,7 @@ setup(
         "imageio==2.38.1",
         "imageio-ffmpeg==0.8.1",
         "matplotlib==3.11.2",
+        "tensorboard==2.21.0",  # tf.summary needs it; TF 2.21 no longer installs it
     ],
     extras_require={
         "test": ["pytest==9.2.0", "hypothesis==6.170.17"],

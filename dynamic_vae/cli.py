@@ -19,6 +19,7 @@ MODEL_FLAGS = {
 TRAINING_FLAGS = {
     "learning_rate": float, "batch_size": int, "epochs": int, "seed": int, "cycle": str,
     "num_frames": int, "steps_per_execution": int, "image_every": int,
+    "kl_warmup_epochs": int,
 }
 
 

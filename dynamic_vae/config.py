@@ -102,6 +102,7 @@ class TrainingConfig:
         jit_compile: XLA-compile the training step.
         steps_per_execution: training steps per call into the compiled graph.
         image_every: epochs between synthesised-sequence images in TensorBoard (0: never).
+        kl_warmup_epochs: epochs over which the KL weight ramps up linearly (0: none).
     """
 
     learning_rate: float = 1e-3
@@ -113,10 +114,13 @@ class TrainingConfig:
     jit_compile: bool = True
     steps_per_execution: int = 1
     image_every: int = 5
+    kl_warmup_epochs: int = 0
 
     def __post_init__(self) -> None:
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.kl_warmup_epochs < 0:
+            raise ValueError(f"kl_warmup_epochs must be >= 0, got {self.kl_warmup_epochs}")
         for name in ("batch_size", "epochs", "steps_per_execution"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

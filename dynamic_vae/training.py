@@ -70,6 +70,25 @@ class DynamicsMonitor(keras.callbacks.Callback):
             self._writer.close()
 
 
+class KLWarmup(keras.callbacks.Callback):
+    """Ramps the KL term's weight linearly from 1/warmup_epochs to 1 over the first epochs.
+
+    Without it a large sigma lets the KL term win before the encoder has learnt anything, and
+    the posterior collapses onto the prior.
+    """
+
+    def __init__(self, warmup_epochs: int) -> None:
+        super().__init__()
+        self.warmup_epochs = warmup_epochs
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        scale = 1.0 if self.warmup_epochs <= 0 else min(1.0, (epoch + 1) / self.warmup_epochs)
+        self.model.dynamic_layer.kl_schedule.assign(scale)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.model.dynamic_layer.kl_schedule.assign(1.0)
+
+
 def load_training_frames(config: RunConfig, frames: np.ndarray | None = None,
                          frames_source: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """The frames a run trains on and a JSON description of where they came from."""
@@ -164,6 +183,8 @@ def train(
                                     write_graph=False),
         keras.callbacks.TerminateOnNaN(),
     ]
+    if training.kl_warmup_epochs > 0:
+        callbacks.insert(0, KLWarmup(training.kl_warmup_epochs))
     start = time.perf_counter()
     history = model.fit(dataset, epochs=training.epochs, validation_data=validation,
                         callbacks=callbacks, verbose=verbose)

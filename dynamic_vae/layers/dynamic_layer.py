@@ -94,6 +94,9 @@ class DynamicLayer(keras.layers.Layer):
         self.initial_scale = float(initial_scale)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # Multiplies kl_weight; a warm-up schedule ramps it from 0 to 1 during training.
+        self.kl_schedule = self.add_weight(
+            name="kl_schedule", shape=(), initializer="ones", trainable=False)
         self.transition_matrix = self.add_weight(
             name="transition_matrix", shape=(self.latent_dim, self.latent_dim),
             initializer=keras.initializers.Identity(gain=self.initial_scale))
@@ -181,7 +184,7 @@ class DynamicLayer(keras.layers.Layer):
         mean, log_variance = inputs
         posterior = self.posterior_distribution(mean, log_variance)
         kl = tfd.kl_divergence(posterior, self.prior())
-        self.add_loss(self.kl_weight * tf.reduce_mean(kl))
+        self.add_loss(self.kl_weight * self.kl_schedule * tf.reduce_mean(kl))
         self.add_loss(self.stationarity_penalty())
         if sample is None:
             sample = bool(training)

@@ -1,0 +1,80 @@
+"""Training throughput (frame pairs/s) of the Dynamic VAE on this machine.
+
+Prints a table and writes bench/results/train_throughput.json. Not a test: numbers depend on
+the machine. Usage: python bench/train_throughput.py [--steps 60] [--configs paper-v1,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from dynamic_vae.config import get_preset  # noqa: E402
+from dynamic_vae.data import make_frame_pairs  # noqa: E402
+from dynamic_vae.training import build_model  # noqa: E402
+
+CASES = {
+    # name: (preset, frame shape, overrides)
+    "paper-v1 32x32 gray": ("paper-v1", (32, 32, 1), {}),
+    "counting-mnist 32x32 gray": ("counting-mnist", (32, 32, 1), {}),
+    "counting-mnist 48x48 gray": ("counting-mnist", (48, 48, 1), {}),
+    "counting-mnist 64x64 RGB": ("counting-mnist", (64, 64, 3), {}),
+}
+
+
+def measure(preset: str, frame_shape: tuple[int, int, int], overrides: dict, steps: int,
+            jit: bool) -> dict:
+    config = get_preset(preset).override(frame_shape=frame_shape, jit_compile=jit,
+                                         filter_size=5, batch_size=64, **overrides)
+    rng = np.random.default_rng(0)
+    # Throughput does not depend on pixel values; random frames of the right shape suffice.
+    frames = rng.integers(0, 255, size=(64 * steps + 1, *frame_shape), dtype=np.uint8)
+    pairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
+    keras.utils.set_random_seed(0)
+    model = build_model(config)
+    dataset = pairs.dataset(64, seed=0, drop_remainder=True)
+    model.fit(dataset.take(5), epochs=1, verbose=0)  # trace and compile
+    start = time.perf_counter()
+    model.fit(dataset.take(steps), epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    return {"pairs_per_second": steps * 64 / seconds, "seconds": seconds, "steps": steps,
+            "jit_compile": jit, "encoder_mode": config.model.encoder_mode,
+            "prediction_weight": config.model.prediction_weight}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--no-jit", action="store_true")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
+                                              "train_throughput.json"))
+    args = parser.parse_args()
+    results = {}
+    print(f"{'case':32} {'pairs/s':>9} {'s':>7}")
+    for name in args.cases.split(","):
+        preset, shape, overrides = CASES[name]
+        results[name] = measure(preset, shape, overrides, args.steps, jit=not args.no_jit)
+        print(f"{name:32} {results[name]['pairs_per_second']:9.0f} "
+              f"{results[name]['seconds']:7.2f}", flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": {"cpus": os.cpu_count(),
+                                           "platform": platform.platform(),
+                                           "tensorflow": tf.__version__},
+                               "batch_size": 64, "results": results}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""End to end through the `dynamic-vae` command line on real digits (tiny model, few steps)."""
+
+import json
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from dynamic_vae.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "dynamic_vae.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    result = run_cli("train", "--preset", "counting-mnist", "--cycle", "1234",
+                     "--num-frames", "300", "--epochs", "3", "--latent-dim", "4",
+                     "--image-every", "2", "--quiet", "--output", run_dir)
+    assert result.returncode == 0, result.stderr
+    assert "trained 3 epochs" in result.stdout
+    return run_dir
+
+
+def test_train_writes_a_complete_run_directory(trained_run):
+    for name in ("model.keras", "config.json", "history.csv", "history.json",
+                 "training_curves.png", "summary.json"):
+        assert (trained_run / name).is_file(), name
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["training"]["cycle"] == "1234" and config["model"]["latent_dim"] == 4
+    assert config["data"]["source"] == "counting-mnist"
+    history = json.loads((trained_run / "history.json").read_text())
+    assert history["loss"][-1] < history["loss"][0]
+    for term in ("reconstruction", "kl", "stationarity_residual", "spectral_radius"):
+        assert len(history[term]) == 3
+    event_files = list((trained_run / "logs").rglob("events.out.tfevents.*"))
+    assert len(event_files) >= 2  # Keras scalars and our dynamics/image writer
+    # No temporary files left behind by the atomic writers.
+    assert not [p for p in trained_run.iterdir() if p.name.startswith(".")]
+
+
+def test_tensorboard_has_spectral_radius_and_strip_image(trained_run):
+    import tensorflow as tf
+
+    tags = set()
+    for path in (trained_run / "logs" / "dynamics").rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags.update(value.tag for value in event.summary.value)
+    assert {"spectral_radius", "stationarity_residual", "synthesised_strip"} <= tags
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".gif", ".png", ".mp4"])
+def test_generate_every_format(trained_run, tmp_path, suffix):
+    out = tmp_path / f"seq{suffix}"
+    assert main(["generate", str(trained_run), "--frames", "20", "--seed", "0",
+                 "--out", str(out)]) == 0
+    if suffix == ".npy":
+        frames = np.load(out)
+        assert frames.shape == (20, 32, 32, 1) and frames.dtype == np.uint8
+        again = tmp_path / "again.npy"
+        main(["generate", str(trained_run), "--frames", "20", "--seed", "0", "--out",
+              str(again)])
+        np.testing.assert_array_equal(np.load(again), frames)
+    elif suffix == ".gif":
+        assert iio.imread(out).shape[0] == 20
+    else:
+        assert out.stat().st_size > 0
+
+
+def test_generate_from_a_frame_pair(trained_run, tmp_path, counting_frames):
+    pair_path = tmp_path / "pair.npy"
+    np.save(pair_path, counting_frames[0][:2])
+    out = tmp_path / "seq.npy"
+    assert main(["generate", str(trained_run), "--frames", "5", "--from-pair", str(pair_path),
+                 "--out", str(out)]) == 0
+    assert np.load(out).shape == (5, 32, 32, 1)
+
+
+def test_inspect_prints_the_spectrum(trained_run, capsys):
+    assert main(["inspect", str(trained_run), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["eigenvalues"]) == 4 and report["spectral_radius"] > 0
+    assert main(["inspect", str(trained_run)]) == 0
+    assert "spectral radius of A" in capsys.readouterr().out
+
+
+def test_train_on_a_frames_file(tmp_path):
+    frames = np.load("../shared/data/traffic48/traffic_a.npy")
+    path = tmp_path / "traffic.npy"
+    np.save(path, frames)
+    run_dir = tmp_path / "run"
+    assert main(["train", "--frames", str(path), "--epochs", "2", "--latent-dim", "3",
+                 "--batch-size", "8", "--image-every", "0", "--quiet",
+                 "--output", str(run_dir)]) == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"]["frame_shape"] == [48, 48, 1]
+    out = tmp_path / "seq.npy"
+    assert main(["generate", str(run_dir), "--frames", "7", "--out", str(out)]) == 0
+    assert np.load(out).shape == (7, 48, 48, 1)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["generate", "{run}", "--frames", "0", "--out", "{tmp}/x.npy"], "--frames must be >= 1"),
+    (["generate", "{run}", "--out", "{tmp}/x.avi"], "unsupported format"),
+    (["generate", "{tmp}/missing", "--out", "{tmp}/x.npy"], "not a finished run directory"),
+    (["train", "--frames", "{tmp}/missing.npy", "--output", "{tmp}/r"], "no such file"),
+    (["train", "--frames", "{tmp}/bad.npy", "--output", "{tmp}/r"], "at least 2 frames"),
+    (["train", "--preset", "nope", "--output", "{tmp}/r"], "unknown preset"),
+    (["train", "--cycle", "11", "--output", "{tmp}/r"], "cycle"),
+    (["train", "--sigma", "-1", "--output", "{tmp}/r"], "sigma must be > 0"),
+])
+def test_bad_input_gives_a_clear_error_and_no_output(trained_run, tmp_path, capsys, args,
+                                                     message):
+    np.save(tmp_path / "bad.npy", np.zeros((1, 8, 8), np.uint8))
+    args = [a.format(run=trained_run, tmp=tmp_path) for a in args]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.npy").exists() and not (tmp_path / "x.avi").exists()
+    assert not (tmp_path / "r" / "model.keras").exists()
