@@ -10,16 +10,27 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 # Flags that override a preset field, with their types.
 MODEL_FLAGS = {
     "latent_dim": int, "filter_size": int, "base_channels": int, "sigma": float,
     "stationarity_weight": float, "kl_weight": float, "output_activation": str,
     "num_samples": int, "encoder_mode": str, "prediction_weight": float,
+    "prediction_noise": _boolean, "prediction_updates_decoder": _boolean,
 }
 TRAINING_FLAGS = {
     "learning_rate": float, "batch_size": int, "epochs": int, "seed": int, "cycle": str,
     "num_frames": int, "steps_per_execution": int, "image_every": int,
-    "kl_warmup_epochs": int,
+    "kl_warmup_epochs": int, "window": int, "jit_compile": _boolean,
 }
 
 
@@ -36,7 +47,6 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", "-o", type=Path, required=True, help="run directory")
     for name, kind in {**MODEL_FLAGS, **TRAINING_FLAGS}.items():
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
-    parser.add_argument("--no-jit", action="store_true", help="do not XLA-compile the step")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -104,8 +114,6 @@ def run_train(args: argparse.Namespace) -> int:
 
     config = get_preset(args.preset)
     overrides = {name: getattr(args, name) for name in {**MODEL_FLAGS, **TRAINING_FLAGS}}
-    if args.no_jit:
-        overrides["jit_compile"] = False
     frames = None
     if args.frames is not None:
         frames = validate_frames(load_frames_file(args.frames), name=f"--frames {args.frames}")

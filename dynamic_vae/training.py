@@ -173,7 +173,7 @@ def train(
 
     keras.utils.set_random_seed(training.seed)
     model = build_model(config)
-    dataset = pairs.dataset(training.batch_size, seed=training.seed)
+    dataset = pairs.dataset(training.batch_size, seed=training.seed, window=training.window)
     validation = tf.data.Dataset.from_tensor_slices(pairs.test_pairs).batch(16)
     log_dir = output_dir / "logs"
     callbacks = [

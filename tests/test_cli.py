@@ -97,7 +97,7 @@ def test_train_on_a_frames_file(tmp_path):
     np.save(path, frames)
     run_dir = tmp_path / "run"
     assert main(["train", "--frames", str(path), "--epochs", "2", "--latent-dim", "3",
-                 "--batch-size", "8", "--image-every", "0", "--quiet",
+                 "--batch-size", "8", "--image-every", "0", "--quiet", "--jit-compile", "false",
                  "--output", str(run_dir)]) == 0
     config = json.loads((run_dir / "config.json").read_text())
     assert config["model"]["frame_shape"] == [48, 48, 1]

@@ -77,3 +77,26 @@ def test_fit_on_real_digits_reduces_loss_and_reports_every_term(encoder_mode, co
     assert history["loss"][-1] < 0.8 * history["loss"][0]
     assert history["stationarity_residual"][-1] < 0.1
     assert np.isfinite(model.evaluate(pairs.dataset(32, shuffle=False), verbose=0)).all()
+
+
+@pytest.mark.parametrize("encoder_mode,noise", [("frame", True), ("pair", False)])
+def test_windows_train_all_pairs_and_k_step_predictions(encoder_mode, noise, rng):
+    model = DynamicVAE(encoder_mode=encoder_mode, prediction_weight=1.0,
+                       prediction_noise=noise, **SMALL)
+    windows = rng.random((3, 4, 16, 16, 1)).astype("float32")
+    terms = model._loss_terms(tf.constant(windows), training=False)
+    # The ELBO part over a window is the mean over its three pairs.
+    pairs = np.concatenate([windows[:, k:k + 2] for k in range(3)])
+    pair_terms = model._loss_terms(tf.constant(pairs), training=False)
+    np.testing.assert_allclose(terms["reconstruction"].numpy(),
+                               pair_terms["reconstruction"].numpy(), rtol=1e-4)
+    # The prediction term decodes A^k mu_0 against frame k (noise-free outside training).
+    a = model.dynamic_layer.transition_matrix.numpy()
+    mu0 = model.encode_states(windows[:, :2]).numpy()[:, :4]
+    errors = [np.sum((windows[:, k] - model.decode(mu0 @ np.linalg.matrix_power(a, k).T)
+                      .numpy()) ** 2, axis=(1, 2, 3)) for k in (1, 2, 3)]
+    np.testing.assert_allclose(terms["prediction"].numpy(),
+                               np.mean(errors) / (2 * model.model_config.sigma ** 2),
+                               rtol=1e-4)
+    with pytest.raises(ValueError, match="L >= 2"):
+        model._loss_terms(tf.constant(windows[:, :1]), training=False)

@@ -76,3 +76,19 @@ def test_mismatched_sequences_and_bad_holdout():
         make_frame_pairs(np.zeros((2, 8, 8), np.uint8))
     with pytest.raises(ValueError, match="at least one"):
         make_frame_pairs([])
+
+
+def test_windows_stay_inside_sequences_and_avoid_the_holdout():
+    pairs = make_frame_pairs([_numbered_frames(10), _numbered_frames(6, offset=100)],
+                             holdout=-1)
+    # Pairs: 0..8 (first sequence), 10..13 (second; 14 is held out).
+    starts = pairs.window_starts(4).tolist()
+    assert starts == [0, 1, 2, 3, 4, 5, 6, 10, 11]
+    for batch in pairs.dataset(batch_size=4, window=4, seed=0):
+        values = np.round(batch[:, :, 0, 0, 0].numpy() * 255).astype(int)
+        assert (np.diff(values, axis=1) == 1).all()
+        assert not (values == 105).any()  # the held-out pair's second frame
+    with pytest.raises(ValueError, match="window"):
+        pairs.dataset(batch_size=4, window=20)
+    with pytest.raises(ValueError, match="window"):
+        pairs.window_starts(1)

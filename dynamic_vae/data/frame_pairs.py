@@ -1,7 +1,7 @@
 """From frame sequences to shuffled, batched, prefetched pairs of consecutive frames.
 
 A pair is `frames[t : t + 2]` of one sequence, shape `(2, H, W, C)`; pairs never straddle two
-sequences. Following the paper, one pair per run is held out for testing (default: the last
+sequences (nor do the longer windows `frames[t : t + L]` used by multi-step training). Following the paper, one pair per run is held out for testing (default: the last
 pair of the last sequence) and never appears in a training batch.
 """
 
@@ -101,21 +101,40 @@ class FramePairs:
     def test_pairs(self) -> np.ndarray:
         return self.pairs(self.test_starts)
 
+    def window_starts(self, window: int = 2) -> np.ndarray:
+        """Starts of the training windows of `window` consecutive frames: every pair inside a
+        window is a training pair, so no window crosses a sequence boundary or the held-out
+        pair."""
+        if window < 2:
+            raise ValueError(f"window must be >= 2 frames, got {window}")
+        starts = self.train_starts
+        inside = np.ones(len(starts), dtype=bool)
+        for k in range(1, window - 1):
+            inside &= np.isin(starts + k, starts)
+        return starts[inside]
+
     def dataset(self, batch_size: int, seed: int = 0, shuffle: bool = True,
-                repeat: bool = False, drop_remainder: bool = False) -> tf.data.Dataset:
-        """Batches of training pairs `(batch, 2, H, W, C)`, reshuffled every epoch."""
+                repeat: bool = False, drop_remainder: bool = False,
+                window: int = 2) -> tf.data.Dataset:
+        """Batches `(batch, window, H, W, C)` of training windows (pairs by default),
+        reshuffled every epoch."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        window_starts = self.window_starts(window)
+        if len(window_starts) == 0:
+            raise ValueError(f"window: no run of {window} consecutive training frames exists "
+                             f"(sequences too short for windows of {window})")
         frames = tf.constant(self.frames)
-        starts = tf.data.Dataset.from_tensor_slices(self.train_starts)
+        offsets = tf.range(window, dtype=tf.int64)
+        starts = tf.data.Dataset.from_tensor_slices(window_starts)
         if shuffle:
-            starts = starts.shuffle(len(self.train_starts), seed=seed,
+            starts = starts.shuffle(len(window_starts), seed=seed,
                                     reshuffle_each_iteration=True)
         if repeat:
             starts = starts.repeat()
         # Gathering a whole batch at once is one op per batch, not one per pair.
         dataset = starts.batch(batch_size, drop_remainder=drop_remainder).map(
-            lambda t: tf.stack([tf.gather(frames, t), tf.gather(frames, t + 1)], axis=1),
+            lambda t: tf.gather(frames, t[:, tf.newaxis] + offsets),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return dataset.prefetch(tf.data.AUTOTUNE)
 

@@ -5,9 +5,12 @@ Loss per frame pair y_hat = [y_t ; y_{t+1}] (eq. 34, averaged over Monte-Carlo s
     ||y_hat - [C(x_t) ; C(x_{t+1})]||^2 / (2 sigma^2)           reconstruction, both frames
     + kl_weight * KL(q(.|y_hat) || prior)                         kl
     + lambda * ||A A^T + B B^T - I||_F^2                          stationarity penalty
-    + prediction_weight * ||y_{t+1} - C(A mu_t)||^2 / (2 sigma^2) optional prediction term
+    + prediction_weight * mean_k ||y_{t+k} - C(A^k mu_t)||^2 / (2 sigma^2)   prediction term
 
 where [x_t ; x_{t+1}] is the dynamic layer's output (eq. 33) and mu_t the posterior mean of x_t.
+Training batches may be windows of L >= 2 consecutive frames: the ELBO terms then average over
+the window's L - 1 pairs and the prediction term runs k = 1 .. L - 1 steps (the paper's setting
+is L = 2 with no prediction term).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ class DynamicVAE(keras.Model):
     """A convolutional VAE whose latent states follow x_{t+1} = A x_t + B v_t.
 
     Inputs are frame pairs `(batch, 2, H, W, C)` with pixels in `pixel_range`. `fit` on a
-    dataset of such pairs trains eq. (34); `call` returns the reconstructed pairs.
+    dataset of such pairs (or of longer windows `(batch, L, H, W, C)`) trains eq. (34); `call`
+    returns the reconstructed pairs.
 
     Args:
         frame_shape: `(H, W, C)`.
@@ -42,7 +46,11 @@ class DynamicVAE(keras.Model):
         output_activation: `linear`, `sigmoid` or `tanh`.
         num_samples: Monte-Carlo samples per pair in training.
         encoder_mode: `frame` or `pair` (see `DynamicLayer`).
-        prediction_weight: weight of the `C(A mu_t)` vs `y_{t+1}` term.
+        prediction_weight: weight of the `C(A^k mu_t)` vs `y_{t+k}` term.
+        prediction_noise: in training, roll the prediction out with the model's own noise,
+            x_{k+1} = A x_k + B v_k, as synthesis does (else the noise-free A^k mu_t).
+        prediction_updates_decoder: let the prediction term's gradient reach the decoder
+            (when false it trains only the encoder and A, B).
         seed: seed of the latent sampling.
         **kwargs: passed to `keras.Model`.
 
@@ -71,6 +79,8 @@ class DynamicVAE(keras.Model):
         num_samples: int = 1,
         encoder_mode: str = "frame",
         prediction_weight: float = 0.0,
+        prediction_noise: bool = False,
+        prediction_updates_decoder: bool = True,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -80,7 +90,9 @@ class DynamicVAE(keras.Model):
             base_channels=base_channels, sigma=sigma, stationarity_weight=stationarity_weight,
             kl_weight=kl_weight, pixel_range=tuple(pixel_range),
             output_activation=output_activation, num_samples=num_samples,
-            encoder_mode=encoder_mode, prediction_weight=prediction_weight)
+            encoder_mode=encoder_mode, prediction_weight=prediction_weight,
+            prediction_noise=prediction_noise,
+            prediction_updates_decoder=prediction_updates_decoder)
         self.seed = seed
         config = self.model_config
         self.encoder = build_encoder(config)
@@ -133,14 +145,7 @@ class DynamicVAE(keras.Model):
         half is x_t as well).
         """
         frame_pairs = tf.convert_to_tensor(frame_pairs, dtype=self.compute_dtype)
-        height, width, channels = self.frame_shape
-        if self.model_config.encoder_mode == "pair":
-            stacked = tf.concat([frame_pairs[:, 0], frame_pairs[:, 1]], axis=-1)
-            return self.encoder(stacked, training=training)
-        frames = tf.reshape(frame_pairs, [-1, height, width, channels])
-        mean, log_variance = self.encoder(frames, training=training)
-        pair_dim = 2 * self.latent_dim
-        return tf.reshape(mean, [-1, pair_dim]), tf.reshape(log_variance, [-1, pair_dim])
+        return self._window_posteriors(frame_pairs, training)
 
     def encode_states(self, frame_pairs: Any) -> tf.Tensor:
         """Posterior means of the latent states `[x_t ; x_{t+1}]` in x-space, `(batch, 2n)`."""
@@ -175,24 +180,66 @@ class DynamicVAE(keras.Model):
         return tf.reduce_sum(tf.square(targets - predictions), axis=axes) / (
             2.0 * self.model_config.sigma ** 2)
 
-    def _loss_terms(self, frame_pairs: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
-        frame_pairs = tf.convert_to_tensor(frame_pairs, dtype=self.compute_dtype)
-        mean, log_variance = self.encode(frame_pairs, training=training)
+    def _window_posteriors(self, windows: tf.Tensor, training: bool
+                           ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Posterior mean and log-variance `(batch * (L - 1), 2n)` of every consecutive pair
+        in windows `(batch, L, H, W, C)`; in `frame` mode each frame is encoded once."""
+        length = windows.shape[1]
+        height, width, channels = self.frame_shape
+        if self.model_config.encoder_mode == "pair":
+            stacked = tf.concat([windows[:, :-1], windows[:, 1:]], axis=-1)
+            return self.encoder(tf.reshape(stacked, [-1, height, width, 2 * channels]),
+                                training=training)
+        mean, log_variance = self.encoder(tf.reshape(windows, [-1, height, width, channels]),
+                                          training=training)
+
+        def pair_up(per_frame: tf.Tensor) -> tf.Tensor:
+            per_frame = tf.reshape(per_frame, [-1, length, self.latent_dim])
+            pairs = tf.concat([per_frame[:, :-1], per_frame[:, 1:]], axis=-1)
+            return tf.reshape(pairs, [-1, 2 * self.latent_dim])
+
+        return pair_up(mean), pair_up(log_variance)
+
+    def _loss_terms(self, windows: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
+        """Loss terms on windows of L >= 2 consecutive frames `(batch, L, H, W, C)`.
+
+        The ELBO terms are averaged over every consecutive pair of the windows; the prediction
+        term decodes the noise-free rollout A^k mu_0 against frame k, k = 1 .. L-1.
+        """
+        windows = tf.convert_to_tensor(windows, dtype=self.compute_dtype)
+        length = windows.shape[1]
+        if length is None or length < 2:
+            raise ValueError(f"expected windows (batch, L >= 2, H, W, C), got shape "
+                             f"{windows.shape}")
+        mean, log_variance = self._window_posteriors(windows, training)
         latent_pairs = self.dynamic_layer([mean, log_variance], training=training)
         reconstructions = self.decode_pairs(latent_pairs, training=training)
+        targets = tf.reshape(tf.stack([windows[:, :-1], windows[:, 1:]], axis=2),
+                             [-1, 2, *self.frame_shape])
         # Samples are stacked sample-major, so tiling the targets lines them up.
-        repeats = tf.shape(reconstructions)[0] // tf.shape(frame_pairs)[0]
-        targets = tf.tile(frame_pairs, [repeats, 1, 1, 1, 1])
+        repeats = tf.shape(reconstructions)[0] // tf.shape(targets)[0]
+        targets = tf.tile(targets, [repeats, 1, 1, 1, 1])
         reconstruction = tf.reduce_mean(self._squared_error(targets, reconstructions))
         kl, penalty = self.dynamic_layer.losses
         terms = {"reconstruction": reconstruction, "kl": kl, "penalty": penalty}
         total = reconstruction + kl + penalty
         if self.model_config.prediction_weight > 0:
-            state_mean = self.dynamic_layer.to_state_space(mean)[:, :self.latent_dim]
-            predicted = tf.matmul(state_mean, self.dynamic_layer.transition_matrix,
+            states = self.dynamic_layer.to_state_space(mean)[:, :self.latent_dim]
+            state = tf.reshape(states, [-1, length - 1, self.latent_dim])[:, 0]
+            rollout = []
+            for _ in range(length - 1):
+                state = tf.matmul(state, self.dynamic_layer.transition_matrix,
                                   transpose_b=True)
-            prediction = tf.reduce_mean(self._squared_error(
-                frame_pairs[:, 1], self.decode(predicted, training=training)))
+                if self.model_config.prediction_noise and training:
+                    innovation = keras.random.normal(
+                        tf.shape(state), seed=self.dynamic_layer.seed_generator)
+                    state = state + tf.matmul(innovation, self.dynamic_layer.noise_matrix,
+                                              transpose_b=True)
+                rollout.append(state)
+            predicted = self.decode(tf.reshape(tf.stack(rollout, axis=1),
+                                               [-1, self.latent_dim]), training=training)
+            future = tf.reshape(windows[:, 1:], [-1, *self.frame_shape])
+            prediction = tf.reduce_mean(self._squared_error(future, predicted))
             terms["prediction"] = prediction
             total = total + self.model_config.prediction_weight * prediction
         terms["loss"] = total
@@ -208,16 +255,32 @@ class DynamicVAE(keras.Model):
         return {metric.name: metric.result() for metric in self.metrics}
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
-        frame_pairs = data[0] if isinstance(data, (tuple, list)) else data
-        with tf.GradientTape() as tape:
-            terms = self._loss_terms(frame_pairs, training=True)
-        gradients = tape.gradient(terms["loss"], self.trainable_weights)
+        windows = data[0] if isinstance(data, (tuple, list)) else data
+        config = self.model_config
+        split = config.prediction_weight > 0 and not config.prediction_updates_decoder
+        with tf.GradientTape(persistent=split) as tape:
+            terms = self._loss_terms(windows, training=True)
+            if split:
+                prediction = config.prediction_weight * terms["prediction"]
+                elbo = terms["loss"] - prediction
+        if not split:
+            gradients = tape.gradient(terms["loss"], self.trainable_weights)
+        else:
+            # The prediction term shapes the dynamics and the encoder, not the observation map:
+            # a decoder trained to hit unpredictable futures learns to blur.
+            decoder_ids = {id(w) for w in self.decoder.trainable_weights}
+            gradients = tape.gradient(elbo, self.trainable_weights)
+            others = [w for w in self.trainable_weights if id(w) not in decoder_ids]
+            extra = iter(tape.gradient(prediction, others))
+            gradients = [g if id(w) in decoder_ids else _add(g, next(extra))
+                         for w, g in zip(self.trainable_weights, gradients)]
+            del tape
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._update_trackers(terms)
 
     def test_step(self, data: Any) -> dict[str, tf.Tensor]:
-        frame_pairs = data[0] if isinstance(data, (tuple, list)) else data
-        return self._update_trackers(self._loss_terms(frame_pairs, training=False))
+        windows = data[0] if isinstance(data, (tuple, list)) else data
+        return self._update_trackers(self._loss_terms(windows, training=False))
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -228,3 +291,9 @@ class DynamicVAE(keras.Model):
         config["pixel_range"] = list(model_config.pixel_range)
         config["seed"] = self.seed
         return config
+
+
+def _add(first: tf.Tensor | None, second: tf.Tensor | None) -> tf.Tensor | None:
+    if first is None:
+        return second
+    return first if second is None else first + second
