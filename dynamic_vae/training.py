@@ -198,7 +198,9 @@ def train(
         "epochs": epochs_run,
         "wall_time_seconds": wall_time,
         "train_pairs": int(len(pairs.train_starts)),
-        "pairs_per_second": epochs_run * len(pairs.train_starts) / wall_time,
+        # A window of L frames trains L - 1 pairs.
+        "pairs_per_second": (epochs_run * len(pairs.window_starts(training.window))
+                             * (training.window - 1) / wall_time),
         "final_metrics": {k: v[-1] for k, v in history_data.items()},
         "spectrum": spectrum_report(a, b),
         "test_pair_starts": [int(t) for t in pairs.test_starts],
