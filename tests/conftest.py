@@ -22,3 +22,15 @@ def counting_frames():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """../shared/data beside the project root (or $DYNAMIC_VAE_SHARED_DATA)."""
+    from pathlib import Path
+
+    root = Path(os.environ.get("DYNAMIC_VAE_SHARED_DATA",
+                               Path(__file__).resolve().parents[2] / "shared" / "data"))
+    assert root.is_dir(), (f"real test data not found at {root}; clone the project beside "
+                           "shared/ or set DYNAMIC_VAE_SHARED_DATA")
+    return root

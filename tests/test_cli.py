@@ -91,8 +91,8 @@ def test_inspect_prints_the_spectrum(trained_run, capsys):
     assert "spectral radius of A" in capsys.readouterr().out
 
 
-def test_train_on_a_frames_file(tmp_path):
-    frames = np.load("../shared/data/traffic48/traffic_a.npy")
+def test_train_on_a_frames_file(tmp_path, shared_data):
+    frames = np.load(shared_data / "traffic48" / "traffic_a.npy")
     path = tmp_path / "traffic.npy"
     np.save(path, frames)
     run_dir = tmp_path / "run"
