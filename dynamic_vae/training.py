@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -186,8 +187,11 @@ def train(
     if training.kl_warmup_epochs > 0:
         callbacks.insert(0, KLWarmup(training.kl_warmup_epochs))
     start = time.perf_counter()
-    history = model.fit(dataset, epochs=training.epochs, validation_data=validation,
-                        callbacks=callbacks, verbose=verbose)
+    with warnings.catch_warnings():
+        # Keras warns that shuffle=True is ignored for datasets; ours shuffles itself.
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+        history = model.fit(dataset, epochs=training.epochs, validation_data=validation,
+                            callbacks=callbacks, verbose=verbose)
     wall_time = time.perf_counter() - start
     save_model(model, output_dir / MODEL_FILE)
 

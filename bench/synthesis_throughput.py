@@ -1,0 +1,76 @@
+"""Synthesis throughput (frames/s) for 1000-frame rollouts, and the tf.data pair pipeline's
+throughput alone (windows/s and pairs/s), on this machine.
+
+Prints a table and writes bench/results/synthesis_throughput.json. Not a test.
+Usage: python bench/synthesis_throughput.py [--frames 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from dynamic_vae.config import get_preset  # noqa: E402
+from dynamic_vae.data import make_frame_pairs  # noqa: E402
+from dynamic_vae.models import DynamicVAE  # noqa: E402
+from dynamic_vae.synthesis import synthesize  # noqa: E402
+
+
+def synthesis_rate(frame_shape: tuple[int, int, int], frames: int, repeats: int = 3) -> float:
+    config = get_preset("counting-mnist").override(frame_shape=frame_shape)
+    # Speed does not depend on the weights' values: an untrained model of the preset's size.
+    model = DynamicVAE.from_model_config(config.model, seed=0)
+    synthesize(model, frames, seed=0)  # trace
+    best = float("inf")
+    for seed in range(repeats):
+        start = time.perf_counter()
+        synthesize(model, frames, seed=seed)
+        best = min(best, time.perf_counter() - start)
+    return frames / best
+
+
+def pipeline_rate(window: int, batch: int, steps: int = 300) -> float:
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, size=(8000, 32, 32, 1), dtype=np.uint8)
+    dataset = make_frame_pairs(frames).dataset(batch, seed=0, repeat=True, window=window)
+    iterator = iter(dataset)
+    for _ in range(20):
+        next(iterator)
+    start = time.perf_counter()
+    for _ in range(steps):
+        next(iterator)
+    return steps * batch * (window - 1) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--frames", type=int, default=1000)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
+                                              "synthesis_throughput.json"))
+    args = parser.parse_args()
+    results = {}
+    print(f"{'case':40} {'rate':>10}")
+    for shape in [(32, 32, 1), (48, 48, 1), (64, 64, 3)]:
+        name = f"synthesis {shape[0]}x{shape[1]}x{shape[2]} frames/s"
+        results[name] = synthesis_rate(shape, args.frames)
+        print(f"{name:40} {results[name]:10.0f}", flush=True)
+    for window, batch in [(2, 64), (5, 16)]:
+        name = f"pipeline window {window} pairs/s"
+        results[name] = pipeline_rate(window, batch)
+        print(f"{name:40} {results[name]:10.0f}", flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"frames": args.frames, "cpus": os.cpu_count(),
+                               "results": results}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
