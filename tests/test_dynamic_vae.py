@@ -100,3 +100,18 @@ def test_windows_train_all_pairs_and_k_step_predictions(encoder_mode, noise, rng
                                rtol=1e-4)
     with pytest.raises(ValueError, match="L >= 2"):
         model._loss_terms(tf.constant(windows[:, :1]), training=False)
+
+
+def test_keras_load_model_needs_only_import_dynamic_vae(tmp_path):
+    import subprocess
+    import sys
+
+    model = DynamicVAE(**SMALL)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    code = ("import dynamic_vae, keras; m = keras.models.load_model(r'%s'); "
+            "print(type(m).__name__)" % path)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("DynamicVAE")
