@@ -10,6 +10,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+BASELINE_FILE = "baseline.npz"
+
 
 
 def _boolean(text: str) -> bool:
@@ -73,6 +75,21 @@ def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
+def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "baseline", help="fit the linear dynamic texture baseline (Doretto et al. 2003)")
+    parser.add_argument("--output", "-o", type=Path, required=True,
+                        help="run directory (baseline.npz is written there)")
+    parser.add_argument("--frames", type=Path, help=".npy/.npz frames; default counting MNIST")
+    parser.add_argument("--cycle", default="1234", help="counting-MNIST digit cycle")
+    parser.add_argument("--num-frames", type=int, default=8000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--latent-dim", type=int, default=10)
+    parser.add_argument("--noise-dim", type=int, default=None)
+    parser.add_argument("--no-clip", action="store_true",
+                        help="keep A's singular values above 1 (synthesis may blow up)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dynamic-vae",
@@ -81,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(subparsers)
     _add_generate(subparsers)
     _add_inspect(subparsers)
+    _add_baseline(subparsers)
     return parser
 
 
@@ -128,12 +146,40 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_baseline(args: argparse.Namespace) -> int:
+    import json
+
+    from dynamic_vae.baseline import LinearDynamicTexture
+    from dynamic_vae.data.counting_mnist import counting_mnist
+    from dynamic_vae.data.frame_pairs import validate_frames
+    from dynamic_vae.outputs import atomic_write_text
+
+    if args.frames is not None:
+        frames = validate_frames(load_frames_file(args.frames), name=f"--frames {args.frames}")
+        source = {"source": str(args.frames)}
+    else:
+        frames, _ = counting_mnist(args.cycle, args.num_frames, seed=args.seed)
+        source = {"source": "counting-mnist", "cycle": args.cycle,
+                  "num_frames": args.num_frames}
+    model = LinearDynamicTexture(latent_dim=args.latent_dim, noise_dim=args.noise_dim,
+                                 clip_spectrum=not args.no_clip, seed=args.seed)
+    # The last pair is held out, as for the Dynamic VAE.
+    model.fit(frames[:-1])
+    args.output.mkdir(parents=True, exist_ok=True)
+    model.save(args.output / BASELINE_FILE)
+    atomic_write_text(args.output / "config.json", json.dumps(
+        {"model": "linear-dynamic-texture", "latent_dim": args.latent_dim,
+         "noise_dim": model.noise_dim, "clip_spectrum": not args.no_clip,
+         "training": {"cycle": args.cycle, "seed": args.seed}, "data": source}, indent=2))
+    print(f"fitted the linear baseline (n = {args.latent_dim}) to {len(frames) - 1} frames; "
+          f"wrote {args.output / BASELINE_FILE}")
+    return 0
+
+
 def run_generate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from dynamic_vae.outputs import write_frames
-    from dynamic_vae.synthesis import synthesize
-    from dynamic_vae.training import load_run
 
     if args.frames < 1:
         raise ValueError(f"--frames must be >= 1, got {args.frames}")
@@ -141,17 +187,32 @@ def run_generate(args: argparse.Namespace) -> int:
     if suffix not in (".npy", ".png", ".gif", ".mp4"):
         raise ValueError(f"--out {args.out}: unsupported format '{suffix or '(none)'}'; "
                          "expected .npy, .png, .gif or .mp4")
-    model, _ = load_run(args.run)
     initial_pair = None
     if args.from_pair is not None:
         initial_pair = np.load(args.from_pair, allow_pickle=False)
-    frames, _ = synthesize(model, args.frames, seed=args.seed, initial_pair=initial_pair,
-                           noise_scale=args.noise_scale, as_uint8=not args.float)
-    if args.float:
-        low, high = model.pixel_range
-        frames = (frames - low) / (high - low)
-    write_frames(args.out, frames[0], fps=args.fps, scale=args.scale)
-    print(f"wrote {args.frames} frames of shape {frames.shape[2:]} to {args.out}")
+    if (args.run / BASELINE_FILE).is_file() and not (args.run / "model.keras").is_file():
+        from dynamic_vae.baseline import LinearDynamicTexture
+        from dynamic_vae.data.frame_pairs import from_pixel_range
+
+        baseline = LinearDynamicTexture.load(args.run / BASELINE_FILE)
+        sequence, _ = baseline.synthesize(
+            args.frames, seed=args.seed, noise_scale=args.noise_scale,
+            initial_frame=None if initial_pair is None else initial_pair[0])
+        if not args.float:
+            sequence = from_pixel_range(sequence, (0.0, 1.0))
+    else:
+        from dynamic_vae.synthesis import synthesize
+        from dynamic_vae.training import load_run
+
+        model, _ = load_run(args.run)
+        frames, _ = synthesize(model, args.frames, seed=args.seed, initial_pair=initial_pair,
+                               noise_scale=args.noise_scale, as_uint8=not args.float)
+        sequence = frames[0]
+        if args.float:
+            low, high = model.pixel_range
+            sequence = (sequence - low) / (high - low)
+    write_frames(args.out, sequence, fps=args.fps, scale=args.scale)
+    print(f"wrote {args.frames} frames of shape {sequence.shape[1:]} to {args.out}")
     return 0
 
 
@@ -167,7 +228,8 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"train": run_train, "generate": run_generate, "inspect": run_inspect}
+    commands = {"train": run_train, "generate": run_generate, "inspect": run_inspect,
+                "baseline": run_baseline}
     try:
         return commands[args.command](args)
     except (ValueError, FileNotFoundError, FloatingPointError) as error:

@@ -124,3 +124,18 @@ def test_bad_input_gives_a_clear_error_and_no_output(trained_run, tmp_path, caps
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x.npy").exists() and not (tmp_path / "x.avi").exists()
     assert not (tmp_path / "r" / "model.keras").exists()
+
+
+def test_baseline_fit_and_generate_on_counting_digits(tmp_path):
+    run_dir = tmp_path / "ldt"
+    assert main(["baseline", "--num-frames", "400", "--latent-dim", "8",
+                 "--output", str(run_dir)]) == 0
+    assert (run_dir / "baseline.npz").is_file()
+    out = tmp_path / "seq.npy"
+    assert main(["generate", str(run_dir), "--frames", "30", "--seed", "2", "--out",
+                 str(out)]) == 0
+    frames = np.load(out)
+    assert frames.shape == (30, 32, 32, 1) and frames.dtype == np.uint8
+    again = tmp_path / "again.npy"
+    main(["generate", str(run_dir), "--frames", "30", "--seed", "2", "--out", str(again)])
+    np.testing.assert_array_equal(np.load(again), frames)
