@@ -115,3 +115,23 @@ def test_keras_load_model_needs_only_import_dynamic_vae(tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("DynamicVAE")
+
+
+def test_kl_warmup_ramps_the_kl_weight_and_restores_it(rng):
+    from dynamic_vae.training import KLWarmup
+
+    model = DynamicVAE(**SMALL)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append(
+            float(model.dynamic_layer.kl_schedule.numpy())))
+    pairs = rng.random((8, 2, 16, 16, 1)).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices(pairs).batch(4)
+    model.fit(dataset, epochs=5, verbose=0, callbacks=[KLWarmup(4), record])
+    np.testing.assert_allclose(seen, [0.25, 0.5, 0.75, 1.0, 1.0])
+    assert float(model.dynamic_layer.kl_schedule.numpy()) == 1.0
+    # The weight enters the loss: with the schedule at 0 the KL term vanishes.
+    model.dynamic_layer.kl_schedule.assign(0.0)
+    terms = model._loss_terms(tf.constant(pairs), training=False)
+    assert float(terms["kl"]) == 0.0
