@@ -13,7 +13,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 BASELINE_FILE = "baseline.npz"
 
 
-
 def _boolean(text: str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"):
         return True
@@ -27,7 +26,7 @@ MODEL_FLAGS = {
     "latent_dim": int, "filter_size": int, "base_channels": int, "sigma": float,
     "stationarity_weight": float, "kl_weight": float, "output_activation": str,
     "num_samples": int, "encoder_mode": str, "prediction_weight": float,
-    "prediction_noise": _boolean, "prediction_updates_decoder": _boolean,
+    "prediction_noise": _boolean,
 }
 TRAINING_FLAGS = {
     "learning_rate": float, "batch_size": int, "epochs": int, "seed": int, "cycle": str,
@@ -102,24 +101,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_frames_file(path: Path):
-    """Frames from a `.npy` file or the single array (or `frames` array) of a `.npz` file."""
+def load_frames_file(path: Path, flag: str = "--frames"):
+    """Frames from a `.npy` file or the single array (or `frames` array) of a `.npz` file.
+
+    Errors name `flag` and the file; nothing is unpickled.
+    """
     import numpy as np
 
     if not path.is_file():
-        raise FileNotFoundError(f"--frames {path}: no such file")
+        raise FileNotFoundError(f"{flag} {path}: no such file")
     if path.suffix not in (".npy", ".npz"):
-        raise ValueError(f"--frames {path}: expected a .npy or .npz file, got "
+        raise ValueError(f"{flag} {path}: expected a .npy or .npz file, got "
                          f"'{path.suffix or '(no ending)'}'")
     try:
         data = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        raise ValueError(f"--frames {path}: cannot read it as a numpy array ({error})") from None
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{flag} {path}: cannot read it as a numpy array ({error})") from None
     if path.suffix == ".npz":
         keys = list(data.keys())
         key = "frames" if "frames" in keys else (keys[0] if len(keys) == 1 else None)
         if key is None:
-            raise ValueError(f"--frames {path}: holds arrays {keys}; expected one array or "
+            raise ValueError(f"{flag} {path}: holds arrays {keys}; expected one array or "
                              "one named 'frames'")
         data = data[key]
     return data
@@ -189,7 +191,10 @@ def run_generate(args: argparse.Namespace) -> int:
                          "expected .npy, .png, .gif or .mp4")
     initial_pair = None
     if args.from_pair is not None:
-        initial_pair = np.load(args.from_pair, allow_pickle=False)
+        initial_pair = load_frames_file(args.from_pair, flag="--from-pair")
+        if initial_pair.ndim not in (3, 4) or len(initial_pair) != 2:
+            raise ValueError(f"--from-pair {args.from_pair}: expected a frame pair of shape "
+                             f"(2, H, W[, C]), got {initial_pair.shape}")
     if (args.run / BASELINE_FILE).is_file() and not (args.run / "model.keras").is_file():
         from dynamic_vae.baseline import LinearDynamicTexture
         from dynamic_vae.data.frame_pairs import from_pixel_range

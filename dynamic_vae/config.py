@@ -42,9 +42,6 @@ class ModelConfig:
         prediction_noise: roll that prediction out with the model's own innovations
             `B v_k`, as synthesis does, so noise that changes what the decoder shows is
             penalised.
-        prediction_updates_decoder: whether the prediction term also trains the decoder
-            (false: it trains only the encoder and the dynamics, so the decoder is not pushed
-            to blur towards the average of unpredictable futures).
     """
 
     frame_shape: tuple[int, int, int] = (32, 32, 1)
@@ -60,7 +57,6 @@ class ModelConfig:
     encoder_mode: str = "frame"
     prediction_weight: float = 0.0
     prediction_noise: bool = False
-    prediction_updates_decoder: bool = True
 
     def __post_init__(self) -> None:
         self.frame_shape = tuple(int(v) for v in self.frame_shape)

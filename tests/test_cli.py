@@ -111,6 +111,10 @@ def test_train_on_a_frames_file(tmp_path, shared_data):
     (["generate", "{run}", "--out", "{tmp}/x.avi"], "unsupported format"),
     (["generate", "{tmp}/missing", "--out", "{tmp}/x.npy"], "not a finished run directory"),
     (["train", "--frames", "{tmp}/missing.npy", "--output", "{tmp}/r"], "no such file"),
+    (["generate", "{run}", "--from-pair", "{tmp}/bad.npy", "--out", "{tmp}/x.npy"],
+     "expected a frame pair of shape (2, H, W[, C]), got (1, 8, 8)"),
+    (["generate", "{run}", "--from-pair", "{tmp}/garbage.npy", "--out", "{tmp}/x.npy"],
+     "--from-pair"),
     (["train", "--frames", "{tmp}/bad.npy", "--output", "{tmp}/r"], "at least 2 frames"),
     (["train", "--preset", "nope", "--output", "{tmp}/r"], "unknown preset"),
     (["train", "--cycle", "11", "--output", "{tmp}/r"], "cycle"),
@@ -119,6 +123,7 @@ def test_train_on_a_frames_file(tmp_path, shared_data):
 def test_bad_input_gives_a_clear_error_and_no_output(trained_run, tmp_path, capsys, args,
                                                      message):
     np.save(tmp_path / "bad.npy", np.zeros((1, 8, 8), np.uint8))
+    (tmp_path / "garbage.npy").write_bytes(b"not an array")
     args = [a.format(run=trained_run, tmp=tmp_path) for a in args]
     assert main(args) == 2
     assert message in capsys.readouterr().err

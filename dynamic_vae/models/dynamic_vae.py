@@ -49,8 +49,6 @@ class DynamicVAE(keras.Model):
         prediction_weight: weight of the `C(A^k mu_t)` vs `y_{t+k}` term.
         prediction_noise: in training, roll the prediction out with the model's own noise,
             x_{k+1} = A x_k + B v_k, as synthesis does (else the noise-free A^k mu_t).
-        prediction_updates_decoder: let the prediction term's gradient reach the decoder
-            (when false it trains only the encoder and A, B).
         seed: seed of the latent sampling.
         **kwargs: passed to `keras.Model`.
 
@@ -80,7 +78,6 @@ class DynamicVAE(keras.Model):
         encoder_mode: str = "frame",
         prediction_weight: float = 0.0,
         prediction_noise: bool = False,
-        prediction_updates_decoder: bool = True,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -91,8 +88,7 @@ class DynamicVAE(keras.Model):
             kl_weight=kl_weight, pixel_range=tuple(pixel_range),
             output_activation=output_activation, num_samples=num_samples,
             encoder_mode=encoder_mode, prediction_weight=prediction_weight,
-            prediction_noise=prediction_noise,
-            prediction_updates_decoder=prediction_updates_decoder)
+            prediction_noise=prediction_noise)
         self.seed = seed
         config = self.model_config
         self.encoder = build_encoder(config)
@@ -256,25 +252,9 @@ class DynamicVAE(keras.Model):
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
         windows = data[0] if isinstance(data, (tuple, list)) else data
-        config = self.model_config
-        split = config.prediction_weight > 0 and not config.prediction_updates_decoder
-        with tf.GradientTape(persistent=split) as tape:
+        with tf.GradientTape() as tape:
             terms = self._loss_terms(windows, training=True)
-            if split:
-                prediction = config.prediction_weight * terms["prediction"]
-                elbo = terms["loss"] - prediction
-        if not split:
-            gradients = tape.gradient(terms["loss"], self.trainable_weights)
-        else:
-            # The prediction term shapes the dynamics and the encoder, not the observation map:
-            # a decoder trained to hit unpredictable futures learns to blur.
-            decoder_ids = {id(w) for w in self.decoder.trainable_weights}
-            gradients = tape.gradient(elbo, self.trainable_weights)
-            others = [w for w in self.trainable_weights if id(w) not in decoder_ids]
-            extra = iter(tape.gradient(prediction, others))
-            gradients = [g if id(w) in decoder_ids else _add(g, next(extra))
-                         for w, g in zip(self.trainable_weights, gradients)]
-            del tape
+        gradients = tape.gradient(terms["loss"], self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._update_trackers(terms)
 
@@ -292,8 +272,3 @@ class DynamicVAE(keras.Model):
         config["seed"] = self.seed
         return config
 
-
-def _add(first: tf.Tensor | None, second: tf.Tensor | None) -> tf.Tensor | None:
-    if first is None:
-        return second
-    return first if second is None else first + second
