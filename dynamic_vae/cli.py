@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -89,6 +90,10 @@ def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
                         help="keep A's singular values above 1 (synthesis may blow up)")
 
 
+_COMMAND_MODULES: list[str] = [
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dynamic-vae",
@@ -98,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(subparsers)
     _add_inspect(subparsers)
     _add_baseline(subparsers)
+    # Feature modules own their subcommands: each has add_parsers(subparsers) and sets
+    # `handler` on its parsers, so adding a command never touches the dispatch below.
+    for module_name in _COMMAND_MODULES:
+        importlib.import_module(module_name).add_parsers(subparsers)
     return parser
 
 
@@ -235,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"train": run_train, "generate": run_generate, "inspect": run_inspect,
                 "baseline": run_baseline}
+    handler = getattr(args, "handler", None) or commands[args.command]
     try:
-        return commands[args.command](args)
+        return handler(args)
     except (ValueError, FileNotFoundError, FloatingPointError) as error:
         print(f"dynamic-vae {args.command}: error: {error}", file=sys.stderr)
         return 2
