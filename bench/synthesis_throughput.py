@@ -1,7 +1,8 @@
 """Synthesis throughput (frames/s) for 1000-frame rollouts, and the tf.data pair pipeline's
 throughput alone (windows/s and pairs/s), on this machine.
 
-Prints a table and writes bench/results/synthesis_throughput.json. Not a test.
+Prints a table and writes bench/results/synthesis_throughput.json. Not a test. Each case runs
+in its own process, so its peak resident memory (MiB) is its own.
 Usage: python bench/synthesis_throughput.py [--frames 1000]
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +23,12 @@ from dynamic_vae.config import get_preset  # noqa: E402
 from dynamic_vae.data import make_frame_pairs  # noqa: E402
 from dynamic_vae.models import DynamicVAE  # noqa: E402
 from dynamic_vae.synthesis import synthesize  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from isolated import emit, import_baseline_mib, run_child  # noqa: E402
+
+SHAPES = {f"{h}x{w}x{c}": (h, w, c) for h, w, c in [(32, 32, 1), (48, 48, 1), (64, 64, 3)]}
+PIPELINES = {"window2": (2, 64), "window5": (5, 16)}
 
 
 def synthesis_rate(frame_shape: tuple[int, int, int], frames: int, repeats: int = 3) -> float:
@@ -52,23 +60,31 @@ def pipeline_rate(window: int, batch: int, steps: int = 300) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=1000)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                               "synthesis_throughput.json"))
     args = parser.parse_args()
-    results = {}
-    print(f"{'case':40} {'rate':>10}")
-    for shape in [(32, 32, 1), (48, 48, 1), (64, 64, 3)]:
-        name = f"synthesis {shape[0]}x{shape[1]}x{shape[2]} frames/s"
-        results[name] = synthesis_rate(shape, args.frames)
-        print(f"{name:40} {results[name]:10.0f}", flush=True)
-    for window, batch in [(2, 64), (5, 16)]:
-        name = f"pipeline window {window} pairs/s"
-        results[name] = pipeline_rate(window, batch)
-        print(f"{name:40} {results[name]:10.0f}", flush=True)
+    if args.child:
+        if args.child in SHAPES:
+            emit({"rate": synthesis_rate(SHAPES[args.child], args.frames)})
+        else:
+            emit({"rate": pipeline_rate(*PIPELINES[args.child])})
+        return
+    results, peaks = {}, {}
+    baseline = import_baseline_mib()
+    print(f"peak memory of importing TensorFlow alone: {baseline:.0f} MiB")
+    print(f"{'case':40} {'rate':>10} {'peak MiB':>9}")
+    cases = [(f"synthesis {key} frames/s", key) for key in SHAPES]
+    cases += [(f"pipeline window {PIPELINES[key][0]} pairs/s", key) for key in PIPELINES]
+    for name, key in cases:
+        result = run_child(__file__, key, ["--frames", str(args.frames)])
+        results[name], peaks[name] = result["rate"], result["peak_rss_mib"]
+        print(f"{name:40} {results[name]:10.0f} {peaks[name]:9.0f}", flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"frames": args.frames, "cpus": os.cpu_count(),
-                               "results": results}, indent=2))
+                               "import_baseline_mib": baseline, "results": results,
+                               "peak_rss_mib": peaks}, indent=2))
     print(f"wrote {out}")
 
 

@@ -1,7 +1,7 @@
 """Training throughput (frame pairs/s) of the Dynamic VAE on this machine.
 
 Prints a table and writes bench/results/train_throughput.json. Not a test: numbers depend on
-the machine. Usage: python bench/train_throughput.py [--steps 60] [--cases 'paper-v1 32x32 gray,...'] [--jit]
+the machine. Each case runs in its own process, so its peak resident memory (MiB) is its own. Usage: python bench/train_throughput.py [--steps 60] [--cases 'paper-v1 32x32 gray,...'] [--jit]
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +23,9 @@ import tensorflow as tf  # noqa: E402
 from dynamic_vae.config import get_preset  # noqa: E402
 from dynamic_vae.data import make_frame_pairs  # noqa: E402
 from dynamic_vae.training import build_model  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from isolated import emit, import_baseline_mib, run_child  # noqa: E402
 
 CASES = {
     # name: (preset, frame shape, overrides); batches of 64 pairs in every case
@@ -62,22 +66,31 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--jit", action="store_true", help="XLA-compile (off by default)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                               "train_throughput.json"))
     args = parser.parse_args()
+    if args.child:
+        preset, shape, overrides = CASES[args.child]
+        emit(measure(preset, shape, overrides, args.steps, jit=args.jit))
+        return
     results = {}
-    print(f"{'case':32} {'pairs/s':>9} {'s':>7}")
+    baseline = import_baseline_mib()
+    print(f"peak memory of importing TensorFlow alone: {baseline:.0f} MiB")
+    print(f"{'case':32} {'pairs/s':>9} {'s':>7} {'peak MiB':>9}")
     for name in args.cases.split(","):
-        preset, shape, overrides = CASES[name]
-        results[name] = measure(preset, shape, overrides, args.steps, jit=args.jit)
+        extra = ["--steps", str(args.steps)] + (["--jit"] if args.jit else [])
+        results[name] = run_child(__file__, name, extra)
         print(f"{name:32} {results[name]['pairs_per_second']:9.0f} "
-              f"{results[name]['seconds']:7.2f}", flush=True)
+              f"{results[name]['seconds']:7.2f} {results[name]['peak_rss_mib']:9.0f}",
+              flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": {"cpus": os.cpu_count(),
                                            "platform": platform.platform(),
                                            "tensorflow": tf.__version__},
-                               "pairs_per_step": 64, "results": results}, indent=2))
+                               "pairs_per_step": 64, "import_baseline_mib": baseline,
+                               "results": results}, indent=2))
     print(f"wrote {out}")
 
 
