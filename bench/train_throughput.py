@@ -33,6 +33,8 @@ CASES = {
     "paper-v1 48x48 gray": ("paper-v1", (48, 48, 1), {}),
     "paper-v1 64x64 RGB": ("paper-v1", (64, 64, 3), {}),
     "counting-mnist 32x32 gray": ("counting-mnist", (32, 32, 1), {}),
+    "paper-v1 32x32 gray bfloat16": ("paper-v1", (32, 32, 1), {"mixed_precision": "bfloat16"}),
+    "paper-v1 64x64 RGB bfloat16": ("paper-v1", (64, 64, 3), {"mixed_precision": "bfloat16"}),
 }
 
 

@@ -78,6 +78,7 @@ class DynamicVAE(keras.Model):
         encoder_mode: str = "frame",
         prediction_weight: float = 0.0,
         prediction_noise: bool = False,
+        mixed_precision: str = "off",
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -88,7 +89,7 @@ class DynamicVAE(keras.Model):
             kl_weight=kl_weight, pixel_range=tuple(pixel_range),
             output_activation=output_activation, num_samples=num_samples,
             encoder_mode=encoder_mode, prediction_weight=prediction_weight,
-            prediction_noise=prediction_noise)
+            prediction_noise=prediction_noise, mixed_precision=mixed_precision)
         self.seed = seed
         config = self.model_config
         self.encoder = build_encoder(config)

@@ -8,6 +8,10 @@ as many units as the frame has pixels (32x32x1: 4x4x64, 8x8x16, 16x16x4, 32x32x1
 Encoder: the mirror image, Conv2D + ReLU + MaxPool three times with channels growing by 4, then
 two Dense heads for the posterior mean and log-variance.
 
+Mixed precision: hidden layers take the config's `hidden_dtype` policy; the posterior heads and
+the decoder's output convolution stay float32, so the latent distribution and the pixel loss are
+computed in full precision.
+
 Frames of any size: the encoder zero-pads to a multiple of 8 and the decoder crops its output
 back, so H and W need not be multiples of 8.
 """
@@ -56,14 +60,15 @@ def build_encoder(config: ModelConfig, name: str = "encoder") -> keras.Model:
     out_dim = 2 * config.latent_dim if pair else config.latent_dim
 
     inputs = keras.Input(shape=(height, width, in_channels), name="frames")
-    x = keras.layers.ZeroPadding2D(_padding(config), name="pad")(inputs)
+    hidden = config.hidden_dtype
+    x = keras.layers.ZeroPadding2D(_padding(config), name="pad", dtype=hidden)(inputs)
     for i, filters in enumerate(reversed(_stage_channels(config))):
         x = keras.layers.Conv2D(filters, config.filter_size, padding="same", activation="relu",
-                                name=f"conv{i}")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    mean = keras.layers.Dense(out_dim, name="mean")(x)
-    log_variance = keras.layers.Dense(out_dim, name="log_variance")(x)
+                                name=f"conv{i}", dtype=hidden)(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool{i}", dtype=hidden)(x)
+    x = keras.layers.Flatten(name="flatten", dtype=hidden)(x)
+    mean = keras.layers.Dense(out_dim, name="mean", dtype="float32")(x)
+    log_variance = keras.layers.Dense(out_dim, name="log_variance", dtype="float32")(x)
     return keras.Model(inputs, [mean, log_variance], name=name)
 
 
@@ -81,16 +86,19 @@ def build_decoder(config: ModelConfig, name: str = "decoder") -> keras.Model:
     stage_channels = _stage_channels(config)
     coarse_h, coarse_w = padded_size(height) // 8, padded_size(width) // 8
 
+    hidden = config.hidden_dtype
     inputs = keras.Input(shape=(config.latent_dim,), name="latents")
     x = keras.layers.Dense(coarse_h * coarse_w * stage_channels[0], activation="relu",
-                           name="dense")(inputs)
-    x = keras.layers.Reshape((coarse_h, coarse_w, stage_channels[0]), name="reshape")(x)
+                           name="dense", dtype=hidden)(inputs)
+    x = keras.layers.Reshape((coarse_h, coarse_w, stage_channels[0]), name="reshape",
+                             dtype=hidden)(x)
     out_channels = stage_channels[1:] + [channels]
     for i, filters in enumerate(out_channels):
         last = i == len(out_channels) - 1
-        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"upsample{i}")(x)
+        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"upsample{i}",
+                                      dtype=hidden)(x)
         x = keras.layers.Conv2D(filters, config.filter_size, padding="same",
                                 activation=config.output_activation if last else "relu",
-                                name=f"conv{i}")(x)
-    x = keras.layers.Cropping2D(_padding(config), name="crop")(x)
+                                name=f"conv{i}", dtype="float32" if last else hidden)(x)
+    x = keras.layers.Cropping2D(_padding(config), name="crop", dtype="float32")(x)
     return keras.Model(inputs, x, name=name)
