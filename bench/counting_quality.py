@@ -20,7 +20,8 @@ from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E
                                                      load_digit_classifier,
                                                      transition_accuracy)
 from dynamic_vae.outputs import atomic_write_text  # noqa: E402
-from dynamic_vae.spectrum import spectrum_report  # noqa: E402
+from dynamic_vae.spectrum import (cycle_ceiling, cycle_eigenvalue,  # noqa: E402
+                                  spectrum_report)
 from dynamic_vae.synthesis import synthesize  # noqa: E402
 from dynamic_vae.training import load_run  # noqa: E402
 
@@ -50,16 +51,23 @@ def main() -> None:
             print(f"{seed:4d} {noise_scale:5.1f} {row['transition_accuracy']:14.3f} "
                   f"{row['legible_fraction']:8.3f}  {row['digits'][:40]}")
     noisy = [r for r in rows if r["noise_scale"] == 1.0]
+    eigenvalue = cycle_eigenvalue(model.transition()[0], len(cycle))
+    ceiling = cycle_ceiling(eigenvalue, len(cycle))
     summary = {
         "run": str(args.run), "cycle": cycle, "frames": args.frames,
         "classifier_heldout_accuracy": classifier_accuracy,
         "mean_transition_accuracy": float(np.mean([r["transition_accuracy"] for r in noisy])),
         "mean_legible_fraction": float(np.mean([r["legible_fraction"] for r in noisy])),
         "spectral_radius": spectrum_report(*model.transition())["spectral_radius"],
+        "cycle_eigenvalue": [eigenvalue.real, eigenvalue.imag],
+        "cycle_ceiling": ceiling,
         "rows": rows,
     }
     print(f"mean over seeds (noise 1.0): transition accuracy "
           f"{summary['mean_transition_accuracy']:.3f}, legible {summary['mean_legible_fraction']:.3f}")
+    print(f"cycle plane: eigenvalue modulus {abs(eigenvalue):.4f}, angle "
+          f"{np.degrees(np.angle(eigenvalue)):.1f} deg; a perfect decoder would reach "
+          f"{ceiling:.3f}")
     atomic_write_text(args.run / "counting_quality.json", json.dumps(summary, indent=2))
     if args.out:
         atomic_write_text(args.out, json.dumps(summary, indent=2))
