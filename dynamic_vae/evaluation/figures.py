@@ -47,7 +47,7 @@ def plot_spectra(spectra: dict[str, np.ndarray], path: str | Path,
             ax.legend(loc="lower left", fontsize=7)
         ax.scatter(eigenvalues.real, eigenvalues.imag, color="tab:blue", s=22, zorder=3)
         for value in eigenvalues:
-            if value.imag > 1e-6:
+            if value.imag > 1e-6 and abs(value) > 0.1:  # labels near 0 would pile up
                 ax.annotate(f"{2 * np.pi / abs(np.angle(value)):.2f}", (value.real, value.imag),
                             textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax.set_aspect("equal")
@@ -63,9 +63,10 @@ def plot_spectra(spectra: dict[str, np.ndarray], path: str | Path,
 
 
 def plot_stability(curves: dict[str, np.ndarray], training_frames: np.ndarray,
-                   path: str | Path) -> Path:
-    """Per-frame pixel mean and std of synthesised sequences (`{label: (T, H, W, C)}`) against
-    the training frames' mean +- one standard deviation of the same statistics."""
+                   path: str | Path, smoothing: int = 25) -> Path:
+    """Per-frame pixel mean and std of synthesised sequences (`{label: (T, H, W, C)}`),
+    as `smoothing`-frame moving averages, against the training frames' mean +- one standard
+    deviation of the same statistics."""
     from dynamic_vae.evaluation.stability import per_frame_statistics
 
     plt = _pyplot()
@@ -79,9 +80,12 @@ def plot_stability(curves: dict[str, np.ndarray], training_frames: np.ndarray,
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("frame")
     for label, frames in curves.items():
-        mean, std = per_frame_statistics(frames)
-        axes[0].plot(mean, lw=0.7, label=label)
-        axes[1].plot(std, lw=0.7, label=label)
+        window = max(1, min(smoothing, len(frames)))
+        kernel = np.ones(window) / window
+        for ax, values in zip(axes, per_frame_statistics(frames)):
+            smoothed = np.convolve(values, kernel, mode="valid")
+            ax.plot(np.arange(len(smoothed)) + window - 1, smoothed, lw=1,
+                    label=f"{label} ({window}-frame moving average)")
     axes[1].legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, path)

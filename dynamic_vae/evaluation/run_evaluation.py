@@ -5,7 +5,7 @@
     RUN/evaluation/spectrum.png    eigenvalues of A (Dynamic VAE, linear baseline)
     RUN/evaluation/stability.png   per-frame mean and std of synthesised sequences
     RUN/evaluation/strips.png      ground truth / Dynamic VAE / linear baseline
-    RUN/evaluation/baseline.npz    the linear baseline, when it was fitted here
+    RUN/evaluation/baseline.npz    the linear baseline the evaluation used
 
 The directory is built under a temporary name and renamed into place, so a reader sees the
 previous complete evaluation or the new one, never a mixture.
@@ -281,7 +281,8 @@ def evaluate_run(
 
     target = run_dir / EVALUATION_DIR
     with atomic_directory(target) as out:
-        if baseline_model is not None and not baseline_source.startswith("loaded"):
+        if baseline_model is not None:
+            # Kept with the evaluation (the old directory, which may hold it, is replaced).
             baseline_model.save(out / BASELINE_FILE)
         plot_spectra({labels[name]: np.array([complex(*v) for v in s["eigenvalues"]])
                       for name, s in spectra.items()}, out / "spectrum.png",
