@@ -84,6 +84,7 @@ def test_counting_run_report(counting_run, judge):
     assert set(metrics["prediction"]["dynamic_vae"]) == {"1", "5", "10"}
     assert metrics["prediction"]["windows"] == 30
     assert [h["k"] for h in metrics["cycle_spectrum"]["dynamic_vae"]["harmonics"]] == [1]
+    assert metrics["stability"]["dynamic_vae"]["reconstruction_std_ratio"] > 0
     report = (out / "report.md").read_text()
     dvae = metrics["digits"]["dynamic_vae"]
     assert f"{dvae['transition_accuracy']:.3f} +- {dvae['transition_accuracy_std']:.3f}" in report
@@ -95,6 +96,7 @@ def test_counting_run_report(counting_run, judge):
     assert again["prediction"]["linear_baseline"] == metrics["prediction"]["linear_baseline"]
     assert again["digits"]["dynamic_vae"] == metrics["digits"]["dynamic_vae"]
     assert not [p for p in counting_run.iterdir() if p.name.startswith(".")]
+    assert (out.stat().st_mode & 0o755) == 0o755  # readable like the rest of the run
 
 
 def test_bad_baseline_leaves_the_previous_evaluation(counting_run, judge):

@@ -34,7 +34,10 @@ def test_prediction_errors_known_answers():
     assert perfect["1"]["skill"] == 1.0
     levels = (np.arange(len(frames)) % 3) / 3
     for k in (1, 3):
-        result = k_step_prediction_errors(grey, frames, starts, steps=(k,))[str(k)]
+        result = k_step_prediction_errors(grey, frames, starts, steps=(k,),
+                                          mean_frame=np.zeros(frames.shape[1:]))[str(k)]
+        np.testing.assert_allclose(result["mean_frame_mse"], np.mean(levels[starts + k] ** 2),
+                                   rtol=1e-6)
         np.testing.assert_allclose(result["mse"], np.mean((0.5 - levels[starts + k]) ** 2),
                                    rtol=1e-6)
         np.testing.assert_allclose(result["persistence_mse"],

@@ -34,7 +34,9 @@ def context_pairs(frames: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def k_step_prediction_errors(predict: Predictor, frames: np.ndarray, starts: np.ndarray,
-                             steps: Sequence[int] = DEFAULT_STEPS) -> dict[str, dict[str, float]]:
+                             steps: Sequence[int] = DEFAULT_STEPS,
+                             mean_frame: np.ndarray | None = None
+                             ) -> dict[str, dict[str, float]]:
     """Mean squared pixel error of `predict` against the true `frames[t + k]`, per k.
 
     Args:
@@ -42,6 +44,9 @@ def k_step_prediction_errors(predict: Predictor, frames: np.ndarray, starts: np.
         frames: `(T, H, W, C)` float in [0, 1].
         starts: the indices t predicted from (each needs t - 1 and t + max(steps) in range).
         steps: the k.
+        mean_frame: the training frames' mean image; if given, the error of predicting it for
+            every frame is reported too (`mean_frame_mse`: what a model that has forgotten
+            x_t would score).
 
     Returns:
         `{str(k): {"mse": ..., "persistence_mse": ..., "skill": ...}}`; `persistence_mse`
@@ -66,6 +71,9 @@ def k_step_prediction_errors(predict: Predictor, frames: np.ndarray, starts: np.
         persistence = float(np.mean((frames[starts] - targets) ** 2))
         results[str(k)] = {"mse": mse, "persistence_mse": persistence,
                            "skill": 1.0 - mse / persistence if persistence > 0 else 0.0}
+        if mean_frame is not None:
+            results[str(k)]["mean_frame_mse"] = float(np.mean((np.asarray(
+                mean_frame, dtype=np.float32) - targets) ** 2))
     return results
 
 

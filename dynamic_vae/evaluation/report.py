@@ -52,6 +52,9 @@ def format_report(metrics: dict[str, Any]) -> str:
             for name in models]
     rows.append(["repeat frame t", *[f"{prediction[models[0]][k]['persistence_mse']:.4f}"
                                      for k in steps]])
+    if "mean_frame_mse" in prediction[models[0]][steps[0]]:
+        rows.append(["training mean frame", *[f"{prediction[models[0]][k]['mean_frame_mse']:.4f}"
+                                              for k in steps]])
     lines += _table(["model", *[f"k = {k}" for k in steps]], rows)
 
     lines += ["## Long-horizon stability", "",
@@ -59,15 +62,20 @@ def format_report(metrics: dict[str, Any]) -> str:
               f" frames of each sequence, over the training frames' (1 = same), and over the first "
               "frames' (drift). Alive: late std ratio "
               f"within {metrics['stability'][models[0]]['tolerance']:.0%} of 1. Temporal std: "
-              "each pixel's std over time (0 = frozen).", ""]
+              "each pixel's std over time (0 = frozen). Reconstruction std ratio: the same ratio for "
+              "the model's reconstructions of held-out frames (k = 0), i.e. the blur that is "
+              "the decoder's, not the dynamics'.", ""]
     rows = [[LABELS[name], f"{s['std_ratio']:.3f}", f"{s['early_std_ratio']:.3f}",
              f"{s['drift_ratio']:.3f}",
              f"{s['mean_ratio']:.3f}", f"{s['temporal_std_ratio']:.3f}",
-             "yes" if s["alive"] else "no", f"{s['alive_fraction']:.2f}"]
+             "yes" if s["alive"] else "no", f"{s['alive_fraction']:.2f}",
+             f"{s['reconstruction_std_ratio']:.3f}" if "reconstruction_std_ratio" in s
+             else "-"]
             for name, s in metrics["stability"].items()]
     lines += _table(["model", "std ratio, late", "std ratio, early", "drift (late / early)",
                      "mean ratio",
-                     "temporal std ratio", "alive", "alive seeds"], rows)
+                     "temporal std ratio", "alive", "alive seeds",
+                     "reconstruction std ratio"], rows)
     lines += ["![stability](stability.png)", ""]
 
     lines += ["## Novelty", "",

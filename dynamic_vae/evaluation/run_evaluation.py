@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -33,7 +34,7 @@ from dynamic_vae.evaluation.prediction import (DEFAULT_STEPS, context_pairs,
                                                dynamic_vae_predictor, k_step_prediction_errors,
                                                linear_baseline_predictor, prediction_starts)
 from dynamic_vae.evaluation.report import format_report
-from dynamic_vae.evaluation.stability import stability_metrics
+from dynamic_vae.evaluation.stability import per_frame_statistics, stability_metrics
 from dynamic_vae.outputs import atomic_write_text
 
 EVALUATION_DIR = "evaluation"
@@ -148,6 +149,9 @@ def atomic_directory(target: Path) -> Iterator[Path]:
     block succeeds (and is removed when it fails)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would survive the rename
     try:
         yield tmp
     except BaseException:
@@ -265,12 +269,19 @@ def evaluate_run(
         "horizon": int(horizon),
         "baseline": baseline_source,
         "prediction": {"heldout": heldout_source, "windows": int(len(starts)),
-                       **{name: k_step_prediction_errors(predict, heldout, starts, steps)
+                       **{name: k_step_prediction_errors(predict, heldout, starts, steps,
+                                                         mean_frame=training.mean(axis=0))
                           for name, predict in predictors.items()}},
         "stability": {name: stability_metrics(seq, training) for name, seq in sequences.items()},
         "novelty": {name: novelty_metrics(seq, training) for name, seq in sequences.items()},
         "spectrum": spectra,
     }
+    # The decoder's own blur, for scale: reconstructions of the held-out frames (k = 0).
+    heldout_std = per_frame_statistics(heldout[starts])[1].mean()
+    for name, predict in predictors.items():
+        reconstructed = predict(context_pairs(heldout, starts), [0])[0]
+        metrics["stability"][name]["reconstruction_std_ratio"] = float(
+            per_frame_statistics(reconstructed)[1].mean() / heldout_std)
     if counting:
         period = len(config["training"]["cycle"])
         metrics["cycle_spectrum"] = {
