@@ -155,6 +155,8 @@ def test_experiment_counting_tiny(experiment, tmp_path):
     assert (output / "cycle-123" / "evaluation" / "report.md").is_file()
     assert main(["experiment", "counting", "--cycles", "12,1x", "--output",
                  str(tmp_path / "bad")]) == 2
+    assert main(["experiment", "counting", "--cycles", "12", "--horizon", "2", "--output",
+                 str(tmp_path / "bad")]) == 2
     assert not (tmp_path / "bad").exists()
 
 

@@ -57,14 +57,15 @@ def format_report(metrics: dict[str, Any]) -> str:
                                               for k in steps]])
     lines += _table(["model", *[f"k = {k}" for k in steps]], rows)
 
+    first_stability = metrics["stability"][models[0]]
     lines += ["## Long-horizon stability", "",
-              f"Per-frame pixel mean and std over the last {metrics['stability'][models[0]]['late_frames']}"
-              f" frames of each sequence, over the training frames' (1 = same), and over the first "
-              "frames' (drift). Alive: late std ratio "
-              f"within {metrics['stability'][models[0]]['tolerance']:.0%} of 1. Temporal std: "
-              "each pixel's std over time (0 = frozen). Reconstruction std ratio: the same ratio for "
-              "the model's reconstructions of held-out frames (k = 0), i.e. the blur that is "
-              "the decoder's, not the dynamics'.", ""]
+              f"Per-frame pixel mean and std over the last {first_stability['late_frames']} "
+              "frames of each sequence, over the training frames' (1 = same), and over the "
+              "first frames' (drift). Alive: late std ratio within "
+              f"{first_stability['tolerance']:.0%} of 1. Temporal std: each pixel's std over "
+              "time (0 = frozen). Reconstruction std ratio: the same ratio for the model's "
+              "reconstructions of held-out frames (k = 0), i.e. the blur that is the "
+              "decoder's, not the dynamics'.", ""]
     rows = [[LABELS[name], f"{s['std_ratio']:.3f}", f"{s['early_std_ratio']:.3f}",
              f"{s['drift_ratio']:.3f}",
              f"{s['mean_ratio']:.3f}", f"{s['temporal_std_ratio']:.3f}",

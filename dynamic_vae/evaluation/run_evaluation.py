@@ -188,6 +188,14 @@ def _counting_metrics(config, classifier, classifier_accuracy, sequences, heldou
     return result
 
 
+def check_evaluation_options(seeds: int, horizon: int) -> None:
+    """Raises ValueError naming `--seeds`/`--horizon` when they cannot be evaluated."""
+    if seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    if horizon < 8:
+        raise ValueError(f"--horizon must be >= 8 frames, got {horizon}")
+
+
 def evaluate_run(
     run_dir: str | Path,
     seeds: int = 5,
@@ -226,10 +234,7 @@ def evaluate_run(
 
     start_time = time.perf_counter()
     run_dir = Path(run_dir)
-    if seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds}")
-    if horizon < 8:
-        raise ValueError(f"horizon must be >= 8 frames, got {horizon}")
+    check_evaluation_options(seeds, horizon)
     model, config = load_run(run_dir)
     training = (unit_frames(frames, name="frames") if frames is not None
                 else load_run_frames(run_dir, config))

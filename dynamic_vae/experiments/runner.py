@@ -59,6 +59,12 @@ def run_experiment(
     from dynamic_vae.evaluation import evaluate_run
     from dynamic_vae.training import train
 
+    if not conditions:
+        raise ValueError("conditions: got none")
+
+    from dynamic_vae.evaluation.run_evaluation import check_evaluation_options
+
+    check_evaluation_options(seeds, horizon)  # before hours of training, not after
     output_dir = Path(output_dir)
     names = [c.name for c in conditions]
     if len(set(names)) != len(names):
