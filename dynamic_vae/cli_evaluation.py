@@ -105,7 +105,8 @@ def run_experiment_command(args: argparse.Namespace) -> int:
     family = args.family_object
     conditions = family.conditions(args)
     rows = run_experiment(family, conditions, args.output, seeds=args.seeds,
-                          horizon=args.horizon, verbose=0 if args.quiet else 2)
+                          horizon=args.horizon, verbose=0 if args.quiet else 2,
+                          evaluate_options=family.evaluate_options(args))
     keys = {key for key, _, _ in family.columns}
     print()
     print(format_table(rows, family.columns + tuple(c for c in COMMON_COLUMNS

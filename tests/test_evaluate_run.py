@@ -36,14 +36,28 @@ def experiment(tmp_path_factory, judge):
 
     import dynamic_vae.evaluation.digit_classifier as digit_classifier
 
+    from dynamic_vae.experiments import CountingExperiment
+
     output = tmp_path_factory.mktemp("experiment")
     printed = io.StringIO()
+    seen = []
+    counting_row = CountingExperiment.row
+
+    def recording_row(self, condition, summary, metrics):
+        seen.append(metrics["family"])
+        return counting_row(self, condition, summary, metrics)
+
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
         patch.setattr(digit_classifier, "load_digit_classifier", lambda: (judge, 0.5))
+        # A family's own metrics reach its row (the hook other families use).
+        patch.setattr(CountingExperiment, "extra_metrics",
+                      lambda self, condition, run_dir: {"run": run_dir.name})
+        patch.setattr(CountingExperiment, "row", recording_row)
         code = main(["experiment", "counting", "--cycles", "123", "--epochs", "1",
                      "--num-frames", "240", "--seeds", "2", "--horizon", "40", "--quiet",
                      "--output", str(output)])
     assert code == 0
+    assert seen == [{"run": "cycle-123"}]
     return output, printed.getvalue()
 
 

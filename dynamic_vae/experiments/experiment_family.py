@@ -1,8 +1,8 @@
 """What an experiment family (counting, textures, rotation, ...) has to say.
 
 A family turns its command-line arguments into conditions and a finished condition into one
-row of the results table; training, evaluation, timing and writing the table are the
-runner's (`dynamic_vae.experiments.runner`). Adding a family is one module with a subclass,
+row of the results table (optionally with metrics of its own, `extra_metrics`); training,
+evaluation, timing and writing the table are the runner's (`dynamic_vae.experiments.runner`). Adding a family is one module with a subclass,
 registered in `dynamic_vae.experiments.FAMILIES`; it then appears as
 `dynamic-vae experiment <name>`.
 """
@@ -10,6 +10,7 @@ registered in `dynamic_vae.experiments.FAMILIES`; it then appears as
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from dynamic_vae.experiments.condition import Condition
@@ -45,6 +46,15 @@ class ExperimentFamily:
     def conditions(self, args: argparse.Namespace) -> list[Condition]:
         """The runs to train, from the parsed arguments."""
         raise NotImplementedError
+
+    def evaluate_options(self, args: argparse.Namespace) -> dict[str, Any]:
+        """Further `evaluate_run` arguments (e.g. `heldout_frames`, `prediction_windows`)."""
+        return {}
+
+    def extra_metrics(self, condition: Condition, run_dir: Path) -> dict[str, Any]:
+        """Family-specific metrics of a trained and evaluated run (e.g. a pose error for
+        turning objects); `row` finds them in `metrics["family"]`."""
+        return {}
 
     def row(self, condition: Condition, summary: dict[str, Any],
             metrics: dict[str, Any]) -> dict[str, Any]:

@@ -83,6 +83,7 @@ def run_experiment(
                            frames_source=condition.frames_source, verbose=verbose)
         metrics = evaluate_run(run_dir, seeds=seeds, horizon=horizon, frames=condition.frames,
                                **(evaluate_options or {}))
+        metrics["family"] = family.extra_metrics(condition, run_dir)
         row = {**family.row(condition, summary, metrics),
                "train_seconds": summary["wall_time_seconds"],
                "evaluate_seconds": metrics["wall_time_seconds"],
