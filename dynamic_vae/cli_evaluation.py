@@ -1,0 +1,115 @@
+"""`dynamic-vae evaluate RUN` and `dynamic-vae experiment <family>`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="measure a trained run; writes RUN/evaluation/ (report.md, "
+                         "metrics.json, figures)",
+        description="k-step prediction error, long-horizon stability, novelty, spectrum of A "
+                    "and side-by-side strips against the linear baseline; digit order for "
+                    "counting runs.")
+    parser.add_argument("run", type=Path, help="run directory")
+    _add_evaluation_flags(parser)
+    parser.add_argument("--frames", type=Path,
+                        help="the training frames (.npy/.npz), when config.json's source "
+                             "cannot be re-read")
+    parser.add_argument("--heldout-frames", type=Path,
+                        help="frames (.npy/.npz) to measure prediction error on")
+    parser.add_argument("--baseline", default="auto",
+                        help="'auto' (the run's baseline.npz, else fit one), 'none', or a "
+                             "baseline.npz")
+    parser.add_argument("--prediction-windows", type=int, default=500,
+                        help="starting frames the k-step errors average over")
+    parser.set_defaults(handler=run_evaluate)
+
+    from dynamic_vae.experiments import FAMILIES
+
+    experiment = subparsers.add_parser(
+        "experiment", help="train, evaluate and tabulate a family of runs",
+        description="Each family trains one model per condition, evaluates it (as "
+                    "'dynamic-vae evaluate') and writes OUTPUT/results.md and results.json.")
+    families = experiment.add_subparsers(dest="family", required=True)
+    for family in FAMILIES.values():
+        family_parser = families.add_parser(family.name, help=family.help,
+                                            description=family.help)
+        family_parser.add_argument("--output", "-o", type=Path, required=True,
+                                   help="experiment directory (one run directory per "
+                                        "condition, results.md, results.json)")
+        family_parser.add_argument("--preset", default=family.default_preset)
+        family_parser.add_argument("--epochs", type=int, default=None,
+                                   help="training epochs (default: the preset's)")
+        _add_evaluation_flags(family_parser)
+        family_parser.add_argument("--quiet", action="store_true", help="no progress bars")
+        family.add_arguments(family_parser)
+        family_parser.set_defaults(handler=run_experiment_command, family_object=family)
+
+
+def _add_evaluation_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", type=int, default=5,
+                        help="synthesised sequences (seeds 0 .. N-1)")
+    parser.add_argument("--horizon", type=int, default=1000,
+                        help="frames per synthesised sequence")
+
+
+def summary_text(metrics: dict[str, Any]) -> str:
+    """The headline numbers of an evaluation, a few lines."""
+    lines = []
+    names = {"dynamic_vae": "Dynamic VAE", "linear_baseline": "linear baseline"}
+    for key, label in names.items():
+        if key not in metrics["stability"]:
+            continue
+        parts = []
+        if "digits" in metrics:
+            digits = metrics["digits"][key]
+            parts.append(f"transition accuracy {digits['transition_accuracy']:.3f}, "
+                         f"legible {digits['legible_fraction']:.3f}")
+        errors = metrics["prediction"][key]
+        parts.append("k-step MSE " + ", ".join(f"k={k}: {v['mse']:.4f}"
+                                               for k, v in errors.items()))
+        stability = metrics["stability"][key]
+        parts.append(f"std ratio {stability['std_ratio']:.2f} (drift "
+                     f"{stability['drift_ratio']:.2f}, alive: "
+                     f"{'yes' if stability['alive'] else 'no'})")
+        parts.append(f"novelty ratio {metrics['novelty'][key]['ratio']:.2f}")
+        parts.append(f"spectral radius {metrics['spectrum'][key]['spectral_radius']:.3f}")
+        lines.append(f"{label}: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from dynamic_vae.cli import load_frames_file
+    from dynamic_vae.evaluation import evaluate_run
+
+    frames = None if args.frames is None else load_frames_file(args.frames)
+    heldout = (None if args.heldout_frames is None
+               else load_frames_file(args.heldout_frames, flag="--heldout-frames"))
+    metrics = evaluate_run(args.run, seeds=args.seeds, horizon=args.horizon,
+                           baseline=args.baseline, frames=frames, heldout_frames=heldout,
+                           prediction_windows=args.prediction_windows)
+    print(summary_text(metrics))
+    print(f"evaluated in {metrics['wall_time_seconds']:.1f} s; report "
+          f"{args.run / 'evaluation' / 'report.md'}")
+    return 0
+
+
+def run_experiment_command(args: argparse.Namespace) -> int:
+    from dynamic_vae.experiments import run_experiment
+    from dynamic_vae.experiments.runner import COMMON_COLUMNS, format_table
+
+    family = args.family_object
+    conditions = family.conditions(args)
+    rows = run_experiment(family, conditions, args.output, seeds=args.seeds,
+                          horizon=args.horizon, verbose=0 if args.quiet else 2,
+                          evaluate_options=family.evaluate_options(args))
+    keys = {key for key, _, _ in family.columns}
+    print()
+    print(format_table(rows, family.columns + tuple(c for c in COMMON_COLUMNS
+                                                    if c[0] not in keys)))
+    print(f"wrote {args.output / 'results.md'} and {args.output / 'results.json'}")
+    return 0

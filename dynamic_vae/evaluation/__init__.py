@@ -1,0 +1,16 @@
+"""Measuring trained runs: prediction error, stability, novelty, spectrum, digit order.
+
+`evaluate_run(run_dir)` computes them all and writes RUN/evaluation/ (report.md,
+metrics.json, figures); the metric functions are pure and usable on their own.
+"""
+
+from dynamic_vae.evaluation.cycle_spectrum import cycle_eigenvalue_match
+from dynamic_vae.evaluation.digit_order import digit_order_metrics
+from dynamic_vae.evaluation.novelty import nearest_neighbour_distances, novelty_metrics
+from dynamic_vae.evaluation.prediction import k_step_prediction_errors
+from dynamic_vae.evaluation.run_evaluation import evaluate_run
+from dynamic_vae.evaluation.stability import per_frame_statistics, stability_metrics
+
+__all__ = ["cycle_eigenvalue_match", "digit_order_metrics", "evaluate_run",
+           "k_step_prediction_errors", "nearest_neighbour_distances", "novelty_metrics",
+           "per_frame_statistics", "stability_metrics"]

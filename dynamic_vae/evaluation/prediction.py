@@ -1,0 +1,110 @@
+"""k-step prediction error from the noise-free rollout x_{t+k} = A^k x_t, decoded.
+
+A predictor receives context pairs `[y_{t-1}, y_t]` `(N, 2, H, W, C)` (float in [0, 1]) and
+the steps k, and returns its predictions of `y_{t+k}` for each k. Giving it the frame before
+y_t (and never y_{t+1}) lets the paper's pair encoder infer x_t without seeing the future.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+Predictor = Callable[[np.ndarray, Sequence[int]], dict[int, np.ndarray]]
+DEFAULT_STEPS = (1, 5, 10)
+
+
+def prediction_starts(num_frames: int, max_step: int, count: int) -> np.ndarray:
+    """Up to `count` evenly spread indices t with 1 <= t and t + max_step < num_frames."""
+    first, last = 1, num_frames - 1 - max_step
+    if last < first:
+        raise ValueError(f"frames: {num_frames} frames are too few for {max_step}-step "
+                         f"predictions (need at least {max_step + 2})")
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    return np.unique(np.linspace(first, last, min(count, last - first + 1)).round()
+                     ).astype(np.int64)
+
+
+def context_pairs(frames: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """`(N, 2, H, W, C)`: `[frames[t - 1], frames[t]]` for every t in `starts`."""
+    starts = np.asarray(starts, dtype=np.int64)
+    return np.stack([frames[starts - 1], frames[starts]], axis=1)
+
+
+def k_step_prediction_errors(predict: Predictor, frames: np.ndarray, starts: np.ndarray,
+                             steps: Sequence[int] = DEFAULT_STEPS,
+                             mean_frame: np.ndarray | None = None
+                             ) -> dict[str, dict[str, float]]:
+    """Mean squared pixel error of `predict` against the true `frames[t + k]`, per k.
+
+    Args:
+        predict: see the module docstring.
+        frames: `(T, H, W, C)` float in [0, 1].
+        starts: the indices t predicted from (each needs t - 1 and t + max(steps) in range).
+        steps: the k.
+        mean_frame: the training frames' mean image; if given, the error of predicting it for
+            every frame is reported too (`mean_frame_mse`: what a model that has forgotten
+            x_t would score).
+
+    Returns:
+        `{str(k): {"mse": ..., "persistence_mse": ..., "skill": ...}}`; `persistence_mse`
+        is the error of predicting `y_{t+k} = y_t`, and `skill = 1 - mse / persistence_mse`
+        (> 0: better than repeating the last frame).
+    """
+    frames = np.asarray(frames, dtype=np.float32)
+    starts = np.asarray(starts, dtype=np.int64)
+    steps = [int(k) for k in steps]
+    if min(steps) < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if starts.min() < 1 or starts.max() + max(steps) >= len(frames):
+        raise ValueError(f"starts must lie in [1, {len(frames) - 1 - max(steps)}] for "
+                         f"{len(frames)} frames and steps up to {max(steps)}, got "
+                         f"[{starts.min()}, {starts.max()}]")
+    predictions = predict(context_pairs(frames, starts), steps)
+    results = {}
+    for k in steps:
+        targets = frames[starts + k]
+        predicted = np.asarray(predictions[k], dtype=np.float32).reshape(targets.shape)
+        mse = float(np.mean((predicted - targets) ** 2))
+        persistence = float(np.mean((frames[starts] - targets) ** 2))
+        results[str(k)] = {"mse": mse, "persistence_mse": persistence,
+                           "skill": 1.0 - mse / persistence if persistence > 0 else 0.0}
+        if mean_frame is not None:
+            results[str(k)]["mean_frame_mse"] = float(np.mean((np.asarray(
+                mean_frame, dtype=np.float32) - targets) ** 2))
+    return results
+
+
+def dynamic_vae_predictor(model) -> Predictor:
+    """Noise-free predictions of a `DynamicVAE`: x_t is the second half of the posterior mean
+    of `[y_{t-1}, y_t]` in state space; y_{t+k} = C(A^k x_t), in [0, 1]."""
+    from dynamic_vae.data.frame_pairs import to_pixel_range
+    from dynamic_vae.synthesis import decode_in_batches
+
+    def predict(pairs: np.ndarray, steps: Sequence[int]) -> dict[int, np.ndarray]:
+        low, high = model.pixel_range
+        model_pairs = to_pixel_range(np.asarray(pairs, dtype=np.float32), (low, high))
+        states = np.concatenate([
+            model.encode_states(model_pairs[i:i + 256]).numpy()
+            for i in range(0, len(model_pairs), 256)])[:, model.latent_dim:]
+        a, _ = model.transition()
+        out = {}
+        for k in steps:
+            rolled = states @ np.linalg.matrix_power(a.astype(np.float64), k).T
+            decoded = decode_in_batches(model, rolled.astype(np.float32))
+            out[k] = np.clip((decoded - low) / (high - low), 0.0, 1.0)
+        return out
+
+    return predict
+
+
+def linear_baseline_predictor(baseline) -> Predictor:
+    """Noise-free predictions of a `LinearDynamicTexture` from y_t (its state is one frame's
+    projection, so y_{t-1} adds nothing)."""
+
+    def predict(pairs: np.ndarray, steps: Sequence[int]) -> dict[int, np.ndarray]:
+        return {k: baseline.predict(pairs[:, 1], steps=k) for k in steps}
+
+    return predict

@@ -1,0 +1,119 @@
+"""The Markdown report of an evaluation (`format_report(metrics)`), from metrics alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LABELS = {"dynamic_vae": "Dynamic VAE", "linear_baseline": "linear baseline",
+          "ground_truth": "ground truth (held-out real sequence)"}
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *["| " + " | ".join(row) + " |" for row in rows], ""]
+
+
+def format_report(metrics: dict[str, Any]) -> str:
+    """report.md for the metrics `evaluate_run` returns."""
+    models = list(metrics["stability"])
+    seeds, horizon = len(metrics["seeds"]), metrics["horizon"]
+    lines = [f"# Evaluation of `{metrics['run']}`", "",
+             f"{metrics['kind']} run; {metrics['training_frames']} training frames of shape "
+             f"{tuple(metrics['frame_shape'])}; {seeds} synthesised sequences (seeds 0-"
+             f"{seeds - 1}) of {horizon} frames each, x_0 ~ N(0, I). Linear baseline: "
+             f"{metrics['baseline']}. Pixels in [0, 1].", ""]
+
+    if "digits" in metrics:
+        digits = metrics["digits"]
+        lines += ["## Digit order", "",
+                  f"Cycle {digits['cycle']}; digits read by the project's CNN classifier "
+                  f"(held-out accuracy on real digits {digits['classifier_heldout_accuracy']:.3f})."
+                  " Transition accuracy: fraction of t where digit(t+1) follows digit(t) in the "
+                  "cycle (mean +- std over sequences). Legible: confidence > "
+                  f"{digits['dynamic_vae']['legible_threshold']}.", ""]
+        rows = []
+        for name in [*models, "ground_truth"]:
+            d = digits[name]
+            rows.append([LABELS[name],
+                         f"{d['transition_accuracy']:.3f} +- {d['transition_accuracy_std']:.3f}",
+                         f"{d['legible_fraction']:.3f}", f"{d['mean_confidence']:.3f}",
+                         f"{d['in_cycle_fraction']:.3f}"])
+        lines += _table(["sequence", "transition accuracy", "legible", "mean confidence",
+                         "digits in the cycle"], rows)
+
+    prediction = metrics["prediction"]
+    steps = list(prediction[models[0]])
+    lines += ["## k-step prediction", "",
+              f"Mean squared pixel error of the noise-free rollout x_(t+k) = A^k x_t, decoded, "
+              f"over {prediction['windows']} starting frames of {prediction['heldout']}. "
+              "Skill = 1 - error / error of repeating frame t (> 0 beats it).", ""]
+    rows = [[LABELS[name], *[f"{prediction[name][k]['mse']:.4f} "
+                             f"(skill {prediction[name][k]['skill']:+.2f})" for k in steps]]
+            for name in models]
+    rows.append(["repeat frame t", *[f"{prediction[models[0]][k]['persistence_mse']:.4f}"
+                                     for k in steps]])
+    if "mean_frame_mse" in prediction[models[0]][steps[0]]:
+        rows.append(["training mean frame", *[f"{prediction[models[0]][k]['mean_frame_mse']:.4f}"
+                                              for k in steps]])
+    lines += _table(["model", *[f"k = {k}" for k in steps]], rows)
+
+    first_stability = metrics["stability"][models[0]]
+    lines += ["## Long-horizon stability", "",
+              f"Per-frame pixel mean and std over the last {first_stability['late_frames']} "
+              "frames of each sequence, over the training frames' (1 = same), and over the "
+              "first frames' (drift). Alive: late std ratio within "
+              f"{first_stability['tolerance']:.0%} of 1. Temporal std: each pixel's std over "
+              "time (0 = frozen). Reconstruction std ratio: the same ratio for the model's "
+              "reconstructions of held-out frames (k = 0), i.e. the blur that is the "
+              "decoder's, not the dynamics'.", ""]
+    rows = [[LABELS[name], f"{s['std_ratio']:.3f}", f"{s['early_std_ratio']:.3f}",
+             f"{s['drift_ratio']:.3f}",
+             f"{s['mean_ratio']:.3f}", f"{s['temporal_std_ratio']:.3f}",
+             "yes" if s["alive"] else "no", f"{s['alive_fraction']:.2f}",
+             f"{s['reconstruction_std_ratio']:.3f}" if "reconstruction_std_ratio" in s
+             else "-"]
+            for name, s in metrics["stability"].items()]
+    lines += _table(["model", "std ratio, late", "std ratio, early", "drift (late / early)",
+                     "mean ratio",
+                     "temporal std ratio", "alive", "alive seeds",
+                     "reconstruction std ratio"], rows)
+    lines += ["![stability](stability.png)", ""]
+
+    lines += ["## Novelty", "",
+              "RMS pixel distance of synthesised frames to their nearest training frame, against "
+              "the training frames' leave-one-out nearest-neighbour distance (distinct frames). "
+              "Ratio ~1: new frames at the data's own spacing; << 1: copies; >> 1: off the "
+              "data.", ""]
+    rows = [[LABELS[name], f"{n['synthesised_median']:.4f}", f"{n['training_median']:.4f}",
+             f"{n['ratio']:.2f}", f"{n['near_copy_fraction']:.3f}"]
+            for name, n in metrics["novelty"].items()]
+    lines += _table(["model", "median NN distance", "training LOO median", "ratio",
+                     "near copies"], rows)
+
+    lines += ["## Spectrum of A", "",
+              "The linear baseline's A and B are taken in whitened coordinates (training states "
+              "of unit covariance, as the Dynamic VAE's prior), so its stationarity residual "
+              "is comparable.", ""]
+    rows = []
+    for name, s in metrics["spectrum"].items():
+        periods = sorted({round(p, 2) for p, m in zip(s["periods"], s["moduli"])
+                          if p is not None and m > 0.5})
+        rows.append([LABELS[name], f"{s['spectral_radius']:.3f}", f"{s['spectral_norm']:.3f}",
+                     f"{s['stationarity_residual']:.4f}",
+                     ", ".join(f"{p:g}" for p in periods) or "-"])
+    lines += _table(["model", "spectral radius", "spectral norm", "stationarity residual",
+                     "periods (modulus > 0.5)"], rows)
+    if "cycle_spectrum" in metrics:
+        rows = [[LABELS[name], str(h["k"]), f"{h['target_degrees']:.1f}",
+                 f"{h['nearest_degrees']:.1f}", f"{h['modulus']:.3f}"]
+                for name, c in metrics["cycle_spectrum"].items() for h in c["harmonics"]]
+        lines += [f"Eigenvalue nearest to each exp(+-2 pi i k / p), p = "
+                  f"{next(iter(metrics['cycle_spectrum'].values()))['period']}:", "",
+                  *_table(["model", "k", "target angle (deg)", "its angle (deg)", "modulus"],
+                          rows)]
+    lines += ["![spectrum](spectrum.png)", "",
+              "## Strips", "",
+              "Ground truth, noise-free rollouts from the same frame, and synthesised sequences.",
+              "", "![strips](strips.png)", "",
+              f"Evaluated in {metrics['wall_time_seconds']:.1f} s.", ""]
+    return "\n".join(lines)

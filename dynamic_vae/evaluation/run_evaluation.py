@@ -1,0 +1,322 @@
+"""`evaluate_run`: every metric of a trained run, written to RUN/evaluation/.
+
+    RUN/evaluation/report.md       the numbers, in Markdown, with the figures
+    RUN/evaluation/metrics.json    everything report.md states, machine-readable
+    RUN/evaluation/spectrum.png    eigenvalues of A (Dynamic VAE, linear baseline)
+    RUN/evaluation/stability.png   per-frame mean and std of synthesised sequences
+    RUN/evaluation/strips.png      ground truth / Dynamic VAE / linear baseline
+    RUN/evaluation/baseline.npz    the linear baseline the evaluation used
+
+The directory is built under a temporary name and renamed into place, so a reader sees the
+previous complete evaluation or the new one, never a mixture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dynamic_vae.data.frame_pairs import to_pixel_range, validate_frames
+from dynamic_vae.evaluation.cycle_spectrum import cycle_eigenvalue_match
+from dynamic_vae.evaluation.digit_order import digit_order_metrics
+from dynamic_vae.evaluation.figures import plot_spectra, plot_stability, plot_strips
+from dynamic_vae.evaluation.novelty import novelty_metrics
+from dynamic_vae.evaluation.prediction import (DEFAULT_STEPS, context_pairs,
+                                               dynamic_vae_predictor, k_step_prediction_errors,
+                                               linear_baseline_predictor, prediction_starts)
+from dynamic_vae.evaluation.report import format_report
+from dynamic_vae.evaluation.stability import per_frame_statistics, stability_metrics
+from dynamic_vae.outputs import atomic_write_text
+
+EVALUATION_DIR = "evaluation"
+BASELINE_FILE = "baseline.npz"
+COUNTING_SOURCE = "counting-mnist"
+
+
+def unit_frames(frames: np.ndarray, name: str = "frames") -> np.ndarray:
+    """Validated frames as float32 `(T, H, W, C)` in [0, 1]."""
+    return to_pixel_range(validate_frames(np.asarray(frames), name=name), (0.0, 1.0))
+
+
+def load_run_frames(run_dir: str | Path, config: dict[str, Any]) -> np.ndarray:
+    """The frames a run was trained on, rebuilt from the `data` entry of its config.json.
+
+    Counting-MNIST runs are regenerated from their cycle, length and seed; other runs are read
+    from the `.npy`/`.npz` file they name.
+
+    Raises:
+        FileNotFoundError: when the recorded source is not a readable file (pass the frames
+            explicitly then).
+    """
+    from dynamic_vae.cli import load_frames_file
+    from dynamic_vae.config import RunConfig
+    from dynamic_vae.training import load_training_frames
+
+    data = config.get("data", {})
+    source = data.get("source")
+    if source == COUNTING_SOURCE:
+        run_config = RunConfig.from_dict({key: config[key] for key in ("model", "training")})
+        frames, _ = load_training_frames(run_config)
+        return unit_frames(frames, name=f"{run_dir}: counting-MNIST frames")
+    if source and Path(source).is_file():
+        return unit_frames(load_frames_file(Path(source), flag=f"{run_dir}/config.json data"),
+                           name=str(source))
+    raise FileNotFoundError(
+        f"{run_dir}/config.json: the training frames came from {source!r}, which is not a "
+        "readable .npy/.npz file; pass them explicitly (evaluate_run(frames=...), CLI --frames)")
+
+
+def heldout_sequence(config: dict[str, Any], training_frames: np.ndarray,
+                     num_frames: int = 1000) -> tuple[np.ndarray, str]:
+    """Frames to predict on, and where they came from.
+
+    Counting runs get a fresh sequence of the same cycle (another seed picks other images of
+    each digit); other runs hold out only one pair, so their training frames are used and the
+    report says so.
+    """
+    from dynamic_vae.data.counting_mnist import counting_mnist
+
+    data = config.get("data", {})
+    if data.get("source") == COUNTING_SOURCE:
+        training = config["training"]
+        seed = int(training["seed"]) + 1
+        frames, _ = counting_mnist(training["cycle"], num_frames, seed=seed)
+        return unit_frames(frames), (f"a fresh counting sequence (cycle {training['cycle']}, "
+                                     f"seed {seed}, {num_frames} frames)")
+    return training_frames, ("windows of the training frames (the run held out only one "
+                             "pair, so these were seen in training)")
+
+
+def resolve_baseline(run_dir: Path, baseline: str | Path | None, training_frames: np.ndarray,
+                     latent_dim: int, seed: int):
+    """`(LinearDynamicTexture or None, description)` for `baseline` = 'auto', 'none' or a
+    path to a `baseline.npz` (or a directory holding one)."""
+    from dynamic_vae.baseline import LinearDynamicTexture
+
+    if baseline is None or str(baseline) == "none":
+        return None, "none"
+    if str(baseline) == "auto":
+        for candidate in (run_dir / BASELINE_FILE, run_dir / EVALUATION_DIR / BASELINE_FILE):
+            if candidate.is_file():
+                model = LinearDynamicTexture.load(candidate)
+                if model.frame_shape == training_frames.shape[1:]:
+                    return model, f"loaded from {candidate}"
+        # As for the Dynamic VAE, the last pair is held out.
+        model = LinearDynamicTexture(latent_dim=latent_dim, seed=seed).fit(training_frames[:-1])
+        return model, (f"fitted here on {len(training_frames) - 1} training frames "
+                       f"(n = {latent_dim}, randomized SVD, singular values of A clipped to 1)")
+    path = Path(baseline)
+    if path.is_dir():
+        path = path / BASELINE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"--baseline {baseline}: no such file (expected 'auto', 'none' "
+                                f"or a {BASELINE_FILE})")
+    model = LinearDynamicTexture.load(path)
+    if model.frame_shape != training_frames.shape[1:]:
+        raise ValueError(f"--baseline {path}: frames of shape {model.frame_shape}, the run's "
+                         f"are {training_frames.shape[1:]}")
+    return model, f"loaded from {path}"
+
+
+def whitened_transition(baseline) -> tuple[np.ndarray, np.ndarray]:
+    """The baseline's `(A, B)` in coordinates where its training states have unit covariance.
+
+    Its SVD states are scaled by the singular values, so A A^T + B B^T = I cannot hold there;
+    after whitening with P^(-1/2) (P the state covariance) the stationarity residual means
+    what it means for the Dynamic VAE. Eigenvalues of A are unchanged (a similarity).
+    """
+    covariance = np.cov(baseline.states, rowvar=False)
+    values, vectors = np.linalg.eigh(covariance)
+    values = np.maximum(values, 1e-12)
+    root = (vectors * np.sqrt(values)) @ vectors.T
+    inverse_root = (vectors / np.sqrt(values)) @ vectors.T
+    return (inverse_root @ baseline.transition_matrix @ root,
+            inverse_root @ baseline.noise_matrix)
+
+
+@contextlib.contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """Yields an empty temporary directory beside `target` that replaces `target` when the
+    block succeeds (and is removed when it fails)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would survive the rename
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+        target.rename(old / target.name)
+    tmp.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _dynamic_vae_sequences(model, seeds: Sequence[int], horizon: int) -> np.ndarray:
+    from dynamic_vae.synthesis import synthesize
+
+    low, high = model.pixel_range
+    sequences = [synthesize(model, horizon, seed=seed, as_uint8=False)[0][0] for seed in seeds]
+    return np.clip((np.stack(sequences) - low) / (high - low), 0.0, 1.0)
+
+
+def _counting_metrics(config, classifier, classifier_accuracy, sequences, heldout):
+    from dynamic_vae.evaluation.digit_classifier import classify_digits, load_digit_classifier
+
+    if classifier is None:
+        classifier, classifier_accuracy = load_digit_classifier()
+    cycle = config["training"]["cycle"]
+    result = {"cycle": cycle, "classifier_heldout_accuracy": classifier_accuracy}
+    for label, frames in {**sequences, "ground_truth": heldout[np.newaxis]}.items():
+        digits, confidence = classify_digits(classifier, frames.reshape(-1, *frames.shape[2:]))
+        result[label] = digit_order_metrics(digits.reshape(frames.shape[:2]),
+                                            confidence.reshape(frames.shape[:2]), cycle)
+    return result
+
+
+def check_evaluation_options(seeds: int, horizon: int) -> None:
+    """Raises ValueError naming `--seeds`/`--horizon` when they cannot be evaluated."""
+    if seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    if horizon < 8:
+        raise ValueError(f"--horizon must be >= 8 frames, got {horizon}")
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    seeds: int = 5,
+    horizon: int = 1000,
+    baseline: str | Path | None = "auto",
+    frames: np.ndarray | None = None,
+    heldout_frames: np.ndarray | None = None,
+    steps: Sequence[int] = DEFAULT_STEPS,
+    prediction_windows: int = 500,
+    strip_frames: int = 24,
+    classifier: Any = None,
+    classifier_accuracy: float | None = None,
+) -> dict[str, Any]:
+    """Evaluates a trained run and writes RUN/evaluation/ (see the module docstring).
+
+    Args:
+        run_dir: a run directory written by `dynamic_vae.training.train`.
+        seeds: synthesised sequences (seeds 0 .. seeds - 1), each `horizon` frames long.
+        horizon: frames per synthesised sequence.
+        baseline: 'auto' (the run's baseline.npz, else one fitted on the training frames),
+            'none', or the path of a `baseline.npz`.
+        frames: the training frames, when config.json's source cannot be re-read.
+        heldout_frames: frames to measure prediction error on (default: see
+            `heldout_sequence`).
+        steps: the k of the k-step prediction errors.
+        prediction_windows: how many starting frames the prediction errors average over.
+        strip_frames: frames per row of strips.png.
+        classifier, classifier_accuracy: the digit classifier for counting runs (default: the
+            cached one of `load_digit_classifier`).
+
+    Returns:
+        The metrics (what metrics.json holds).
+    """
+    from dynamic_vae.spectrum import spectrum_report
+    from dynamic_vae.training import load_run
+
+    start_time = time.perf_counter()
+    run_dir = Path(run_dir)
+    check_evaluation_options(seeds, horizon)
+    model, config = load_run(run_dir)
+    training = (unit_frames(frames, name="frames") if frames is not None
+                else load_run_frames(run_dir, config))
+    if training.shape[1:] != tuple(model.frame_shape):
+        raise ValueError(f"frames: shape {training.shape[1:]} per frame, the model expects "
+                         f"{tuple(model.frame_shape)}")
+    if heldout_frames is not None:
+        heldout, heldout_source = unit_frames(heldout_frames, name="heldout_frames"), "given"
+    else:
+        heldout, heldout_source = heldout_sequence(config, training)
+    if heldout.shape[1:] != training.shape[1:]:
+        raise ValueError(f"heldout_frames: shape {heldout.shape[1:]} per frame, the model "
+                         f"expects {training.shape[1:]}")
+    counting = config.get("data", {}).get("source") == COUNTING_SOURCE
+    seed_list = list(range(seeds))
+    baseline_model, baseline_source = resolve_baseline(
+        run_dir, baseline, training, model.latent_dim, int(config.get("training", {})
+                                                            .get("seed", 0)))
+
+    labels = {"dynamic_vae": "Dynamic VAE", "linear_baseline": "linear baseline"}
+    predictors = {"dynamic_vae": dynamic_vae_predictor(model)}
+    sequences = {"dynamic_vae": _dynamic_vae_sequences(model, seed_list, horizon)}
+    spectra = {"dynamic_vae": spectrum_report(*model.transition())}
+    if baseline_model is not None:
+        predictors["linear_baseline"] = linear_baseline_predictor(baseline_model)
+        sequences["linear_baseline"] = np.stack(
+            [baseline_model.synthesize(horizon, seed=seed)[0] for seed in seed_list])
+        spectra["linear_baseline"] = spectrum_report(*whitened_transition(baseline_model))
+
+    starts = prediction_starts(len(heldout), max(steps), prediction_windows)
+    metrics: dict[str, Any] = {
+        "run": str(run_dir),
+        "kind": "counting" if counting else "video",
+        "training_frames": int(len(training)),
+        "frame_shape": list(training.shape[1:]),
+        "seeds": seed_list,
+        "horizon": int(horizon),
+        "baseline": baseline_source,
+        "prediction": {"heldout": heldout_source, "windows": int(len(starts)),
+                       **{name: k_step_prediction_errors(predict, heldout, starts, steps,
+                                                         mean_frame=training.mean(axis=0))
+                          for name, predict in predictors.items()}},
+        "stability": {name: stability_metrics(seq, training) for name, seq in sequences.items()},
+        "novelty": {name: novelty_metrics(seq, training) for name, seq in sequences.items()},
+        "spectrum": spectra,
+    }
+    # The decoder's own blur, for scale: reconstructions of the held-out frames (k = 0).
+    heldout_std = per_frame_statistics(heldout[starts])[1].mean()
+    for name, predict in predictors.items():
+        reconstructed = predict(context_pairs(heldout, starts), [0])[0]
+        metrics["stability"][name]["reconstruction_std_ratio"] = float(
+            per_frame_statistics(reconstructed)[1].mean() / heldout_std)
+    if counting:
+        period = len(config["training"]["cycle"])
+        metrics["cycle_spectrum"] = {
+            name: cycle_eigenvalue_match(np.array([complex(*v) for v in s["eigenvalues"]]),
+                                         period) for name, s in spectra.items()}
+        metrics["digits"] = _counting_metrics(config, classifier, classifier_accuracy,
+                                              sequences, heldout)
+
+    target = run_dir / EVALUATION_DIR
+    with atomic_directory(target) as out:
+        if baseline_model is not None:
+            # Kept with the evaluation (the old directory, which may hold it, is replaced).
+            baseline_model.save(out / BASELINE_FILE)
+        plot_spectra({labels[name]: np.array([complex(*v) for v in s["eigenvalues"]])
+                      for name, s in spectra.items()}, out / "spectrum.png",
+                     period=len(config["training"]["cycle"]) if counting else None)
+        plot_stability({labels[name]: seq[0] for name, seq in sequences.items()}, training,
+                       out / "stability.png")
+        first = int(starts[0])
+        length = min(strip_frames, len(heldout) - first)
+        rows = {"ground truth": heldout[first:first + length]}
+        context = context_pairs(heldout, np.array([first]))
+        for name, predict in predictors.items():
+            rollout = predict(context, list(range(length)))
+            rows[f"{labels[name]}: noise-free rollout A^k x_t from the same frame"] = \
+                np.concatenate([rollout[k] for k in range(length)])
+        for name, seq in sequences.items():
+            rows[f"{labels[name]}: synthesised, seed 0"] = seq[0, :length]
+        plot_strips(rows, out / "strips.png")
+        metrics["wall_time_seconds"] = time.perf_counter() - start_time
+        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+        atomic_write_text(out / "report.md", format_report(metrics))
+    return metrics

@@ -1,0 +1,184 @@
+"""evaluate_run, `dynamic-vae evaluate` and `dynamic-vae experiment` end to end on tiny runs
+of real digits (few frames, one epoch, small latent)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dynamic_vae.cli import main
+from dynamic_vae.config import get_preset
+from dynamic_vae.evaluation import evaluate_run
+from dynamic_vae.evaluation.digit_classifier import build_digit_classifier
+from dynamic_vae.training import train
+
+pytestmark = pytest.mark.slow
+
+TINY = dict(num_frames=240, epochs=1, latent_dim=4, batch_size=32, image_every=0)
+FAST = dict(seeds=2, horizon=40, prediction_windows=30)
+
+
+@pytest.fixture(scope="module")
+def judge():
+    """An untrained CNN of the classifier's architecture: the wiring is under test here, not
+    its judgement (tests/test_digit_classifier.py tests the real one)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return build_digit_classifier()
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory, judge):
+    """`dynamic-vae experiment counting` on one tiny cycle; its run serves the report tests."""
+    import contextlib
+    import io
+
+    import dynamic_vae.evaluation.digit_classifier as digit_classifier
+
+    from dynamic_vae.experiments import CountingExperiment
+
+    output = tmp_path_factory.mktemp("experiment")
+    printed = io.StringIO()
+    seen = []
+    counting_row = CountingExperiment.row
+
+    def recording_row(self, condition, summary, metrics):
+        seen.append(metrics["family"])
+        return counting_row(self, condition, summary, metrics)
+
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.setattr(digit_classifier, "load_digit_classifier", lambda: (judge, 0.5))
+        # A family's own metrics reach its row (the hook other families use).
+        patch.setattr(CountingExperiment, "extra_metrics",
+                      lambda self, condition, run_dir: {"run": run_dir.name})
+        patch.setattr(CountingExperiment, "row", recording_row)
+        code = main(["experiment", "counting", "--cycles", "123", "--epochs", "1",
+                     "--num-frames", "240", "--seeds", "2", "--horizon", "40", "--quiet",
+                     "--output", str(output)])
+    assert code == 0
+    assert seen == [{"run": "cycle-123"}]
+    return output, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def counting_run(experiment):
+    return experiment[0] / "cycle-123"
+
+
+@pytest.fixture(scope="module")
+def video_run(tmp_path_factory):
+    """A non-counting run trained from a .npy file: moving bars, 16x16."""
+    root = tmp_path_factory.mktemp("video")
+    t = np.arange(120)[:, None, None]
+    x = np.arange(16)[None, None, :]
+    frames = (0.5 + 0.4 * np.sin(2 * np.pi * (x - t) / 8)).repeat(16, axis=1)[..., None]
+    path = root / "bars.npy"
+    np.save(path, frames.astype(np.float32))
+    run_dir = root / "run"
+    config = get_preset("counting-mnist").override(frame_shape=(16, 16, 1), **TINY)
+    train(config, run_dir, frames=frames.astype(np.float32), frames_source=str(path),
+          verbose=0)
+    return run_dir
+
+
+def test_counting_run_report(counting_run, judge):
+    metrics = evaluate_run(counting_run, classifier=judge, classifier_accuracy=0.5, **FAST)
+    out = counting_run / "evaluation"
+    for name in ("report.md", "metrics.json", "spectrum.png", "stability.png", "strips.png",
+                 "baseline.npz"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
+    assert metrics["kind"] == "counting" and metrics["seeds"] == [0, 1]
+    digits = metrics["digits"]
+    for name in ("dynamic_vae", "linear_baseline", "ground_truth"):
+        assert len(digits[name]["per_sequence_transition_accuracy"]) == (
+            1 if name == "ground_truth" else 2)
+        assert 0 <= digits[name]["transition_accuracy"] <= 1
+    assert set(metrics["prediction"]["dynamic_vae"]) == {"1", "5", "10"}
+    assert metrics["prediction"]["windows"] == 30
+    assert [h["k"] for h in metrics["cycle_spectrum"]["dynamic_vae"]["harmonics"]] == [1]
+    assert metrics["stability"]["dynamic_vae"]["reconstruction_std_ratio"] > 0
+    report = (out / "report.md").read_text()
+    dvae = metrics["digits"]["dynamic_vae"]
+    assert f"{dvae['transition_accuracy']:.3f} +- {dvae['transition_accuracy_std']:.3f}" in report
+    assert f"{metrics['prediction']['linear_baseline']['10']['mse']:.4f}" in report
+    assert "![strips](strips.png)" in report
+    assert metrics["baseline"].startswith("loaded from")  # the experiment's evaluation saved it
+    again = evaluate_run(counting_run, classifier=judge, classifier_accuracy=0.5, **FAST)
+    assert again["baseline"].startswith("loaded from")
+    assert again["prediction"]["linear_baseline"] == metrics["prediction"]["linear_baseline"]
+    assert again["digits"]["dynamic_vae"] == metrics["digits"]["dynamic_vae"]
+    assert not [p for p in counting_run.iterdir() if p.name.startswith(".")]
+    assert (out.stat().st_mode & 0o755) == 0o755  # readable like the rest of the run
+
+
+def test_bad_baseline_leaves_the_previous_evaluation(counting_run, judge):
+    before = (counting_run / "evaluation" / "metrics.json").read_bytes() if (
+        counting_run / "evaluation").exists() else None
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        evaluate_run(counting_run, baseline=counting_run / "missing.npz", classifier=judge,
+                     **FAST)
+    after = (counting_run / "evaluation" / "metrics.json").read_bytes() if (
+        counting_run / "evaluation").exists() else None
+    assert before == after
+    with pytest.raises(ValueError, match="horizon"):
+        evaluate_run(counting_run, horizon=3)
+
+
+def test_video_run_from_the_cli(video_run, capsys):
+    code = main(["evaluate", str(video_run), "--seeds", "2", "--horizon", "40",
+                 "--prediction-windows", "20", "--baseline", "none"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    metrics = json.loads((video_run / "evaluation" / "metrics.json").read_text())
+    assert metrics["kind"] == "video" and "digits" not in metrics
+    assert list(metrics["stability"]) == ["dynamic_vae"]
+    assert "seen in training" in metrics["prediction"]["heldout"]
+    assert f"k=1: {metrics['prediction']['dynamic_vae']['1']['mse']:.4f}" in printed
+    assert not (video_run / "evaluation" / "baseline.npz").exists()
+
+
+def test_evaluate_errors_name_the_problem(tmp_path, video_run, capsys):
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "model.keras is missing" in capsys.readouterr().err
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((10, 8, 8, 1), np.float32))
+    assert main(["evaluate", str(video_run), "--frames", str(wrong), "--baseline", "none"]) == 2
+    assert "(8, 8, 1)" in capsys.readouterr().err
+
+
+def test_experiment_counting_tiny(experiment, tmp_path):
+    output, printed = experiment
+    results = json.loads((output / "results.json").read_text())
+    assert results["family"] == "counting" and results["seeds"] == 2
+    (row,) = results["rows"]
+    assert row["cycle"] == "123"
+    config = json.loads((output / "cycle-123" / "config.json").read_text())
+    assert config["training"]["epochs"] == 1 and config["training"]["num_frames"] == 240
+    assert config["training"]["cycle"] == "123"
+    for key in ("transition_accuracy_dvae", "transition_accuracy_lds", "legibility_dvae"):
+        assert 0 <= row[key] <= 1
+    summary = json.loads((output / "cycle-123" / "summary.json").read_text())
+    assert row["stationarity_residual"] == summary["spectrum"]["stationarity_residual"]
+    assert 0 < row["train_seconds"] <= row["wall_seconds"]
+    table = (output / "results.md").read_text()
+    assert "| cycle | transition accuracy DVAE | transition accuracy LDS |" in table
+    assert f"| 123 | {row['transition_accuracy_dvae']:.3f} |" in table
+    assert f"| 123 | {row['transition_accuracy_dvae']:.3f} |" in printed
+    assert (output / "cycle-123" / "evaluation" / "report.md").is_file()
+    assert main(["experiment", "counting", "--cycles", "12,1x", "--output",
+                 str(tmp_path / "bad")]) == 2
+    assert main(["experiment", "counting", "--cycles", "12", "--horizon", "2", "--output",
+                 str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
+def test_format_table_and_families():
+    from dynamic_vae.experiments import FAMILIES, format_table
+
+    table = format_table([{"cycle": "12", "acc": 0.91234}, {"cycle": "345", "acc": None}],
+                         (("cycle", "cycle", ""), ("acc", "accuracy", ".3f")))
+    assert table.splitlines() == ["| cycle | accuracy |", "|---|---|", "| 12 | 0.912 |",
+                                  "| 345 | - |"]
+    assert "counting" in FAMILIES

@@ -1,0 +1,176 @@
+"""The evaluation metrics against answers computed by hand on constructed sequences."""
+
+import numpy as np
+import pytest
+
+from dynamic_vae.evaluation import (cycle_eigenvalue_match, digit_order_metrics,
+                                    k_step_prediction_errors, nearest_neighbour_distances,
+                                    novelty_metrics, stability_metrics)
+from dynamic_vae.evaluation.prediction import context_pairs, prediction_starts
+from dynamic_vae.evaluation.run_evaluation import atomic_directory, whitened_transition
+
+
+def _cycling_frames(count=40, period=3, side=4):
+    """Frame t is the constant image (t % period) / period."""
+    levels = (np.arange(count) % period) / period
+    return np.broadcast_to(levels[:, None, None, None], (count, side, side, 1)).astype(np.float32)
+
+
+def test_prediction_errors_known_answers():
+    frames = _cycling_frames()
+    starts = prediction_starts(len(frames), max_step=5, count=10)
+    assert starts.min() >= 1 and starts.max() + 5 < len(frames) and len(starts) == 10
+
+    def oracle(pairs, steps):  # knows the cycle: reads the level of y_t, steps it on
+        level = np.round(pairs[:, 1, 0, 0, 0] * 3).astype(int)
+        return {k: np.broadcast_to((((level + k) % 3) / 3)[:, None, None, None],
+                                   pairs[:, 1].shape) for k in steps}
+
+    def grey(pairs, steps):
+        return {k: np.full(pairs[:, 1].shape, 0.5) for k in steps}
+
+    perfect = k_step_prediction_errors(oracle, frames, starts, steps=(1, 5))
+    assert perfect["1"]["mse"] == 0 and perfect["5"]["mse"] == 0
+    assert perfect["1"]["skill"] == 1.0
+    levels = (np.arange(len(frames)) % 3) / 3
+    for k in (1, 3):
+        result = k_step_prediction_errors(grey, frames, starts, steps=(k,),
+                                          mean_frame=np.zeros(frames.shape[1:]))[str(k)]
+        np.testing.assert_allclose(result["mean_frame_mse"], np.mean(levels[starts + k] ** 2),
+                                   rtol=1e-6)
+        np.testing.assert_allclose(result["mse"], np.mean((0.5 - levels[starts + k]) ** 2),
+                                   rtol=1e-6)
+        np.testing.assert_allclose(result["persistence_mse"],
+                                   np.mean((levels[starts] - levels[starts + k]) ** 2), atol=1e-7)
+    # Three steps of a 3-cycle bring back the same frame: repeating it is perfect.
+    assert k_step_prediction_errors(grey, frames, starts, steps=(3,))["3"]["persistence_mse"] == 0
+
+
+def test_prediction_inputs_are_checked():
+    frames = _cycling_frames(count=12)
+    np.testing.assert_array_equal(context_pairs(frames, np.array([1, 4]))[1, 0], frames[3])
+    with pytest.raises(ValueError, match="too few"):
+        prediction_starts(12, max_step=11, count=5)
+    with pytest.raises(ValueError, match="starts"):
+        k_step_prediction_errors(lambda p, s: {}, frames, np.array([0]), steps=(1,))
+    with pytest.raises(ValueError, match="starts"):
+        k_step_prediction_errors(lambda p, s: {}, frames, np.array([5]), steps=(10,))
+
+
+def _checkerboards(rng, count, amplitude, side=6):
+    """+-checkerboard frames around 0.5: every frame has pixel mean 0.5 and std amplitude."""
+    board = np.indices((side, side)).sum(axis=0) % 2 * 2 - 1
+    signs = rng.choice([-1, 1], size=count)
+    amplitude = np.broadcast_to(amplitude, (count,))
+    return (0.5 + (signs * amplitude)[:, None, None] * board)[..., None]
+
+
+def test_stability_known_answers(rng):
+    training = _checkerboards(rng, 200, 0.2)
+    healthy = _checkerboards(rng, 100, 0.2)
+    fading = _checkerboards(rng, 100, np.r_[np.full(75, 0.2), np.full(25, 0.1)])
+    result = stability_metrics(np.stack([healthy, fading]), training)
+    np.testing.assert_allclose(result["per_seed_std_ratio"], [1.0, 0.5])
+    np.testing.assert_allclose(result["std_ratio"], 0.75)
+    np.testing.assert_allclose(result["early_std_ratio"], 1.0)
+    np.testing.assert_allclose(result["drift_ratio"], 0.75)
+    np.testing.assert_allclose(result["mean_ratio"], 1.0)
+    assert result["alive_fraction"] == 0.5 and result["alive"] is False
+    assert stability_metrics(healthy, training)["alive"] is True
+    # A frozen sequence keeps its per-frame std but has no temporal variation.
+    frozen = np.repeat(healthy[:1], 100, axis=0)
+    assert stability_metrics(frozen, training)["temporal_std_ratio"] < 1e-9
+    with pytest.raises(ValueError, match="do not match"):
+        stability_metrics(healthy[:, :3], training)
+
+
+def test_nearest_neighbours_match_brute_force(rng):
+    queries, references = rng.random((7, 3, 3, 1)), rng.random((11, 3, 3, 1))
+    brute = np.sqrt(((queries.reshape(7, 1, -1) - references.reshape(1, 11, -1)) ** 2)
+                    .mean(axis=-1))
+    np.testing.assert_allclose(nearest_neighbour_distances(queries, references, batch_size=3),
+                               brute.min(axis=1))
+    exclude = brute.argmin(axis=1)
+    brute[np.arange(7), exclude] = np.inf
+    np.testing.assert_allclose(nearest_neighbour_distances(queries, references, exclude),
+                               brute.min(axis=1))
+
+
+def test_novelty_known_answers():
+    # Constant frames 0.0, 0.1, ..., 1.0 (each twice): leave-one-out NN distance 0.1 after
+    # de-duplication.
+    levels = np.repeat(np.linspace(0, 1, 11), 2)
+    training = np.broadcast_to(levels[:, None, None, None], (22, 2, 2, 1))
+    between = np.broadcast_to((np.linspace(0, 0.9, 10) + 0.05)[:, None, None, None],
+                              (10, 2, 2, 1))
+    result = novelty_metrics(between, training)
+    assert result["distinct_training_frames"] == 11
+    np.testing.assert_allclose(result["training_median"], 0.1, atol=1e-6)
+    np.testing.assert_allclose(result["synthesised_median"], 0.05, atol=1e-6)
+    np.testing.assert_allclose(result["ratio"], 0.5, atol=1e-5)
+    # Halfway between two training frames is new; within a quarter of the spacing is a copy.
+    assert result["near_copy_fraction"] == 0.0
+    np.testing.assert_allclose(result["near_copy_threshold"], 0.025, atol=1e-6)
+    copies = novelty_metrics(np.concatenate([training[:4], training[:4] + 0.01, between[:2]]),
+                             training)
+    np.testing.assert_allclose(copies["near_copy_fraction"], 8 / 10)
+
+
+def test_digit_order_known_answers():
+    digits = np.array([[1, 2, 3, 4, 1], [1, 1, 2, 7, 4]])
+    confidence = np.array([[0.95, 0.95, 0.5, 0.99, 0.2], [0.91, 0.9, 0.3, 0.8, 1.0]])
+    result = digit_order_metrics(digits, confidence, "1234")
+    np.testing.assert_allclose(result["per_sequence_transition_accuracy"], [1.0, 0.25])
+    np.testing.assert_allclose(result["transition_accuracy"], 0.625)
+    np.testing.assert_allclose(result["legible_fraction"], 5 / 10)
+    np.testing.assert_allclose(result["mean_confidence"], confidence.mean())
+    np.testing.assert_allclose(result["in_cycle_fraction"], 9 / 10)
+    with pytest.raises(ValueError, match="one shape"):
+        digit_order_metrics(digits, confidence[:, :3], "1234")
+
+
+def test_cycle_eigenvalue_match():
+    eigenvalues = np.array([0.95j, -0.95j, -0.3, 0.6 + 0.05j, 0.6 - 0.05j])
+    result = cycle_eigenvalue_match(eigenvalues, period=4)
+    first, second = result["harmonics"]
+    assert (first["k"], second["k"]) == (1, 2)
+    np.testing.assert_allclose([first["nearest_degrees"], first["modulus"]], [90.0, 0.95])
+    np.testing.assert_allclose([second["nearest_degrees"], second["modulus"]], [180.0, 0.3])
+    np.testing.assert_allclose(result["min_modulus"], 0.3)
+    np.testing.assert_allclose(first["distance"], 0.05, atol=1e-12)
+    assert len(cycle_eigenvalue_match(eigenvalues, period=10)["harmonics"]) == 5
+
+
+def test_whitened_baseline_is_stationary(rng):
+    from dynamic_vae.baseline import LinearDynamicTexture
+    from dynamic_vae.spectrum import stationarity_residual
+
+    # A stationary system observed through an unscaled, non-orthogonal C.
+    a = 0.9 * np.array([[0.0, -1.0], [1.0, 0.0]])
+    b = np.sqrt(1 - 0.81) * np.eye(2)
+    x = np.zeros((4000, 2))
+    for t in range(len(x) - 1):
+        x[t + 1] = a @ x[t] + b @ rng.normal(size=2)
+    c = np.array([[3.0, 0.5], [0.2, 1.0], [1.0, -1.0], [0.0, 2.0]])
+    frames = (0.5 + 0.02 * x @ c.T).reshape(-1, 2, 2, 1)
+    model = LinearDynamicTexture(latent_dim=2, clip_spectrum=False).fit(frames)
+    assert stationarity_residual(model.transition_matrix, model.noise_matrix) > 0.3
+    wa, wb = whitened_transition(model)
+    assert stationarity_residual(wa, wb) < 0.1
+    np.testing.assert_allclose(np.sort_complex(np.linalg.eigvals(wa)),
+                               np.sort_complex(np.linalg.eigvals(model.transition_matrix)))
+
+
+def test_atomic_directory_replaces_or_keeps(tmp_path):
+    target = tmp_path / "evaluation"
+    with atomic_directory(target) as out:
+        (out / "a.txt").write_text("first")
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as out:
+            (out / "a.txt").write_text("half")
+            raise RuntimeError("failed midway")
+    assert (target / "a.txt").read_text() == "first"
+    with atomic_directory(target) as out:
+        (out / "b.txt").write_text("second")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["evaluation"]
