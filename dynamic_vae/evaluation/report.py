@@ -111,6 +111,13 @@ def format_report(metrics: dict[str, Any]) -> str:
                   f"{next(iter(metrics['cycle_spectrum'].values()))['period']}:", "",
                   *_table(["model", "k", "target angle (deg)", "its angle (deg)", "modulus"],
                           rows)]
+        ceilings = [f"{LABELS[name]} {c['ceiling']:.3f}"
+                    for name, c in metrics["cycle_spectrum"].items()
+                    if c.get("ceiling") is not None]
+        if ceilings:
+            lines += ["Transition accuracy a perfect decoder would reach with these dynamics "
+                      "(the k = 1 plane's sectors, `spectrum.cycle_ceiling`): "
+                      + ", ".join(ceilings) + ".", ""]
     lines += ["![spectrum](spectrum.png)", "",
               "## Strips", "",
               "Ground truth, noise-free rollouts from the same frame, and synthesised sequences.",

@@ -27,6 +27,7 @@ import numpy as np
 
 from dynamic_vae.data.frame_pairs import to_pixel_range, validate_frames
 from dynamic_vae.evaluation.cycle_spectrum import cycle_eigenvalue_match
+from dynamic_vae.spectrum import cycle_ceiling
 from dynamic_vae.evaluation.digit_order import digit_order_metrics
 from dynamic_vae.evaluation.figures import plot_spectra, plot_stability, plot_strips
 from dynamic_vae.evaluation.novelty import novelty_metrics
@@ -292,6 +293,13 @@ def evaluate_run(
         metrics["cycle_spectrum"] = {
             name: cycle_eigenvalue_match(np.array([complex(*v) for v in s["eigenvalues"]]),
                                          period) for name, s in spectra.items()}
+        for match in metrics["cycle_spectrum"].values():
+            first = match["harmonics"][0]
+            # What the dynamics alone allow: the accuracy of a perfect decoder reading the
+            # plane of the first harmonic (errors above it are the decoder's).
+            eigenvalue = first["modulus"] * np.exp(1j * np.radians(first["nearest_degrees"]))
+            match["ceiling"] = (cycle_ceiling(eigenvalue, period)
+                                if first["modulus"] <= 1 else None)
         metrics["digits"] = _counting_metrics(config, classifier, classifier_accuracy,
                                               sequences, heldout)
 
