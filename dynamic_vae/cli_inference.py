@@ -59,20 +59,25 @@ def _check_out(path: Path, flag: str = "--out") -> None:
                          f"expected one of {', '.join(FORMATS)}")
 
 
-def _load(args: argparse.Namespace):
+def _load_frames(args: argparse.Namespace):
     from dynamic_vae.cli import load_frames_file
     from dynamic_vae.data.frame_pairs import validate_frames
-    from dynamic_vae.training import load_run
 
     _check_out(args.out)
     if args.scale < 1:
         raise ValueError(f"--scale must be >= 1, got {args.scale}")
-    frames = validate_frames(load_frames_file(args.frames), name=f"--frames {args.frames}")
+    return validate_frames(load_frames_file(args.frames), name=f"--frames {args.frames}")
+
+
+def _load_model(args: argparse.Namespace, frames):
+    """The run's model, after the cheap checks of the arguments (loading it takes seconds)."""
+    from dynamic_vae.training import load_run
+
     model, _ = load_run(args.run)
     if frames.shape[1:] != tuple(model.frame_shape):
         raise ValueError(f"--frames {args.frames}: the model in {args.run} works on frames of "
                          f"shape {tuple(model.frame_shape)}, got {frames.shape[1:]}")
-    return model, frames
+    return model
 
 
 def _missing(args: argparse.Namespace, frames):
@@ -115,8 +120,9 @@ def run_forecast(args: argparse.Namespace) -> int:
         raise ValueError("--samples needs --samples-out (where to write the sampled futures)")
     if args.samples_out is not None:
         _check_out(args.samples_out, "--samples-out")
-    model, frames = _load(args)
+    frames = _load_frames(args)
     missing = _missing(args, frames)
+    model = _load_model(args, frames)
     mean, samples = forecast(model, frames, args.steps, num_samples=args.samples,
                              seed=args.seed, missing=() if missing is None else missing,
                              as_uint8=not args.float)
@@ -137,7 +143,7 @@ def run_impute(args: argparse.Namespace) -> int:
     from dynamic_vae.inference.masks import missing_mask
     from dynamic_vae.inference.video import impute
 
-    model, frames = _load(args)
+    frames = _load_frames(args)
     missing = _missing(args, frames)
     if missing is None:
         missing = missing_mask(len(frames), None, frames=frames,
@@ -145,6 +151,7 @@ def run_impute(args: argparse.Namespace) -> int:
         if not missing.any():
             raise ValueError(f"--frames {args.frames}: no frame is blank (all zero) and no "
                              "--missing was given: nothing to impute")
+    model = _load_model(args, frames)
     imputed = impute(model, frames, missing, keep_observed=not args.smooth_all,
                      as_uint8=not args.float)
     _write(args, args.out, imputed)
@@ -155,7 +162,8 @@ def run_impute(args: argparse.Namespace) -> int:
 def run_denoise(args: argparse.Namespace) -> int:
     from dynamic_vae.inference.video import denoise
 
-    model, frames = _load(args)
+    frames = _load_frames(args)
+    model = _load_model(args, frames)
     _write(args, args.out, denoise(model, frames, as_uint8=not args.float))
     print(f"denoised {len(frames)} frames; wrote {args.out}")
     return 0
