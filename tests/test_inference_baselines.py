@@ -36,3 +36,12 @@ def test_texture_posteriors_match_numpy(rng):
         np.cov(texture.states, rowvar=False))
     np.testing.assert_allclose(result.smoothed_means.numpy(), expected[2], atol=1e-6)
     np.testing.assert_allclose(result.filtered_covariances.numpy(), expected[1], atol=1e-6)
+
+
+def test_nearest_view_offsets_are_circular(rng):
+    from dynamic_vae.evaluation.inference_quality import nearest_view_offsets
+
+    views = rng.random((10, 4, 4, 1)).astype(np.float32)
+    predicted = views[[9, 0, 3]] + 0.01
+    offsets = nearest_view_offsets(predicted, views, np.array([0, 9, 6]))
+    np.testing.assert_array_equal(offsets, [1, 1, 3])
