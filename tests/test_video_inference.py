@@ -170,3 +170,22 @@ def test_parse_indices():
     with pytest.raises(ValueError, match="--missing: expected comma-separated"):
         parse_indices("3,x")
     assert missing_mask(4, [-1]).tolist() == [False, False, False, True]
+
+
+def test_cores_trace_once_for_any_clip_length(frame_model, clip):
+    """What a serving signature needs: dynamic T, steps and sample count as tensors."""
+    from dynamic_vae.inference.clip import forecast_clip
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, 16, 16, 1]), tf.TensorSpec([None], tf.bool),
+        tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)])
+    def serve_forecast(frames, missing, steps, num_samples, seed):
+        means, samples = forecast_clip(frame_model, frames, missing, steps, num_samples, seed)
+        return frame_model.decode(tf.cast(means, tf.float32)), samples
+
+    seed = np.array([1, 2], np.int32)
+    for length, steps in ((8, 3), (5, 2)):
+        mean, samples = serve_forecast(unit(clip)[:length], np.zeros(length, bool), steps, 2,
+                                       seed)
+        assert mean.shape == (steps, 16, 16, 1) and samples.shape == (2, steps, 3)
+    assert serve_forecast.experimental_get_tracing_count() == 1
