@@ -44,6 +44,26 @@ def _decode_unit(model, latents: np.ndarray) -> np.ndarray:
     return np.clip((frames - low) / (high - low), 0.0, 1.0)
 
 
+def _forecasts(model, texture, pixel_variance: float, seen: np.ndarray,
+               horizons: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Each forecasting method's frames `(len(horizons), H, W, C)` in [0, 1] after `seen`."""
+    a_model = model.transition()[0].astype(np.float64)
+    mean, _ = forecast(model, seen, max(horizons), as_uint8=False)
+    last, _, _ = latent_measurements(model, _unit(seen), tf.zeros([len(seen)], tf.bool))
+    last = last.numpy()[-1].astype(np.float64)
+    filtered = texture_posteriors(texture, seen, np.zeros(len(seen), bool),
+                                  pixel_variance).filtered_means.numpy()[-1]
+    a_texture = texture.transition_matrix
+    return {
+        "dvae_kalman": mean[np.array(horizons) - 1],
+        "dvae_rollout": _decode_unit(model, np.stack(
+            [np.linalg.matrix_power(a_model, h) @ last for h in horizons])),
+        "texture_kalman": texture.decode(np.stack(
+            [np.linalg.matrix_power(a_texture, h) @ filtered for h in horizons])),
+        "texture_rollout": np.concatenate([texture.predict(seen[-1:], h) for h in horizons]),
+    }
+
+
 def evaluate_counting(model, config: dict[str, Any], num_clips: int = 50,
                       clip_length: int = 20, missing_fraction: float = 0.5,
                       observed: int = 10, horizons: tuple[int, ...] = (1, 5, 10),
@@ -56,12 +76,9 @@ def evaluate_counting(model, config: dict[str, Any], num_clips: int = 50,
                                         seed=config["training"]["seed"])
     texture = LinearDynamicTexture(latent_dim=model.latent_dim).fit(training_frames[:-1])
     pixel_variance = texture_pixel_variance(texture, training_frames[:2000])
-    a_texture = texture.transition_matrix
     frames, digits = counting_mnist(cycle, num_clips * clip_length, seed=seed)
     classifier, classifier_accuracy = load_digit_classifier()
     rng = np.random.default_rng(seed)
-    a_model, _ = model.transition()
-    a_model = a_model.astype(np.float64)
 
     methods_impute = ("dvae_kalman", "texture_kalman", "pixel_linear")
     methods_forecast = ("dvae_kalman", "dvae_rollout", "texture_kalman", "texture_rollout")
@@ -91,22 +108,10 @@ def evaluate_counting(model, config: dict[str, Any], num_clips: int = 50,
             imputed_digits.append(int(clip_digits[t]))
         # --- forecast: the frames after the first `observed`
         if observed + steps <= clip_length:
-            seen = clip[:observed]
-            mean, _ = forecast(model, seen, steps)
-            last, _, _ = latent_measurements(model, _unit(seen), tf.zeros([observed], tf.bool))
-            last = last.numpy()[-1].astype(np.float64)
-            rollout = _decode_unit(model, np.stack(
-                [np.linalg.matrix_power(a_model, h) @ last for h in horizons]))
-            filtered = texture_posteriors(texture, seen, np.zeros(observed, bool),
-                                          pixel_variance).filtered_means.numpy()[-1]
-            texture_forecast = texture.decode(np.stack(
-                [np.linalg.matrix_power(a_texture, h) @ filtered for h in horizons]))
-            texture_rollout = np.concatenate([texture.predict(seen[-1:], h) for h in horizons])
-            for i, h in enumerate(horizons):
-                forecasts[("dvae_kalman", h)].append(mean[h - 1])
-                forecasts[("dvae_rollout", h)].append(rollout[i])
-                forecasts[("texture_kalman", h)].append(texture_forecast[i])
-                forecasts[("texture_rollout", h)].append(texture_rollout[i])
+            predicted = _forecasts(model, texture, pixel_variance, clip[:observed], horizons)
+            for method, frames_by_horizon in predicted.items():
+                for i, h in enumerate(horizons):
+                    forecasts[(method, h)].append(frames_by_horizon[i])
         # --- denoise: Gaussian pixel noise
         noisy = np.clip(_unit(clip) + rng.normal(0.0, noise_std, clip.shape), 0, 1
                         ).astype(np.float32)
@@ -179,10 +184,13 @@ def nearest_view_offsets(predicted: np.ndarray, views: np.ndarray,
 
 
 def evaluate_rotation(model, views: np.ndarray, num_clips: int = 50, clip_length: int = 20,
-                      missing_fraction: float = 0.5, seed: int = 1) -> dict[str, Any]:
-    """Imputation on a turntable sequence `views` `(V, H, W[, C])` (one full turn): clips of
-    consecutive views from random starts, `missing_fraction` missing; scores the fraction of
-    imputed frames whose nearest true view is within +-1 view of the right one."""
+                      missing_fraction: float = 0.5, observed: int = 10,
+                      horizons: tuple[int, ...] = (1, 5, 10), seed: int = 1) -> dict[str, Any]:
+    """Imputation and forecasting on a turntable sequence `views` `(V, H, W[, C])` (one full
+    turn): clips of consecutive views from random starts. Imputation (`missing_fraction`
+    missing) and forecasts (after the first `observed` views of a clip) are scored by whether
+    the nearest true view is within +-1 view of the right one, and by pixel MSE (views are
+    deterministic here, so MSE is meaningful)."""
     views = np.asarray(views)
     if views.ndim == 3:
         views = views[..., np.newaxis]
@@ -193,6 +201,8 @@ def evaluate_rotation(model, views: np.ndarray, num_clips: int = 50, clip_length
     rng = np.random.default_rng(seed)
     imputed = {"dvae_kalman": [], "texture_kalman": [], "pixel_linear": []}
     truth = []
+    forecasts: dict[str, list[np.ndarray]] = {}
+    forecast_truth = []
     for _ in range(num_clips):
         indices = (rng.integers(len(views)) + np.arange(clip_length)) % len(views)
         clip = views[indices]
@@ -207,6 +217,20 @@ def evaluate_rotation(model, views: np.ndarray, num_clips: int = 50, clip_length
         for name, frames in methods.items():
             imputed[name].extend(frames[missing])
         truth.extend(indices[missing])
+        for name, frames in _forecasts(model, texture, pixel_variance, clip[:observed],
+                                       horizons).items():
+            forecasts.setdefault(name, []).append(frames)
+        forecast_truth.append((indices[observed - 1] + np.array(horizons)) % len(views))
+    forecast_truth = np.stack(forecast_truth)
+    forecast_scores = {}
+    for name, frames in forecasts.items():
+        frames = np.stack(frames)  # (clips, horizons, H, W, C)
+        forecast_scores[name] = {}
+        for i, h in enumerate(horizons):
+            offsets = nearest_view_offsets(frames[:, i], views, forecast_truth[:, i])
+            error = np.mean((frames[:, i] - _unit(views[forecast_truth[:, i]])) ** 2)
+            forecast_scores[name][str(h)] = {"within_one_view": float(np.mean(offsets <= 1)),
+                                             "pixel_mse": float(error)}
     scores = {}
     for name, frames in imputed.items():
         offsets = nearest_view_offsets(np.stack(frames), views, np.array(truth))
@@ -215,7 +239,8 @@ def evaluate_rotation(model, views: np.ndarray, num_clips: int = 50, clip_length
                         "mean_offset": float(offsets.mean()), "frames": len(offsets)}
     return {"num_clips": num_clips, "clip_length": clip_length,
             "missing_fraction": missing_fraction, "seed": seed, "views": len(views),
-            "impute": scores, "wall_time_seconds": time.perf_counter() - started}
+            "observed_frames": observed, "impute": scores, "forecast": forecast_scores,
+            "wall_time_seconds": time.perf_counter() - started}
 
 
 def format_rotation_table(result: dict[str, Any]) -> str:
@@ -226,4 +251,13 @@ def format_rotation_table(result: dict[str, Any]) -> str:
     for name, score in result["impute"].items():
         lines.append(f"| {name} | {score['within_one_view']:.3f} | {score['exact_view']:.3f} "
                      f"| {score['mean_offset']:.2f} |")
+    horizons = list(next(iter(result["forecast"].values())))
+    lines += ["", f"forecast after {result['observed_frames']} views (nearest view within +-1 "
+                  "/ pixel MSE at horizon k)", "",
+              "| method | " + " | ".join(f"k={h}" for h in horizons) + " |",
+              "|---|" + "---|" * len(horizons)]
+    for name, by_horizon in result["forecast"].items():
+        cells = [f"{v['within_one_view']:.3f} / {v['pixel_mse']:.4f}"
+                 for v in by_horizon.values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
