@@ -1,4 +1,4 @@
-"""`dynamic-vae forecast | impute | denoise`: Kalman inference in a trained model's latent space."""
+"""`dynamic-vae forecast | impute | denoise`: Kalman inference in a model's latent space."""
 
 from __future__ import annotations
 

@@ -9,33 +9,38 @@ in the covariance updates.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import tensorflow as tf
 
 from dynamic_vae.inference.kalman import (LatentPosteriors, extend_with_missing,
                                           latent_posteriors, posterior_trajectories)
 from dynamic_vae.inference.observations import latent_measurements
 
+if TYPE_CHECKING:
+    from dynamic_vae.models.dynamic_vae import DynamicVAE
+
 FILTER_DTYPE = tf.float64
 
 
-def _dynamics(model) -> tuple[tf.Tensor, tf.Tensor]:
+def _dynamics(model: DynamicVAE) -> tuple[tf.Tensor, tf.Tensor]:
     return (tf.cast(model.dynamic_layer.transition_matrix, FILTER_DTYPE),
             tf.cast(model.dynamic_layer.noise_matrix, FILTER_DTYPE))
 
 
-def _measurements(model, frames: tf.Tensor, missing: tf.Tensor
+def _measurements(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor
                   ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     means, covariances, missing = latent_measurements(model, frames, missing)
     return tf.cast(means, FILTER_DTYPE), tf.cast(covariances, FILTER_DTYPE), missing
 
 
-def smooth_clip(model, frames: tf.Tensor, missing: tf.Tensor) -> LatentPosteriors:
+def smooth_clip(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor) -> LatentPosteriors:
     """Filtered and smoothed latent marginals `(T, n)`, `(T, n, n)` (float64) of a clip."""
     means, covariances, missing = _measurements(model, frames, missing)
     return latent_posteriors(*_dynamics(model), means, covariances, missing)
 
 
-def forecast_clip(model, frames: tf.Tensor, missing: tf.Tensor, steps: int,
+def forecast_clip(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor, steps: int,
                   num_samples: int, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Latent forecast of the `steps` states after a clip.
 
@@ -53,7 +58,7 @@ def forecast_clip(model, frames: tf.Tensor, missing: tf.Tensor, steps: int,
     return future_means, samples[:, length - steps:]
 
 
-def impute_samples(model, frames: tf.Tensor, missing: tf.Tensor, num_samples: int,
+def impute_samples(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor, num_samples: int,
                    seed: tf.Tensor) -> tf.Tensor:
     """Latent trajectories `(num_samples, T, n)` drawn from p(x_0..x_{T-1} | present frames)."""
     means, covariances, missing = _measurements(model, frames, missing)

@@ -17,25 +17,12 @@ be wrapped by an exported serving signature.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from dynamic_vae.inference.latent_posteriors import LatentPosteriors
+
 tfd = tfp.distributions
-
-
-class LatentPosteriors(NamedTuple):
-    """Filtered and smoothed Gaussian marginals of the latent states.
-
-    Means are `(T, n)`, covariances `(T, n, n)`. `filtered_*` condition on the measurements
-    up to and including t, `smoothed_*` on all of them.
-    """
-
-    filtered_means: tf.Tensor
-    filtered_covariances: tf.Tensor
-    smoothed_means: tf.Tensor
-    smoothed_covariances: tf.Tensor
 
 
 def state_space_model(

@@ -16,10 +16,15 @@ Pure TensorFlow: the frames are a tensor in the model's pixel range.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import tensorflow as tf
 
+if TYPE_CHECKING:
+    from dynamic_vae.models.dynamic_vae import DynamicVAE
 
-def latent_measurements(model, frames: tf.Tensor, missing: tf.Tensor
+
+def latent_measurements(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor
                         ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """`(z (T, n), R (T, n, n), missing (T,))` of frames `(T, H, W, C)` in the model's range.
 

@@ -7,6 +7,7 @@ training frames); the latent inference is `dynamic_vae.inference.clip`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -16,13 +17,16 @@ from dynamic_vae.inference.clip import forecast_clip, impute_samples, smooth_cli
 from dynamic_vae.inference.masks import missing_mask
 from dynamic_vae.synthesis import decode_in_batches
 
+if TYPE_CHECKING:
+    from dynamic_vae.models.dynamic_vae import DynamicVAE
+
 # Compiled once per model and clip length; eager TFP filtering is several times slower.
 _smooth_clip = tf.function(smooth_clip, reduce_retracing=True)
 _forecast_clip = tf.function(forecast_clip, reduce_retracing=True)
 _impute_samples = tf.function(impute_samples, reduce_retracing=True)
 
 
-def _clip(model, frames: np.ndarray, name: str) -> np.ndarray:
+def _clip(model: DynamicVAE, frames: np.ndarray, name: str) -> np.ndarray:
     frames = validate_frames(np.asarray(frames), name=name)
     if frames.shape[1:] != tuple(model.frame_shape):
         raise ValueError(f"{name}: the model works on frames of shape "
@@ -34,7 +38,7 @@ def _seed(seed: int) -> tf.Tensor:
     return tf.constant([int(seed) % (2**31 - 1), 0], dtype=tf.int32)
 
 
-def _output(model, latents: np.ndarray, as_uint8: bool) -> np.ndarray:
+def _output(model: DynamicVAE, latents: np.ndarray, as_uint8: bool) -> np.ndarray:
     frames = decode_in_batches(model, np.asarray(latents, np.float32))
     if as_uint8:
         return from_pixel_range(frames, model.pixel_range)
@@ -42,7 +46,8 @@ def _output(model, latents: np.ndarray, as_uint8: bool) -> np.ndarray:
     return np.clip((frames - low) / (high - low), 0.0, 1.0).astype(np.float32)
 
 
-def forecast(model, frames: np.ndarray, steps: int, num_samples: int = 0, seed: int = 0,
+def forecast(model: DynamicVAE, frames: np.ndarray, steps: int, num_samples: int = 0,
+             seed: int = 0,
              missing: np.ndarray | Sequence[int] | None = (), as_uint8: bool = True
              ) -> tuple[np.ndarray, np.ndarray]:
     """The `steps` frames after a clip.
@@ -71,7 +76,8 @@ def forecast(model, frames: np.ndarray, steps: int, num_samples: int = 0, seed: 
     return _output(model, means.numpy(), as_uint8), _output(model, samples.numpy(), as_uint8)
 
 
-def impute(model, frames: np.ndarray, missing: np.ndarray | Sequence[int] | None = None,
+def impute(model: DynamicVAE, frames: np.ndarray,
+           missing: np.ndarray | Sequence[int] | None = None,
            keep_observed: bool = True, num_samples: int = 0, seed: int = 0,
            as_uint8: bool = True) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Fills the missing frames of a clip with their smoothed estimates C(E[x_t | clip]).
@@ -106,7 +112,7 @@ def impute(model, frames: np.ndarray, missing: np.ndarray | Sequence[int] | None
     return imputed, _output(model, samples.numpy(), as_uint8)
 
 
-def denoise(model, noisy_frames: np.ndarray, as_uint8: bool = True) -> np.ndarray:
+def denoise(model: DynamicVAE, noisy_frames: np.ndarray, as_uint8: bool = True) -> np.ndarray:
     """Every frame of a noisy clip replaced by C(E[x_t | whole clip]), `(T, H, W, C)`."""
     clip = _clip(model, noisy_frames, "noisy_frames")
     posteriors = _smooth_clip(model, tf.constant(clip), tf.zeros([len(clip)], tf.bool))
