@@ -1,0 +1,66 @@
+"""Kalman inference on one clip with a Dynamic VAE: latent smoothing and forecasting.
+
+These are the tensor-in, tensor-out cores of `impute`, `denoise` and `forecast` (usable inside
+`tf.function`, e.g. by an exported serving signature): frames are a float tensor `(T, H, W, C)`
+in the model's pixel range, `missing` a bool tensor `(T,)`, seeds stateless int32 `(2,)`.
+The filter runs in float64: encoder variances can be small enough to lose float32 precision
+in the covariance updates.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import tensorflow as tf
+
+from dynamic_vae.inference.kalman import (LatentPosteriors, extend_with_missing,
+                                          latent_posteriors, posterior_trajectories)
+from dynamic_vae.inference.observations import latent_measurements
+
+if TYPE_CHECKING:
+    from dynamic_vae.models.dynamic_vae import DynamicVAE
+
+FILTER_DTYPE = tf.float64
+
+
+def _dynamics(model: DynamicVAE) -> tuple[tf.Tensor, tf.Tensor]:
+    return (tf.cast(model.dynamic_layer.transition_matrix, FILTER_DTYPE),
+            tf.cast(model.dynamic_layer.noise_matrix, FILTER_DTYPE))
+
+
+def _measurements(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor
+                  ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    means, covariances, missing = latent_measurements(model, frames, missing)
+    return tf.cast(means, FILTER_DTYPE), tf.cast(covariances, FILTER_DTYPE), missing
+
+
+def smooth_clip(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor) -> LatentPosteriors:
+    """Filtered and smoothed latent marginals `(T, n)`, `(T, n, n)` (float64) of a clip."""
+    means, covariances, missing = _measurements(model, frames, missing)
+    return latent_posteriors(*_dynamics(model), means, covariances, missing)
+
+
+def forecast_clip(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor, steps: int,
+                  num_samples: int, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Latent forecast of the `steps` states after a clip.
+
+    Returns:
+        `(means (steps, n), samples (num_samples, steps, n))`, float64: the filtered mean
+        A^k m_T and trajectories drawn from p(x_{T..T+steps-1} | clip).
+    """
+    means, covariances, missing = extend_with_missing(
+        *_measurements(model, frames, missing), steps)
+    a, b = _dynamics(model)
+    posteriors = latent_posteriors(a, b, means, covariances, missing)
+    length = tf.shape(means)[0]
+    future_means = posteriors.filtered_means[length - steps:]
+    samples = posterior_trajectories(a, b, means, covariances, missing, num_samples, seed)
+    return future_means, samples[:, length - steps:]
+
+
+def impute_samples(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor, num_samples: int,
+                   seed: tf.Tensor) -> tf.Tensor:
+    """Latent trajectories `(num_samples, T, n)` drawn from p(x_0..x_{T-1} | present frames)."""
+    means, covariances, missing = _measurements(model, frames, missing)
+    return posterior_trajectories(*_dynamics(model), means, covariances, missing, num_samples,
+                                  seed)
