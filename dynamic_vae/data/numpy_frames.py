@@ -23,9 +23,10 @@ def read_array(path: Path, key: str | None = None) -> np.ndarray:
     if path.stat().st_size == 0:
         raise VideoLoadError(f"{path}: empty file (0 bytes)")
     try:
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.lib.npyio.NpzFile):
-            with data:
+        # A file object rather than a path: TFDS's builder tests only allow np.load on those.
+        with open(path, "rb") as handle:
+            data = np.load(handle, allow_pickle=False)
+            if isinstance(data, np.lib.npyio.NpzFile):
                 keys = list(data.keys())
                 if key is None:
                     key = "frames" if "frames" in keys else (keys[0] if len(keys) == 1 else None)
@@ -33,8 +34,8 @@ def read_array(path: Path, key: str | None = None) -> np.ndarray:
                     raise VideoLoadError(f"{path}: holds arrays {keys}; expected one array, one "
                                          f"named 'frames'{f', or {key!r}' if key else ''}")
                 array = data[key]
-        else:
-            array = data
+            else:
+                array = data
     except VideoLoadError:
         raise
     except Exception as error:  # noqa: BLE001

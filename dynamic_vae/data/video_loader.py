@@ -146,6 +146,5 @@ def load_sequences(path: str | os.PathLike, color: str | None = None,
         raise VideoLoadError(f"{path}: no sequences found (expected frame folders, videos "
                              f"({', '.join(VIDEO_SUFFIXES)}) or arrays "
                              f"({', '.join(NUMPY_SUFFIXES)}))")
-    return {str(source.relative_to(path).with_suffix("")) if source.is_file()
-            else str(source.relative_to(path)): _load_one(source, options)
-            for source in sources}
+    # Names keep the file endings: clip.avi and clip.gif are two sequences.
+    return {str(source.relative_to(path)): _load_one(source, options) for source in sources}
