@@ -1,0 +1,87 @@
+"""`dynamic-vae train --frames/--dataset` with the loader options, on real clips (tiny runs)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from dynamic_vae.cli import build_parser, main
+
+TINY = ["--epochs", "1", "--latent-dim", "3", "--batch-size", "8", "--window", "2",
+        "--image-every", "0", "--quiet"]
+
+
+def test_loader_flags_parse():
+    args = build_parser().parse_args(
+        ["train", "-o", "r", "--frames", "x.avi", "--grayscale", "--size", "48x64",
+         "--crop", "1,2,30,40", "--stride", "2", "--max-frames", "9"])
+    assert (args.color, args.size, args.crop, args.stride, args.max_frames) == (
+        "gray", (48, 64), (1, 2, 30, 40), 2, 9)
+    args = build_parser().parse_args(["train", "-o", "r", "--dataset", "d/c", "--rgb",
+                                      "--size", "32"])
+    assert (args.dataset, args.color, args.size, args.crop) == ("d/c", "rgb", (32, 32),
+                                                                "center")
+
+
+@pytest.mark.parametrize("argv", [
+    ["--crop", "1,2,3"], ["--size", "0"], ["--size", "4x"], ["--grayscale", "--rgb"],
+    ["--frames", "a.avi", "--dataset", "b/c"]])
+def test_bad_loader_flags_are_rejected(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["train", "-o", "r", *argv])
+    assert exit_info.value.code == 2
+
+
+def test_a_truncated_video_fails_with_exit_2_naming_it(tmp_path, shared_data, capsys):
+    data = (shared_data / "dyntex" / "fountain.avi").read_bytes()
+    path = tmp_path / "fountain_cut.avi"
+    path.write_bytes(data[:len(data) // 2])
+    assert main(["train", "--frames", str(path), "--output", str(tmp_path / "r"), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert f"--frames {path}: truncated" in err
+    assert not (tmp_path / "r" / "model.keras").exists()
+
+
+def test_unprepared_dataset_fails_with_exit_2(tmp_path, capsys):
+    assert main(["train", "--dataset", "dynamic_textures/gray48", "--data-dir",
+                 str(tmp_path), "--output", str(tmp_path / "r"), *TINY]) == 2
+    assert "is not prepared" in capsys.readouterr().err
+
+
+def test_frames_flags_load_a_real_dyntex_clip(shared_data):
+    from dynamic_vae.cli_frames import frame_shape_of, load_frame_source
+
+    clip = shared_data / "dyntex" / "seawave.avi"
+    args = build_parser().parse_args(["train", "-o", "r", "--frames", str(clip), "--grayscale",
+                                      "--size", "24", "--stride", "2", "--max-frames", "40"])
+    frames, source = load_frame_source(args)
+    assert frames.shape == (40, 24, 24, 1) and frames.dtype == np.uint8
+    assert frame_shape_of(frames) == (24, 24, 1) and source == str(clip)
+    args = build_parser().parse_args(["train", "-o", "r", "--frames",
+                                      str(shared_data / "coil20" / "coil20_objects01-14.npz"),
+                                      "--max-frames", "6"])
+    frames, _ = load_frame_source(args)
+    assert len(frames) == 14 and frames[0].shape == (6, 32, 32, 1)
+    assert frame_shape_of(frames) == (32, 32, 1)
+
+
+@pytest.mark.slow
+def test_train_on_several_sequences_from_a_prepared_dataset(tmp_path):
+    import dynamic_vae.datasets  # noqa: F401
+
+    data_dir = tmp_path / "tfds"
+    manual = Path(__file__).resolve().parent / "dummy_data" / "dynamic_textures"
+    tfds.builder("dynamic_textures/gray48", data_dir=str(data_dir)).download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
+    run_dir = tmp_path / "run"
+    assert main(["train", "--dataset", "dynamic_textures/gray48", "--data-dir", str(data_dir),
+                 "--size", "16", "--output", str(run_dir), *TINY]) == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"]["frame_shape"] == [16, 16, 1]
+    # 4 clips of 5 + 5 + 3 + 4 frames; a pair never straddles two clips.
+    assert config["data"] == {"source": "tfds:dynamic_textures/gray48[train]", "sequences": 4,
+                              "num_frames": 17}
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["train_pairs"] == 17 - 4 - 1
