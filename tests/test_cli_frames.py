@@ -85,3 +85,30 @@ def test_train_on_several_sequences_from_a_prepared_dataset(tmp_path):
                               "num_frames": 17}
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["train_pairs"] == 17 - 4 - 1
+
+
+def test_prepare_builds_offline_without_opening_a_connection(tmp_path, monkeypatch, capsys):
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    manual = Path(__file__).resolve().parent / "dummy_data" / "object_rotation"
+    assert main(["prepare", "object_rotation/coil20", "--manual-dir", str(manual),
+                 "--data-dir", str(tmp_path)]) == 0
+    assert "prepared object_rotation/coil20" in capsys.readouterr().out
+    builder = tfds.builder("object_rotation/coil20", data_dir=str(tmp_path), try_gcs=False)
+    assert builder.info.splits["train"].num_examples == 2
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["dynamic_textures/bogus"], "dynamic_textures has configs ['gray48', 'rgb64']"),
+    (["mnist/plain"], "expected one of ('counting_mnist'"),
+    (["dynamic_textures/gray48", "--manual-dir", "{tmp}/missing"], "no such folder"),
+])
+def test_prepare_rejects_unknown_data_sets_and_folders(tmp_path, capsys, argv, message):
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    assert main(["prepare", *argv, "--data-dir", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err

@@ -13,5 +13,7 @@ from dynamic_vae.datasets.view_groups import group_views_by_pose
 
 disable_gcs()
 
-__all__ = ["CountingMnist", "CountingMnistConfig", "DynamicTextures", "DynamicTexturesConfig",
+BUILDER_NAMES = ("counting_mnist", "dynamic_textures", "object_rotation")
+
+__all__ = ["BUILDER_NAMES", "CountingMnist", "CountingMnistConfig", "DynamicTextures", "DynamicTexturesConfig",
            "ObjectRotation", "ObjectRotationConfig", "group_views_by_pose"]
