@@ -1,6 +1,5 @@
 """Loaders: real DynTex clips, frame folders, numpy arrays, UCLA-50 layout, and damaged files."""
 
-import os
 import shutil
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from PIL import Image
 
 from dynamic_vae.data import VideoLoadError, load_sequences, load_video, validate_frames
 from dynamic_vae.data.frame_folders import natural_key
-from dynamic_vae.data.frame_transforms import FrameOptions, crop_window
+from dynamic_vae.data.frame_options import FrameOptions
+from dynamic_vae.data.frame_transforms import crop_window
 
 CLIP = "dyntex/boiling_water.avi"
 TMP_SETTINGS = settings(max_examples=12, deadline=None,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dynamic_vae.data.frame_transforms import VideoLoadError
+from dynamic_vae.data.video_load_error import VideoLoadError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pgm", ".ppm", ".pnm", ".bmp", ".tif", ".tiff")
 _DIGITS = re.compile(r"(\d+)")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from dynamic_vae.data.frame_pairs import SUPPORTED_DTYPES
-from dynamic_vae.data.frame_transforms import VideoLoadError
+from dynamic_vae.data.video_load_error import VideoLoadError
 
 NUMPY_SUFFIXES = (".npy", ".npz")
 

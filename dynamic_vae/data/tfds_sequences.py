@@ -13,7 +13,8 @@ import os
 import numpy as np
 
 from dynamic_vae.data.frame_pairs import FramePairs, make_frame_pairs, validate_frames
-from dynamic_vae.data.frame_transforms import FrameOptions, transform_stream
+from dynamic_vae.data.frame_options import FrameOptions
+from dynamic_vae.data.frame_transforms import transform_stream
 
 
 def load_tfds_sequences(name: str, data_dir: str | os.PathLike | None = None,

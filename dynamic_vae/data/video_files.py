@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dynamic_vae.data.frame_transforms import VideoLoadError
+from dynamic_vae.data.video_load_error import VideoLoadError
 
 FFMPEG_SUFFIXES = (".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".mpg", ".mpeg")
 GIF_SUFFIXES = (".gif",)

@@ -19,10 +19,11 @@ import numpy as np
 from dynamic_vae.data.frame_folders import (IMAGE_SUFFIXES, image_files, iter_folder_frames,
                                             natural_key)
 from dynamic_vae.data.frame_pairs import validate_frames
-from dynamic_vae.data.frame_transforms import (FrameOptions, VideoLoadError,
-                                               transform_stream)
+from dynamic_vae.data.frame_options import FrameOptions
+from dynamic_vae.data.frame_transforms import transform_stream
 from dynamic_vae.data.numpy_frames import NUMPY_SUFFIXES, read_array, split_sequences
 from dynamic_vae.data.video_files import VIDEO_SUFFIXES, iter_video_frames
+from dynamic_vae.data.video_load_error import VideoLoadError
 
 SUPPORTED_SUFFIXES = VIDEO_SUFFIXES + NUMPY_SUFFIXES
 

@@ -15,5 +15,6 @@ disable_gcs()
 
 BUILDER_NAMES = ("counting_mnist", "dynamic_textures", "object_rotation")
 
-__all__ = ["BUILDER_NAMES", "CountingMnist", "CountingMnistConfig", "DynamicTextures", "DynamicTexturesConfig",
-           "ObjectRotation", "ObjectRotationConfig", "group_views_by_pose"]
+__all__ = ["BUILDER_NAMES", "CountingMnist", "CountingMnistConfig", "DynamicTextures",
+           "DynamicTexturesConfig", "ObjectRotation", "ObjectRotationConfig",
+           "group_views_by_pose"]
