@@ -79,7 +79,8 @@ def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
         "baseline", help="fit the linear dynamic texture baseline (Doretto et al. 2003)")
     parser.add_argument("--output", "-o", type=Path, required=True,
                         help="run directory (baseline.npz is written there)")
-    parser.add_argument("--frames", type=Path, help=".npy/.npz frames; default counting MNIST")
+    from dynamic_vae.cli_frames import add_frame_source_arguments
+    add_frame_source_arguments(parser)
     parser.add_argument("--cycle", default="1234", help="counting-MNIST digit cycle")
     parser.add_argument("--num-frames", type=int, default=8000)
     parser.add_argument("--seed", type=int, default=0)
@@ -160,12 +161,12 @@ def run_baseline(args: argparse.Namespace) -> int:
 
     from dynamic_vae.baseline import LinearDynamicTexture
     from dynamic_vae.data.counting_mnist import counting_mnist
-    from dynamic_vae.data.frame_pairs import validate_frames
+    from dynamic_vae.cli_frames import load_single_sequence
     from dynamic_vae.outputs import atomic_write_text
 
-    if args.frames is not None:
-        frames = validate_frames(load_frames_file(args.frames), name=f"--frames {args.frames}")
-        source = {"source": str(args.frames)}
+    frames, frames_source = load_single_sequence(args)
+    if frames is not None:
+        source = {"source": frames_source}
     else:
         frames, _ = counting_mnist(args.cycle, args.num_frames, seed=args.seed)
         source = {"source": "counting-mnist", "cycle": args.cycle,

@@ -97,6 +97,19 @@ def load_frame_source(args: argparse.Namespace
     return None, None
 
 
+def load_single_sequence(args: argparse.Namespace) -> tuple[np.ndarray | None, str | None]:
+    """Like `load_frame_source`, for commands that fit one sequence (the linear baseline).
+
+    Raises:
+        ValueError: when the source holds several sequences.
+    """
+    frames, source = load_frame_source(args)
+    if isinstance(frames, list):
+        raise ValueError(f"{source}: holds {len(frames)} sequences; this command fits one "
+                         "(pass one video, frame folder or array)")
+    return frames, source
+
+
 def frame_shape_of(frames: np.ndarray | list[np.ndarray]) -> tuple[int, int, int]:
     """`(H, W, C)` of loaded frames (all sequences share it)."""
     first = frames[0] if isinstance(frames, list) else frames[0:1]

@@ -112,3 +112,18 @@ def test_prepare_rejects_unknown_data_sets_and_folders(tmp_path, capsys, argv, m
     argv = [a.format(tmp=tmp_path) for a in argv]
     assert main(["prepare", *argv, "--data-dir", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_baseline_fits_a_real_clip_through_the_loader_flags(tmp_path, shared_data, capsys):
+    clip = shared_data / "dyntex" / "fountain.avi"
+    run_dir = tmp_path / "ldt"
+    assert main(["baseline", "--frames", str(clip), "--grayscale", "--size", "32",
+                 "--max-frames", "60", "--latent-dim", "5", "--output", str(run_dir)]) == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["data"] == {"source": str(clip)}
+    out = tmp_path / "ldt.npy"
+    assert main(["generate", str(run_dir), "--frames", "6", "--out", str(out)]) == 0
+    assert np.load(out).shape == (6, 32, 32, 1)
+    coil = shared_data / "coil20" / "coil20_objects01-14.npz"
+    assert main(["baseline", "--frames", str(coil), "--output", str(tmp_path / "x")]) == 2
+    assert "holds 14 sequences; this command fits one" in capsys.readouterr().err
