@@ -43,8 +43,10 @@ def test_known_fractions_with_and_without_tolerance():
     views = rotating_bar(num_views=12)
     poses = np.array([10, 11, 0, 3, 4, 4, 5])  # advances 1, 1, 3, 1, 0, 1 (with wrap-round)
     assert pose_advance_accuracy(views[poses], views, step=1, tolerance=0) == pytest.approx(4 / 6)
-    assert pose_advance_accuracy(views[poses], views, step=1, tolerance=1) == pytest.approx(5 / 6)
-    assert pose_advance_accuracy(views[poses], views, step=1, tolerance=2) == 1.0
+    # Standing still (advance 0) is within 1 view of step 1 but is no advance.
+    assert pose_advance_accuracy(views[poses], views, step=1, tolerance=1) == pytest.approx(4 / 6)
+    assert pose_advance_accuracy(views[poses], views, step=1, tolerance=2) == pytest.approx(5 / 6)
+    assert pose_advance_accuracy(views[poses], views, step=2, tolerance=1) == pytest.approx(5 / 6)
     # A model that stands still or turns the wrong way scores zero.
     assert pose_advance_accuracy(views[[2] * 6], views, step=3) == 0.0
     assert pose_advance_accuracy(views[(-3 * np.arange(6)) % 12], views, step=3) == 0.0
@@ -61,7 +63,11 @@ def test_matches_a_loop_over_the_steps(num_views, data):
     for a, b in zip(poses[:-1], poses[1:]):
         # Views a and b: is b within `tolerance` of a + step, going round the circle?
         target = (a + step) % num_views
-        correct += min((b - target) % num_views, (target - b) % num_views) <= tolerance
+        near = min((b - target) % num_views, (target - b) % num_views) <= tolerance
+        # ... and moved the trained way: b lies on the shorter arc from a in step's direction.
+        forward = (b - a) % num_views if step > 0 else (a - b) % num_views
+        correct += near and 0 < forward and (forward < num_views / 2 or (
+            forward == num_views / 2 and step > 0))
     expected = correct / (len(poses) - 1)
     assert pose_advance_accuracy(views[poses], views, step, tolerance) == pytest.approx(expected)
 
@@ -85,3 +91,18 @@ def test_cyclic_offset_is_the_shortest_signed_way_round(a, b, n):
 def test_bad_arguments_are_named(synthesised, views, step, tolerance, message):
     with pytest.raises(ValueError, match=message):
         pose_advance_accuracy(synthesised, views, step, tolerance)
+
+
+def test_real_coil_rotations(shared_data, rng):
+    views = np.load(shared_data / "coil20" / "coil20_objects01-14.npz")["frames"]
+    chance = []
+    for object_views in views:
+        start = int(rng.integers(72))
+        every_4th = object_views[(start + 4 * np.arange(30)) % 72]  # NORB's 20 degree step
+        assert pose_advance_accuracy(every_4th, object_views, step=4, tolerance=0) == 1.0
+        assert pose_advance_accuracy(every_4th[::-1], object_views, step=4) == 0.0
+        assert pose_advance_accuracy(object_views[[start] * 10], object_views, step=1) == 0.0
+        shuffled = object_views[rng.integers(0, 72, size=100)]
+        chance.append(pose_advance_accuracy(shuffled, object_views, step=1))
+    # Random poses advance by 1 +- 1 view with probability 3/72.
+    assert np.mean(chance) < 0.1

@@ -2,7 +2,8 @@
 
 Each synthesised frame is given the pose of its nearest true view of the same object (views
 form a circle: the last is followed by the first); a step of the sequence is correct when the
-pose advances by the trained step, up to `tolerance` views either way.
+pose advances by the trained step, up to `tolerance` views either way, and does move (in the
+trained direction).
 
 Example:
 
@@ -79,7 +80,8 @@ def pose_advance_accuracy(synthesised: np.ndarray, true_views: np.ndarray, step:
 
     Returns:
         The fraction, in [0, 1], of the T - 1 steps whose pose advance is within `tolerance`
-        views of `step` (going round the circle).
+        views of `step` (going round the circle) and moves in the direction of `step` (so
+        standing still never counts, even for `step=1`).
 
     Raises:
         ValueError: naming the argument, on shapes, dtypes, T < 2, V < 2, a step that is not
@@ -99,4 +101,6 @@ def pose_advance_accuracy(synthesised: np.ndarray, true_views: np.ndarray, step:
     poses = identify_poses(synthesised, true_views)
     advances = cyclic_offset(poses[:-1], poses[1:], num_views)
     error = np.abs(cyclic_offset(int(step), advances, num_views))
-    return float(np.mean(error <= tolerance))
+    # Without the direction check a frozen sequence would pass every step of a 1-view model.
+    moving_forward = advances * np.sign(step) > 0
+    return float(np.mean((error <= tolerance) & moving_forward))
