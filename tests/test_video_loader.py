@@ -281,3 +281,22 @@ def test_natural_key_orders_numbered_frames_numerically(names):
     files = [f"frame{n}.png" for n in names]
     ordered = sorted(files, key=natural_key)
     assert [int(f[5:-4]) for f in ordered] == sorted(names)
+
+
+def test_16_bit_frames_load_as_unit_floats_and_do_not_mix_with_8_bit(tmp_path):
+    deep = (np.arange(3 * 6 * 5).reshape(3, 6, 5) * 997 % 65536).astype(np.uint16)
+    (tmp_path / "png16").mkdir()
+    for t, frame in enumerate(deep):
+        Image.fromarray(frame).save(tmp_path / "png16" / f"{t}.png")
+    (tmp_path / "pgm16").mkdir()
+    for t, frame in enumerate(deep):  # binary PGM with maxval 65535, big-endian samples
+        (tmp_path / "pgm16" / f"{t}.pgm").write_bytes(
+            b"P5\n5 6\n65535\n" + frame.astype(">u2").tobytes())
+    for folder in ("png16", "pgm16"):
+        frames = load_video(tmp_path / folder, dtype="float32")
+        assert frames.dtype == np.float32 and frames.shape == (3, 6, 5, 1)
+        np.testing.assert_allclose(frames[..., 0], deep / 65535.0, atol=1e-6)
+    Image.fromarray(np.zeros((6, 5), dtype=np.uint8)).save(tmp_path / "png16" / "3.png")
+    with pytest.raises(VideoLoadError, match=r"png16: frame 3 is uint8 \(6, 5, 1\), the first "
+                                             r"frame float32"):
+        load_video(tmp_path / "png16")
