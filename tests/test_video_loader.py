@@ -145,6 +145,20 @@ def test_mp4_round_trip_and_truncation(tmp_path):
         load_video(cut)
 
 
+def test_mp4_damaged_in_the_middle_fails_on_the_frame_count(tmp_path, clip_path):
+    frames = load_video(clip_path, size=(64, 80), max_frames=60)
+    path = tmp_path / "boiling.mp4"
+    iio.imwrite(path, frames, plugin="FFMPEG", fps=25, codec="libx264")
+    assert len(load_video(path)) == 60
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3:len(data) // 2] = bytes(len(data) // 2 - len(data) // 3)
+    damaged = tmp_path / "boiling_zeroed.mp4"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(VideoLoadError, match=r"boiling_zeroed\.mp4: corrupt video: decoded "
+                                             r"\d+ frames, the MP4 header declares 60"):
+        load_video(damaged)
+
+
 def test_gif_round_trip_and_truncation(tmp_path):
     frames = _moving_square()
     path = tmp_path / "square.gif"
@@ -263,9 +277,11 @@ def test_centre_crop_fits_is_centred_and_keeps_the_output_aspect(height, width, 
     assert crop_h == height or crop_w == width  # the largest such window
     assert abs((height - crop_h) - 2 * top) <= 1 and abs((width - crop_w) - 2 * left) <= 1
     # The cropped side is the exact aspect-ratio length rounded to whole pixels (at least 1).
-    if crop_h == height:
+    if width / height > out_w / out_h:  # too wide: the full height, a narrower width
+        assert crop_h == height
         assert abs(crop_w - height * out_w / out_h) <= 0.5 or crop_w == 1
     else:
+        assert crop_w == width
         assert abs(crop_h - width * out_h / out_w) <= 0.5 or crop_h == 1
 
 

@@ -2,8 +2,10 @@
 
 ffmpeg decodes what it can of a damaged file and stays silent about the rest, so a truncated
 download would train on a prefix of the clip. Before decoding we therefore check the container
-(RIFF size for AVI, box sizes for MP4/MOV, the trailer of a GIF) and afterwards compare the
-number of decoded frames with the number the AVI header declares.
+(RIFF size for AVI, box sizes for MP4/MOV, the trailer of a GIF); ffmpeg stops at the first
+damaged packet, and afterwards the number of decoded frames is compared with the number the
+AVI or MP4/MOV header declares. (MKV, WebM and MPEG files declare no count: damage in their
+middle shortens them silently.)
 """
 
 from __future__ import annotations
@@ -45,15 +47,52 @@ def avi_declared_frames(path: Path) -> int:
     return int(struct.unpack("<I", head[at + 24:at + 28])[0])
 
 
-def check_mp4_boxes(path: Path) -> None:
-    """Walks the top-level boxes of an MP4/MOV file.
+def _boxes(data: bytes):
+    """(type, payload) of the boxes one after another in `data` (stops at a malformed one)."""
+    offset = 0
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        header = 8
+        if size == 1 and offset + 16 <= len(data):
+            size, header = struct.unpack(">Q", data[offset + 8:offset + 16])[0], 16
+        elif size == 0:
+            size = len(data) - offset
+        if size < header or offset + size > len(data):
+            return
+        yield kind, data[offset + header:offset + size]
+        offset += size
+
+
+def mp4_video_samples(moov: bytes) -> int | None:
+    """Samples (frames) of the first video track of a 'moov' payload, from its 'stsz' box;
+    None when the box structure does not say."""
+    for kind, trak in _boxes(moov):
+        if kind != b"trak":
+            continue
+        mdia = dict(_boxes(trak)).get(b"mdia")
+        if mdia is None:
+            continue
+        mdia_boxes = dict(_boxes(mdia))
+        handler = mdia_boxes.get(b"hdlr", b"")
+        if handler[8:12] != b"vide":  # version/flags, pre_defined, then the handler type
+            continue
+        stbl = dict(_boxes(dict(_boxes(mdia_boxes.get(b"minf", b""))).get(b"stbl", b"")))
+        stsz = stbl.get(b"stsz") or stbl.get(b"stz2")
+        if stsz is not None and len(stsz) >= 12:
+            return int(struct.unpack(">I", stsz[8:12])[0])
+    return None
+
+
+def check_mp4_boxes(path: Path) -> int | None:
+    """Walks the top-level boxes of an MP4/MOV file and returns the frame count its video
+    track declares (None if it does not say).
 
     Raises:
         VideoLoadError: when a box runs past the end of the file (truncated) or there is no
             'moov' box (the index a recorder writes last).
     """
     size = path.stat().st_size
-    offset, kinds = 0, []
+    offset, kinds, declared = 0, [], None
     with open(path, "rb") as handle:
         while offset < size:
             handle.seek(offset)
@@ -76,10 +115,14 @@ def check_mp4_boxes(path: Path) -> None:
                                      f"offset {offset} declares {box_size} bytes, only "
                                      f"{size - offset} remain")
             kinds.append(kind)
+            if kind == b"moov":
+                handle.seek(offset + (16 if struct.unpack(">I", header[:4])[0] == 1 else 8))
+                declared = mp4_video_samples(handle.read(box_size - 8))
             offset += box_size
     if b"moov" not in kinds:
         raise VideoLoadError(f"{path}: incomplete MP4: no 'moov' box (boxes found: "
                              f"{[k.decode('latin-1') for k in kinds]})")
+    return declared
 
 
 def _ffmpeg_message(error: Exception) -> str:
@@ -95,7 +138,9 @@ def iter_ffmpeg_frames(path: Path) -> Iterator[np.ndarray]:
     import imageio.v3 as iio
 
     try:
-        reader = iio.imiter(path, plugin="FFMPEG")
+        # -xerror: ffmpeg stops at the first damaged packet instead of concealing it, so a
+        # corrupt file decodes fewer frames than its header declares (checked by the caller).
+        reader = iio.imiter(path, plugin="FFMPEG", output_params=["-xerror"])
         for frame in reader:
             yield np.asarray(frame)
     except (OSError, RuntimeError, ValueError, IndexError) as error:
@@ -129,8 +174,8 @@ def iter_video_frames(path: Path, check_count: bool = True) -> Iterator[np.ndarr
 
     Args:
         path: a video file (see VIDEO_SUFFIXES).
-        check_count: for AVI, fail when fewer frames decode than the header declares (only
-            meaningful when the caller reads to the end).
+        check_count: for AVI/MP4/MOV, fail when fewer frames decode than the header declares
+            (only meaningful when the caller reads to the end).
 
     Raises:
         VideoLoadError: naming the file, when it is empty, truncated, corrupt or unsupported.
@@ -148,7 +193,7 @@ def iter_video_frames(path: Path, check_count: bool = True) -> Iterator[np.ndarr
     if suffix == ".avi":
         declared = avi_declared_frames(path)
     elif suffix in _MP4_SUFFIXES:
-        check_mp4_boxes(path)
+        declared = check_mp4_boxes(path)
     decoded = 0
     for frame in iter_ffmpeg_frames(path):
         decoded += 1
@@ -156,5 +201,5 @@ def iter_video_frames(path: Path, check_count: bool = True) -> Iterator[np.ndarr
     if decoded == 0:
         raise VideoLoadError(f"{path}: no frame could be decoded")
     if check_count and declared is not None and decoded < declared:
-        raise VideoLoadError(f"{path}: corrupt video: decoded {decoded} frames, the AVI header "
-                             f"declares {declared}")
+        raise VideoLoadError(f"{path}: corrupt video: decoded {decoded} frames, the "
+                             f"{suffix[1:].upper()} header declares {declared}")
