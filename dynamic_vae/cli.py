@@ -160,8 +160,8 @@ def run_baseline(args: argparse.Namespace) -> int:
     import json
 
     from dynamic_vae.baseline import LinearDynamicTexture
-    from dynamic_vae.data.counting_mnist import counting_mnist
     from dynamic_vae.cli_frames import load_single_sequence
+    from dynamic_vae.data.counting_mnist import counting_mnist
     from dynamic_vae.outputs import atomic_write_text
 
     frames, frames_source = load_single_sequence(args)
