@@ -91,6 +91,7 @@ def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
 
 
 _COMMAND_MODULES: list[str] = [
+    "dynamic_vae.cli_serving",
 ]
 
 
