@@ -99,21 +99,24 @@ class ModelStore:
 
     # --- polling ------------------------------------------------------------------------
 
-    def wanted_versions(self) -> list[int]:
-        on_disk = existing_versions(self.base_path)
-        return on_disk if self.num_versions is None else on_disk[-self.num_versions:]
-
     def poll(self) -> list[int]:
         """Loads the versions the policy wants, swaps them in, drops the others.
 
-        Returns the loaded versions afterwards.
+        Walks the versions on disk newest first until `num_versions` are loaded; a version
+        that fails to load is skipped (and retried on later polls), so a broken newest
+        version leaves its slot to the newest one that works: serving an older version beats
+        serving nothing. Returns the loaded versions afterwards.
         """
         with self._poll_lock:
-            wanted = self.wanted_versions()
+            on_disk = existing_versions(self.base_path)
+            wanted = len(on_disk) if self.num_versions is None else self.num_versions
             current = self._servables
-            loaded = {v: current[v] for v in wanted if v in current}
-            for version in wanted:
-                if version in loaded:
+            loaded: dict[int, Servable] = {}
+            for version in reversed(on_disk):
+                if len(loaded) >= wanted:
+                    break
+                if version in current:
+                    loaded[version] = current[version]
                     continue
                 attempts, _ = self._failures.get(version, (0, ""))
                 if attempts >= MAX_LOAD_ATTEMPTS:
@@ -123,17 +126,10 @@ class ModelStore:
                                                max_frames=self.max_frames)
                     self._failures.pop(version, None)
                     logger.info("loaded %s version %d", self.name, version)
-                except Exception as error:  # noqa: BLE001 - any broken folder must not stop serving
+                except Exception as error:  # noqa: BLE001 - a broken folder must not stop serving
                     self._failures[version] = (attempts + 1, f"{type(error).__name__}: {error}")
                     logger.warning("could not load %s version %d (attempt %d): %s", self.name,
                                    version, attempts + 1, error)
-            # A wanted version that failed to load leaves its slot to the newest working
-            # version the policy would otherwise drop: serving old beats serving nothing.
-            on_disk = set(existing_versions(self.base_path))
-            spare = sorted((v for v in current if v not in loaded and v in on_disk),
-                           reverse=True)
-            for version in spare[:max(0, len(wanted) - len(loaded))]:
-                loaded[version] = current[version]
             with self._lock:
                 self._servables = loaded
             return sorted(loaded)
