@@ -47,6 +47,19 @@ def test_export_writes_version_1_with_every_signature(exported):
     assert info["max_frames"] == MAX_FRAMES and info["frame_shape"] == list(FRAME_SHAPE)
 
 
+def test_export_writes_a_tf_serving_warmup_request(exported):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = exported["version_dir"] / "assets.extra" / "tf_serving_warmup_requests"
+    records = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
+               for r in tf.data.TFRecordDataset(str(path))]
+    assert len(records) == 1
+    request = records[0].predict_log.request
+    assert request.model_spec.signature_name == "generate"
+    assert tf.make_ndarray(request.inputs["num_frames"]) == min(64, MAX_FRAMES)
+    assert tf.make_ndarray(request.inputs["num_frames"]).dtype == np.int32
+
+
 def test_signature_inputs_and_outputs_have_names_and_dtypes(exported):
     signatures = exported["loaded"].signatures
     specs = {name: (f.structured_input_signature[1], f.structured_outputs)

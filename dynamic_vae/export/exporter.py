@@ -15,6 +15,10 @@ from dynamic_vae.export.versioning import write_version
 DEFAULT_MAX_FRAMES = 1024
 # Beside the SavedModel, where TF Serving ignores it: what was exported from where.
 EXPORT_INFO_FILE = "assets.extra/dynamic_vae_export.json"
+# TF Serving replays these Predict requests when it loads a version, before the version takes
+# requests, so the first client does not pay for the graph's first run.
+WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
+WARMUP_FRAMES = 64
 
 
 def export_model(
@@ -52,6 +56,8 @@ def export_model(
         info_path = folder / EXPORT_INFO_FILE
         info_path.parent.mkdir(parents=True, exist_ok=True)
         info_path.write_text(json.dumps(export_info, indent=2, sort_keys=True))
+        if "generate" in signatures:
+            write_warmup_requests(folder / WARMUP_FILE, min(WARMUP_FRAMES, module.max_frames))
 
     return write_version(model_dir, write)
 
@@ -77,3 +83,22 @@ def export_run(
     return export_model(model, Path(base_dir) / name, max_frames=max_frames,
                         frames_dtype=frames_dtype,
                         info={"run_dir": str(Path(run_dir).resolve()), "run_config": config})
+
+
+def write_warmup_requests(path: Path, num_frames: int) -> None:
+    """One warm-up `generate` request in TF Serving's format (a TFRecord of PredictionLog).
+
+    Skipped without the `serving` extra: the export is still valid, only not warmed up.
+    """
+    try:
+        from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+    except ImportError:
+        return
+    request = predict_pb2.PredictRequest()
+    request.model_spec.signature_name = "generate"
+    request.inputs["num_frames"].CopyFrom(tf.make_tensor_proto(num_frames, dtype=tf.int32))
+    request.inputs["seed"].CopyFrom(tf.make_tensor_proto(0, dtype=tf.int64))
+    log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(
+        request=request))
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        writer.write(log.SerializeToString())

@@ -12,6 +12,8 @@ from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from dynamic_vae.serving.serving_error import ServingError, invalid_argument
 
 DEFAULT_SIGNATURE = "serving_default"
+WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
+MAX_WARMUP_REQUESTS = 1000  # TF Serving's limit
 
 
 class Servable:
@@ -42,6 +44,28 @@ class Servable:
         self.output_names = {name: sorted(fn.structured_outputs)
                              for name, fn in self.functions.items()}
         self.signature_defs = _read_signature_defs(self.path)
+        self.warmup_requests = self._warm_up()
+
+    def _warm_up(self) -> int:
+        """Replays `assets.extra/tf_serving_warmup_requests` as TF Serving does, so the
+        graph's first run happens before the version is swapped in. Returns the count."""
+        path = self.path / WARMUP_FILE
+        if not path.is_file():
+            return 0
+        from tensorflow_serving.apis import prediction_log_pb2
+
+        count = 0
+        for record in tf.data.TFRecordDataset(str(path)).take(MAX_WARMUP_REQUESTS):
+            log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+            if log.WhichOneof("log_type") != "predict_log":
+                continue
+            request = log.predict_log.request
+            # The export's own bounds hold; this server's --max-frames cap is for clients.
+            self.run(request.model_spec.signature_name,
+                     {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()},
+                     server_limits=False)
+            count += 1
+        return count
 
     def input_spec(self, signature_name: str) -> dict[str, tf.TensorSpec]:
         return self.input_specs[self.check_signature(signature_name)]
@@ -55,7 +79,8 @@ class Servable:
         return signature_name
 
     def run(self, signature_name: str, inputs: dict[str, np.ndarray],
-            output_filter: list[str] | tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+            output_filter: list[str] | tuple[str, ...] = (),
+            server_limits: bool = True) -> dict[str, np.ndarray]:
         """Runs a signature on checked inputs and returns its named outputs as arrays.
 
         Raises:
@@ -89,7 +114,7 @@ class Servable:
                 raise invalid_argument(
                     f"input {name!r} of signature {signature_name!r}: expected shape "
                     f"{_shape_text(spec.shape)}, got {list(value.shape)}")
-            if name == "num_frames" and self.max_frames is not None:
+            if name == "num_frames" and server_limits and self.max_frames is not None:
                 if np.any(value > self.max_frames) or np.any(value < 1):
                     raise invalid_argument(
                         f"input 'num_frames': must lie in [1, {self.max_frames}] on this "
