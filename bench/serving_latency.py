@@ -3,8 +3,9 @@ p99, throughput with 1 and 8 concurrent clients), and the in-process time of the
 on the loaded SavedModel. Targets on 2 cores, 32x32 frames: p50 <= 20 ms, p99 <= 50 ms,
 gRPC overhead (p50 gRPC / p50 in-process) <= 1.5x.
 
-Exports RUN into a temporary folder, serves it on free ports, prints a table and writes
-bench/results/serving_latency.json. Not a test.
+Exports RUN into a temporary folder, serves it with `dynamic-vae serve` in a separate process
+(as deployed; client threads in the server's process would share its GIL) on a free port,
+prints a table and writes bench/results/serving_latency.json. Not a test.
 Usage: python bench/serving_latency.py [RUN] [--frames 64] [--requests 200]
 """
 
@@ -13,6 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -25,7 +29,21 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from dynamic_vae.export import export_run  # noqa: E402
-from dynamic_vae.serving import ModelServer, PredictionClient  # noqa: E402
+from dynamic_vae.serving import PredictionClient  # noqa: E402
+
+
+def start_server(model_dir: Path) -> tuple[subprocess.Popen, int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dynamic_vae.cli", "serve", "--model-base-path", str(model_dir),
+         "--port", str(port), "--rest-port", "0", "--poll-seconds", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in process.stdout:
+        if line.startswith("serving model"):
+            return process, port
+    raise RuntimeError(f"the server did not start (exit code {process.wait()})")
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
@@ -90,11 +108,14 @@ def main() -> None:
         results = {"run": str(args.run), "frames": args.frames, "requests": args.requests,
                    "cpu_count": os.cpu_count(),
                    "in_process": in_process(version_dir, args.frames, args.requests)}
-        with ModelServer(version_dir.parent, port=0, rest_port=None, poll_seconds=0) as server:
-            target = f"127.0.0.1:{server.grpc_port}"
+        server, port = start_server(version_dir.parent)
+        try:
             for clients in (1, 8):
-                results[f"grpc_{clients}_clients"] = over_grpc(target, "bench", args.frames,
-                                                               args.requests, clients)
+                results[f"grpc_{clients}_clients"] = over_grpc(
+                    f"127.0.0.1:{port}", "bench", args.frames, args.requests, clients)
+        finally:
+            server.terminate()
+            server.wait()
     results["grpc_overhead_p50"] = (results["grpc_1_clients"]["p50_ms"]
                                     / results["in_process"]["p50_ms"])
     print(f"generate({args.frames} frames), {args.requests} requests per case, "
