@@ -13,30 +13,27 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import get_model_status_pb2, predict_pb2
 
-from dynamic_vae.export import export_model, export_run
+from dynamic_vae.export import export_model
 from dynamic_vae.serving import ModelServer, ModelStore, PredictionClient
 from dynamic_vae.serving.model_store import MAX_LOAD_ATTEMPTS
 from dynamic_vae.synthesis import synthesize
 from dynamic_vae.training import load_run
-from tests.serving_helpers import FRAME_SHAPE, LATENT_DIM, make_tiny_run
+from tests.serving_helpers import (EXPORT_MAX_FRAMES, FRAME_SHAPE, LATENT_DIM, make_tiny_run,
+                                   random_frames, shared_tiny_export)
 
-EXPORT_MAX_FRAMES = 48
 SERVER_MAX_FRAMES = 32
 MAX_REQUEST_BYTES = 256 * 1024
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    root = tmp_path_factory.mktemp("serving")
-    run_dir = make_tiny_run(root / "run")
-    version_dir = export_run(run_dir, "tiny", base_dir=root / "saved_models",
-                             max_frames=EXPORT_MAX_FRAMES)
+    shared = shared_tiny_export(tmp_path_factory)
+    root, version_dir = shared["root"], shared["version_dir"]
     server = ModelServer(version_dir.parent, port=0, rest_port=0, num_versions=2,
                          poll_seconds=0.2, max_request_bytes=MAX_REQUEST_BYTES,
                          max_frames=SERVER_MAX_FRAMES).start()
     client = PredictionClient(f"127.0.0.1:{server.grpc_port}", "tiny")
-    model, _ = load_run(run_dir)
-    yield {"root": root, "server": server, "client": client, "model": model,
+    yield {"root": root, "server": server, "client": client, "model": shared["model"],
            "model_dir": version_dir.parent,
            "rest": f"http://127.0.0.1:{server.rest_port}/v1/models/tiny"}
     client.close()
@@ -107,9 +104,8 @@ def test_grpc_output_filter(served):
     assert set(response.outputs) == {"latents"}
 
 
-def test_grpc_encode_decode_and_metadata(served, counting_frames):
-    frames, _ = counting_frames
-    pairs = np.stack([frames[0:2], frames[3:5]])
+def test_grpc_encode_decode_and_metadata(served):
+    pairs = random_frames(4).reshape(2, 2, *FRAME_SHAPE)
     outputs, version = served["client"].predict("encode", {"frame_pairs": pairs})
     mean, _ = served["model"].encode(pairs.astype(np.float32) / 255.0)
     assert version == 1

@@ -9,7 +9,8 @@ from typing import Any
 import tensorflow as tf
 
 from dynamic_vae.export.sequence_module import SequenceModule
-from dynamic_vae.export.signatures import SignatureBuilder, build_signatures
+from dynamic_vae.export import signatures  # noqa: F401 - registers the built-in signatures
+from dynamic_vae.export.signature_builder import SignatureBuilder, build_signatures
 from dynamic_vae.export.versioning import write_version
 
 DEFAULT_MAX_FRAMES = 1024

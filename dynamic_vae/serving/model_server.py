@@ -10,9 +10,10 @@ from pathlib import Path
 import grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-from dynamic_vae.serving.grpc_service import ModelServicer, PredictionServicer
+from dynamic_vae.serving.model_servicer import ModelServicer
 from dynamic_vae.serving.model_store import ModelStore
-from dynamic_vae.serving.rest_api import RestServer
+from dynamic_vae.serving.prediction_servicer import PredictionServicer
+from dynamic_vae.serving.rest_server import RestServer
 
 logger = logging.getLogger(__name__)
 

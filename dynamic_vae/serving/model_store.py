@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from pathlib import Path
 
 from dynamic_vae.export.versioning import existing_versions
 from dynamic_vae.serving.servable import Servable
+from dynamic_vae.serving.version_status import VersionStatus
 from dynamic_vae.serving.serving_error import not_found
 
 logger = logging.getLogger(__name__)
@@ -16,15 +16,6 @@ logger = logging.getLogger(__name__)
 # Attempts at loading a version before it is reported as failed for good (a folder copied in
 # non-atomically becomes loadable once the copy finishes).
 MAX_LOAD_ATTEMPTS = 5
-
-
-@dataclasses.dataclass
-class VersionStatus:
-    """State of one version, in TF Serving's terms (AVAILABLE, END) plus the load error."""
-
-    version: int
-    state: str
-    error: str = ""
 
 
 class ModelStore:

@@ -23,7 +23,7 @@ import numpy as np
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_status_pb2, model_pb2
 
-from dynamic_vae.serving.grpc_service import model_status, resolve_servable, signature_def_map
+from dynamic_vae.serving.model_spec import model_status, resolve_servable, signature_def_map
 from dynamic_vae.serving.model_store import ModelStore
 from dynamic_vae.serving.servable import Servable
 from dynamic_vae.serving.serving_error import ServingError, invalid_argument, not_found
@@ -131,7 +131,7 @@ def status_json(response) -> dict:
         for s in response.model_version_status]}
 
 
-class RestHandler(BaseHTTPRequestHandler):
+class _RestHandler(BaseHTTPRequestHandler):
     """One HTTP request; the server's `store` and `max_request_bytes` are on `self.server`."""
 
     protocol_version = "HTTP/1.1"
@@ -206,12 +206,22 @@ class RestHandler(BaseHTTPRequestHandler):
 
 
 class RestServer(ThreadingHTTPServer):
-    """A threaded HTTP server answering TF Serving's REST API for one model store."""
+    """A threaded HTTP server answering TF Serving's REST API for one model store.
+
+    Args:
+        address: `(host, port)` to bind (port 0 picks a free one).
+        store: the model's loaded versions.
+        max_request_bytes: larger request bodies get 400 without being read.
+
+    Example:
+    >>> server = RestServer(("127.0.0.1", 8501), store, 16 << 20)
+    >>> threading.Thread(target=server.serve_forever, daemon=True).start()
+    """
 
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], store: ModelStore,
                  max_request_bytes: int) -> None:
-        super().__init__(address, RestHandler)
+        super().__init__(address, _RestHandler)
         self.store = store
         self.max_request_bytes = max_request_bytes
