@@ -181,11 +181,16 @@ class _RestHandler(BaseHTTPRequestHandler):
                                                                     f"{error}"})
 
     def _predict(self, store: ModelStore, spec: model_pb2.ModelSpec) -> dict:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            raise invalid_argument("request needs a valid Content-Length header")
         limit = self.server.max_request_bytes
         if length > limit:
-            # Read nothing: the connection is closed after the answer.
-            self.close_connection = True
+            self._discard_body(length)
             raise invalid_argument(f"request body of {length} bytes exceeds the limit of "
                                    f"{limit} bytes (--max-request-bytes)")
         raw = self.rfile.read(length)
@@ -197,6 +202,18 @@ class _RestHandler(BaseHTTPRequestHandler):
         signature_name, inputs, row_format = parse_predict_body(body, servable)
         outputs = servable.run(signature_name, inputs)
         return format_predict_response(outputs, row_format)
+
+    def _discard_body(self, length: int) -> None:
+        """Reads and drops an oversized body, so the client (still sending) gets the 400
+        instead of a reset connection; beyond 16x the limit the connection is just closed."""
+        self.close_connection = True
+        if length > 16 * self.server.max_request_bytes:
+            return
+        while length > 0:
+            chunk = self.rfile.read(min(length, 1 << 16))
+            if not chunk:
+                break
+            length -= len(chunk)
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server method name
         self._handle("GET")
