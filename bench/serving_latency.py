@@ -52,16 +52,26 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
             "mean_ms": float(ms.mean())}
 
 
-def in_process(version_dir: Path, frames: int, requests: int) -> dict[str, float]:
+def interleaved(version_dir: Path, target: str, model: str, frames: int,
+                requests: int) -> tuple[dict[str, float], dict[str, float]]:
+    """In-process and 1-client gRPC latencies, call by call in turn, so both see the same
+    machine load (the cores are shared with whatever else runs)."""
     generate = tf.saved_model.load(str(version_dir)).signatures["generate"]
-    for seed in range(10):
-        generate(num_frames=tf.constant(frames), seed=tf.constant(seed, tf.int64))
-    times = []
-    for seed in range(requests):
-        start = time.perf_counter()
-        generate(num_frames=tf.constant(frames), seed=tf.constant(seed, tf.int64))["frames"].numpy()
-        times.append(time.perf_counter() - start)
-    return percentiles(times)
+    local, remote = [], []
+    with PredictionClient(target, model) as client:
+        for seed in range(10):  # trace, connect, warm up
+            generate(num_frames=tf.constant(frames), seed=tf.constant(seed, tf.int64))
+            client.generate(frames, seed)
+        for seed in range(requests):
+            start = time.perf_counter()
+            generate(num_frames=tf.constant(frames),
+                     seed=tf.constant(seed, tf.int64))["frames"].numpy()
+            local.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            client.generate(frames, seed)
+            remote.append(time.perf_counter() - start)
+    return percentiles(local), {**percentiles(remote),
+                                "requests_per_second": len(remote) / sum(remote)}
 
 
 def over_grpc(target: str, model: str, frames: int, requests: int,
@@ -106,20 +116,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         version_dir = export_run(args.run, "bench", base_dir=tmp, max_frames=args.frames)
         results = {"run": str(args.run), "frames": args.frames, "requests": args.requests,
-                   "cpu_count": os.cpu_count(),
-                   "in_process": in_process(version_dir, args.frames, args.requests)}
+                   "cpu_count": os.cpu_count(), "load_average_1min": os.getloadavg()[0]}
         server, port = start_server(version_dir.parent)
         try:
-            for clients in (1, 8):
-                results[f"grpc_{clients}_clients"] = over_grpc(
-                    f"127.0.0.1:{port}", "bench", args.frames, args.requests, clients)
+            target = f"127.0.0.1:{port}"
+            results["in_process"], results["grpc_1_clients"] = interleaved(
+                version_dir, target, "bench", args.frames, args.requests)
+            results["grpc_8_clients"] = over_grpc(target, "bench", args.frames,
+                                                  args.requests, 8)
         finally:
             server.terminate()
             server.wait()
     results["grpc_overhead_p50"] = (results["grpc_1_clients"]["p50_ms"]
                                     / results["in_process"]["p50_ms"])
     print(f"generate({args.frames} frames), {args.requests} requests per case, "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores, load average {results['load_average_1min']:.1f} at start")
     print(f"{'case':22} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>7}")
     for case in ("in_process", "grpc_1_clients", "grpc_8_clients"):
         row = results[case]
