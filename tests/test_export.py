@@ -55,6 +55,16 @@ def test_export_writes_a_tf_serving_warmup_request(exported):
     assert tf.make_ndarray(request.inputs["num_frames"]).dtype == np.int32
 
 
+def test_export_holds_the_weights_but_not_the_optimizer(exported):
+    reader = tf.train.load_checkpoint(str(exported["version_dir"] / "variables" / "variables"))
+    names = [n for n in reader.get_variable_to_shape_map() if n != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    assert not [n for n in names if "optimizer" in n]
+    model_weights = sum(int(np.prod(w.shape)) for w in exported["model"].weights)
+    saved = sum(int(np.prod(reader.get_variable_to_shape_map()[n])) for n in names)
+    # Encoder, decoder, A, B, plus the dynamic layer's two scalars (KL schedule, seed state).
+    assert model_weights <= saved <= model_weights + 4
+
+
 def test_signature_inputs_and_outputs_have_names_and_dtypes(exported):
     signatures = exported["loaded"].signatures
     specs = {name: (f.structured_input_signature[1], f.structured_outputs)

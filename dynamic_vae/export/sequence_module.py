@@ -47,7 +47,9 @@ class SequenceModule(tf.Module):
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
         if frames_dtype not in FRAME_DTYPES:
             raise ValueError(f"frames_dtype must be one of {FRAME_DTYPES}, got {frames_dtype!r}")
-        self._model = model
+        # A bound method, not the model: tf.Module would track the model and save its
+        # optimizer's slots too. The encoder it uses is tracked below.
+        self._encode_model = model.encode
         self.encoder = model.encoder
         self.decoder = model.decoder
         self.dynamic_layer = model.dynamic_layer
@@ -117,7 +119,7 @@ class SequenceModule(tf.Module):
 
     def encode_pairs(self, frame_pairs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Posterior mean and log-variance `(N, 2n)` of frame pairs `(N, 2, H, W, C)`."""
-        return self._model.encode(self.to_model_pixels(frame_pairs))
+        return self._encode_model(self.to_model_pixels(frame_pairs))
 
     def initial_state(self, frame_pair: tf.Tensor) -> tf.Tensor:
         """x_0 `(1, n)`: the first half of the posterior mean of one pair `(2, H, W, C)`."""
