@@ -62,6 +62,8 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-request-bytes", type=int, default=16 * 1024 * 1024)
     parser.add_argument("--max-frames", type=int, default=None,
                         help="cap num_frames below the export's --max-frames")
+    parser.add_argument("--max-batch", type=int, default=1024,
+                        help="largest batch of frame pairs (encode) or latents (decode)")
     parser.set_defaults(handler=run_serve)
 
 
@@ -70,19 +72,20 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from dynamic_vae.serving import ModelServer
 
-    for flag in ("port", "max_request_bytes"):
-        if getattr(args, flag) < 0 or (flag == "max_request_bytes" and args.max_request_bytes < 1):
-            raise ValueError(f"--{flag.replace('_', '-')} must be positive, got "
-                             f"{getattr(args, flag)}")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
+    if not 0 <= args.port < 65536 or not 0 <= args.rest_port < 65536:
+        raise ValueError(f"--port/--rest-port must lie in [0, 65535], got {args.port} and "
+                         f"{args.rest_port}")
+    for flag in ("max_request_bytes", "max_frames", "max_batch"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     server = ModelServer(args.model_base_path, name=args.model_name, port=args.port,
                          rest_port=args.rest_port or None, host=args.host,
                          num_versions=args.num_versions or None,
                          poll_seconds=args.poll_seconds,
                          max_request_bytes=args.max_request_bytes,
-                         max_frames=args.max_frames).start()
+                         max_frames=args.max_frames, max_batch=args.max_batch).start()
     print(f"serving model {server.name!r} versions {server.store.versions()} on "
           f"{args.host}:{server.grpc_port} (gRPC)"
           + (f" and {args.host}:{server.rest_port} (REST)" if server.rest_port else ""),

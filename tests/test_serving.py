@@ -23,6 +23,7 @@ from tests.serving_helpers import (EXPORT_MAX_FRAMES, FRAME_SHAPE, LATENT_DIM, m
 
 SERVER_MAX_FRAMES = 32
 MAX_REQUEST_BYTES = 256 * 1024
+MAX_BATCH = 16
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def served(tmp_path_factory):
     root, version_dir = shared["root"], shared["version_dir"]
     server = ModelServer(version_dir.parent, port=0, rest_port=0, num_versions=2,
                          poll_seconds=0.2, max_request_bytes=MAX_REQUEST_BYTES,
-                         max_frames=SERVER_MAX_FRAMES).start()
+                         max_frames=SERVER_MAX_FRAMES, max_batch=MAX_BATCH).start()
     client = PredictionClient(f"127.0.0.1:{server.grpc_port}", "tiny")
     yield {"root": root, "server": server, "client": client, "model": shared["model"],
            "model_dir": version_dir.parent,
@@ -161,6 +162,10 @@ BAD_REQUESTS = {
         predict_request({"frame_pair": np.zeros([2, 16, 16, 1], np.uint8),
                          **generate_inputs()}, signature="generate_from"),
         grpc.StatusCode.INVALID_ARGUMENT, "expected shape [2, 32, 32, 1]"),
+    "batch above the server cap": (
+        predict_request({"latents": np.zeros([MAX_BATCH + 1, LATENT_DIM], np.float32)},
+                        signature="decode"),
+        grpc.StatusCode.INVALID_ARGUMENT, "exceeds this server's limit of 16"),
     "request too large": (
         predict_request({"frame_pairs": np.zeros([200, 2, *FRAME_SHAPE], np.uint8)},
                         signature="encode"),

@@ -18,6 +18,7 @@ from dynamic_vae.serving.rest_server import RestServer
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_BATCH = 1024
 # Responses carry whole sequences (1024 frames of 256x256x3 are 200 MB): no send limit.
 UNLIMITED = -1
 
@@ -41,6 +42,7 @@ class ModelServer:
         poll_seconds: how often `base_path` is checked for new versions (0: never).
         max_request_bytes: the largest request accepted (gRPC message or REST body).
         max_frames: server-side cap on `num_frames` inputs (the export's bound still holds).
+        max_batch: cap on the batch dimension of batched inputs (encode, decode).
         workers: threads answering gRPC requests.
 
     Example:
@@ -52,10 +54,12 @@ class ModelServer:
                  rest_port: int | None = 8501, host: str = "127.0.0.1",
                  num_versions: int | None = 1, poll_seconds: float = 1.0,
                  max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-                 max_frames: int | None = None, workers: int = 16) -> None:
+                 max_frames: int | None = None, max_batch: int | None = DEFAULT_MAX_BATCH,
+                 workers: int = 16) -> None:
         base_path = Path(base_path)
         self.store = ModelStore(base_path, name or base_path.resolve().name,
-                                num_versions=num_versions, max_frames=max_frames)
+                                num_versions=num_versions, max_frames=max_frames,
+                                max_batch=max_batch)
         self.host = host
         self.port = port
         self.rest_port = rest_port

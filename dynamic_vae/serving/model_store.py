@@ -33,6 +33,7 @@ class ModelStore:
         name: the model name requests use.
         num_versions: versions to keep loaded (newest first); `None` for all.
         max_frames: server-side cap on `num_frames` inputs (see `Servable`).
+        max_batch: server-side cap on the batch dimension of inputs (see `Servable`).
 
     Example:
     >>> store = ModelStore("saved_models/counting", "counting")
@@ -41,7 +42,7 @@ class ModelStore:
     """
 
     def __init__(self, base_path: str | Path, name: str, num_versions: int | None = 1,
-                 max_frames: int | None = None) -> None:
+                 max_frames: int | None = None, max_batch: int | None = None) -> None:
         self.base_path = Path(base_path)
         if not self.base_path.is_dir():
             raise FileNotFoundError(f"--model-base-path {self.base_path}: no such folder (export "
@@ -51,6 +52,7 @@ class ModelStore:
         self.name = name
         self.num_versions = num_versions
         self.max_frames = max_frames
+        self.max_batch = max_batch
         self._servables: dict[int, Servable] = {}
         self._failures: dict[int, tuple[int, str]] = {}
         self._lock = threading.Lock()
@@ -114,7 +116,8 @@ class ModelStore:
                     continue
                 try:
                     loaded[version] = Servable(self.base_path / str(version), version,
-                                               max_frames=self.max_frames)
+                                               max_frames=self.max_frames,
+                                               max_batch=self.max_batch)
                     self._failures.pop(version, None)
                     logger.info("loaded %s version %d", self.name, version)
                 except Exception as error:  # noqa: BLE001 - a broken folder must not stop serving

@@ -27,16 +27,20 @@ class Servable:
         version: its integer version.
         max_frames: optional server-side cap on any input named `num_frames`, on top of the
             export's own bound.
+        max_batch: optional cap on the batch (first) dimension of batched inputs (encode's
+            frame pairs, decode's latents), so one request cannot ask for unbounded memory.
 
     Example:
     >>> servable = Servable("saved_models/counting/1", 1)
     >>> outputs = servable.run("generate", {"num_frames": np.int32(8), "seed": np.int64(3)})
     """
 
-    def __init__(self, path: str | Path, version: int, max_frames: int | None = None) -> None:
+    def __init__(self, path: str | Path, version: int, max_frames: int | None = None,
+                 max_batch: int | None = None) -> None:
         self.path = Path(path)
         self.version = int(version)
         self.max_frames = max_frames
+        self.max_batch = max_batch
         self._loaded = tf.saved_model.load(str(self.path))
         self.functions = dict(self._loaded.signatures)
         self.input_specs = {name: dict(fn.structured_input_signature[1])
@@ -114,6 +118,11 @@ class Servable:
                 raise invalid_argument(
                     f"input {name!r} of signature {signature_name!r}: expected shape "
                     f"{_shape_text(spec.shape)}, got {list(value.shape)}")
+            if (server_limits and self.max_batch is not None and spec.shape.rank
+                    and spec.shape[0] is None and value.shape[0] > self.max_batch):
+                raise invalid_argument(
+                    f"input {name!r}: batch of {value.shape[0]} exceeds this server's limit of "
+                    f"{self.max_batch} (--max-batch); split the request")
             if name == "num_frames" and server_limits and self.max_frames is not None:
                 if np.any(value > self.max_frames) or np.any(value < 1):
                     raise invalid_argument(
