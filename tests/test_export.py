@@ -235,7 +235,21 @@ def test_saved_model_cli_shows_the_signatures(exported):
     assert "outputs['frames'] tensor_info:\n        dtype: DT_UINT8" in generate_block
     assert "shape: (-1, 32, 32, 1)" in generate_block
     assert "outputs['latents'] tensor_info:\n        dtype: DT_FLOAT" in generate_block
-    assert "PyFunc" not in text and "py_function" not in text.lower()
+
+
+def test_exported_graph_uses_no_python_ops(exported):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved_model = saved_model_pb2.SavedModel.FromString(
+        (exported["version_dir"] / "saved_model.pb").read_bytes())
+    graph = saved_model.meta_graphs[0].graph_def
+    ops = {node.op for node in graph.node}
+    for function in graph.library.function:
+        ops |= {node.op for node in function.node_def}
+    assert "StatelessRandomNormalV2" in ops  # the stateless RNG is in the graph
+    assert not ops & {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
+    assert not {op for op in ops if "Stateful" in op and "Random" in op}
+    assert not {op for op in ops if op in ("RandomStandardNormal", "RandomUniform")}
 
 
 def test_export_rejects_bad_names_and_missing_runs(exported, tmp_path):
