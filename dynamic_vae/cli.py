@@ -94,6 +94,7 @@ _COMMAND_MODULES: list[str] = [
     "dynamic_vae.cli_evaluation",
     "dynamic_vae.cli_inference",
     "dynamic_vae.cli_datasets",
+    "dynamic_vae.cli_serving",
 ]
 
 

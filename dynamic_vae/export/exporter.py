@@ -1,0 +1,105 @@
+"""Writing a trained Dynamic VAE as a TF Serving SavedModel version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+from dynamic_vae.export.sequence_module import SequenceModule
+from dynamic_vae.export import signatures  # noqa: F401 - registers the built-in signatures
+from dynamic_vae.export.signature_builder import SignatureBuilder, build_signatures
+from dynamic_vae.export.versioning import write_version
+
+DEFAULT_MAX_FRAMES = 1024
+# Beside the SavedModel, where TF Serving ignores it: what was exported from where.
+EXPORT_INFO_FILE = "assets.extra/dynamic_vae_export.json"
+# TF Serving replays these Predict requests when it loads a version, before the version takes
+# requests, so the first client does not pay for the graph's first run.
+WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
+WARMUP_FRAMES = 64
+
+
+def export_model(
+    model,
+    model_dir: str | Path,
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    frames_dtype: str = "uint8",
+    info: dict[str, Any] | None = None,
+    builders: list[SignatureBuilder] | None = None,
+) -> Path:
+    """Exports `model` as the next version of `model_dir` (e.g. `saved_models/NAME`).
+
+    Args:
+        model: a trained `DynamicVAE`.
+        model_dir: the model's folder; versions are its integer subfolders.
+        max_frames: the largest `num_frames` a request may ask for.
+        frames_dtype: `uint8` (default) or `float32` frames in and out.
+        info: extra JSON written to `assets.extra/dynamic_vae_export.json`.
+        builders: the signatures to write (default: every registered one).
+
+    Returns:
+        The new version's folder.
+    """
+    module = SequenceModule(model, max_frames=max_frames, frames_dtype=frames_dtype)
+    signatures = build_signatures(module, builders)
+    export_info = {
+        "max_frames": module.max_frames, "frames_dtype": frames_dtype,
+        "frame_shape": list(module.frame_shape), "latent_dim": module.latent_dim,
+        "pixel_range": list(module.pixel_range), "signatures": sorted(signatures),
+        **(info or {}),
+    }
+
+    def write(folder: Path) -> None:
+        tf.saved_model.save(module, str(folder), signatures=signatures)
+        info_path = folder / EXPORT_INFO_FILE
+        info_path.parent.mkdir(parents=True, exist_ok=True)
+        info_path.write_text(json.dumps(export_info, indent=2, sort_keys=True))
+        if "generate" in signatures:
+            write_warmup_requests(folder / WARMUP_FILE, min(WARMUP_FRAMES, module.max_frames))
+
+    return write_version(model_dir, write)
+
+
+def export_run(
+    run_dir: str | Path,
+    name: str,
+    base_dir: str | Path = "saved_models",
+    max_frames: int = DEFAULT_MAX_FRAMES,
+    frames_dtype: str = "uint8",
+) -> Path:
+    """Exports the model of a run directory to `base_dir/name/<next version>/`.
+
+    Raises:
+        FileNotFoundError: `run_dir` is not a finished run.
+        ValueError: `name` is not a plain folder name.
+    """
+    from dynamic_vae.training import load_run
+
+    if not name or name in (".", "..") or "/" in name or name.startswith("."):
+        raise ValueError(f"--name: expected a plain folder name, got {name!r}")
+    model, config = load_run(run_dir)
+    return export_model(model, Path(base_dir) / name, max_frames=max_frames,
+                        frames_dtype=frames_dtype,
+                        info={"run_dir": str(Path(run_dir).resolve()), "run_config": config})
+
+
+def write_warmup_requests(path: Path, num_frames: int) -> None:
+    """One warm-up `generate` request in TF Serving's format (a TFRecord of PredictionLog).
+
+    Skipped without the `serving` extra: the export is still valid, only not warmed up.
+    """
+    try:
+        from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+    except ImportError:
+        return
+    request = predict_pb2.PredictRequest()
+    request.model_spec.signature_name = "generate"
+    request.inputs["num_frames"].CopyFrom(tf.make_tensor_proto(num_frames, dtype=tf.int32))
+    request.inputs["seed"].CopyFrom(tf.make_tensor_proto(0, dtype=tf.int64))
+    log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(
+        request=request))
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        writer.write(log.SerializeToString())

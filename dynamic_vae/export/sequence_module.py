@@ -1,0 +1,156 @@
+"""The `tf.Module` an export writes: a trained Dynamic VAE's parts and the graph helpers that
+every serving signature is built from.
+
+Signatures are built by the functions in `dynamic_vae.export.signatures` (or by other modules
+that register their own); they all share the pixel conversion, the bounds check on
+`num_frames` and the latent rollout defined here, so every signature treats frames and seeds
+the same way.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+FRAME_DTYPES = ("uint8", "float32")
+
+# The modulus the in-process synthesis (dynamic_vae.synthesis) folds seeds with: keeping it
+# makes a served sequence identical to `synthesize(model, T, seed)`.
+SEED_MODULUS = 2**31 - 1
+
+
+class SequenceModule(tf.Module):
+    """A trained `DynamicVAE` packaged for `tf.saved_model.save`.
+
+    Only the encoder, decoder and dynamic layer are tracked (not the optimizer), so the
+    SavedModel holds the weights that serving needs and nothing else.
+
+    Args:
+        model: a trained `DynamicVAE`.
+        max_frames: the largest `num_frames` a request may ask for.
+        frames_dtype: `uint8` (0..255, the default) or `float32` (in [0, 1]) for frames going
+            in and out of the signatures.
+        name: the module's name.
+
+    Example:
+    >>> module = SequenceModule(model, max_frames=256)
+    >>> module.rollout(tf.zeros([1, 10]), tf.constant(5), tf.constant(3, tf.int64))
+
+    Reference:
+    - Sagel & Shen, "Linearizing Visual Processes with Convolutional Variational
+      Autoencoders", arXiv 1803.07488 (2018), eq. (35).
+    """
+
+    def __init__(self, model, max_frames: int = 1024, frames_dtype: str = "uint8",
+                 name: str | None = "dynamic_vae") -> None:
+        super().__init__(name=name)
+        if int(max_frames) < 1:
+            raise ValueError(f"max_frames must be >= 1, got {max_frames}")
+        if frames_dtype not in FRAME_DTYPES:
+            raise ValueError(f"frames_dtype must be one of {FRAME_DTYPES}, got {frames_dtype!r}")
+        # A bound method, not the model: tf.Module would track the model and save its
+        # optimizer's slots too. The encoder it uses is tracked below.
+        self._encode_model = model.encode
+        self.encoder = model.encoder
+        self.decoder = model.decoder
+        self.dynamic_layer = model.dynamic_layer
+        self.max_frames = int(max_frames)
+        self.frames_dtype = frames_dtype
+        self.frame_shape = tuple(int(v) for v in model.frame_shape)
+        self.latent_dim = int(model.latent_dim)
+        self.pixel_range = tuple(float(v) for v in model.pixel_range)
+
+    # --- specs signature builders use ----------------------------------------------------
+
+    @property
+    def frame_tf_dtype(self) -> tf.DType:
+        return tf.as_dtype(self.frames_dtype)
+
+    def frames_spec(self, *leading: int | None, name: str) -> tf.TensorSpec:
+        return tf.TensorSpec([*leading, *self.frame_shape], self.frame_tf_dtype, name=name)
+
+    # --- graph helpers ------------------------------------------------------------------
+
+    @property
+    def transition_matrix(self) -> tf.Tensor:
+        return tf.convert_to_tensor(self.dynamic_layer.transition_matrix)
+
+    @property
+    def noise_matrix(self) -> tf.Tensor:
+        return tf.convert_to_tensor(self.dynamic_layer.noise_matrix)
+
+    def checked_num_frames(self, num_frames: tf.Tensor) -> tf.Tensor:
+        """`num_frames` once it is known to lie in [1, max_frames].
+
+        The returned tensor depends on the assertions, so nothing sized by it is allocated
+        before they pass: a huge request fails with InvalidArgument, never out of memory.
+        """
+        checks = [
+            tf.debugging.assert_greater_equal(
+                num_frames, tf.constant(1, num_frames.dtype),
+                message="num_frames must be >= 1"),
+            tf.debugging.assert_less_equal(
+                num_frames, tf.constant(self.max_frames, num_frames.dtype),
+                message=f"num_frames must be <= max_frames = {self.max_frames} (set at export "
+                        "with --max-frames)"),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(num_frames)
+
+    def to_model_pixels(self, frames: tf.Tensor) -> tf.Tensor:
+        """Input frames (uint8 0..255 or float32 in [0, 1]) -> float32 in the pixel range."""
+        unit = tf.cast(frames, tf.float32)
+        if self.frames_dtype == "uint8":
+            unit = unit / 255.0
+        low, high = self.pixel_range
+        return unit * (high - low) + low
+
+    def to_output_frames(self, frames: tf.Tensor) -> tf.Tensor:
+        """Model-range frames -> the export's frame dtype (clipped to the pixel range)."""
+        low, high = self.pixel_range
+        unit = tf.clip_by_value((frames - low) / (high - low), 0.0, 1.0)
+        if self.frames_dtype == "uint8":
+            # tf.round rounds half to even, as numpy does in from_pixel_range.
+            return tf.cast(tf.round(unit * 255.0), tf.uint8)
+        return unit
+
+    def decode_frames(self, latents: tf.Tensor) -> tf.Tensor:
+        """Frames `(N, H, W, C)` in the export's frame dtype from latents `(N, n)`."""
+        return self.to_output_frames(self.decoder(latents, training=False))
+
+    def encode_pairs(self, frame_pairs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Posterior mean and log-variance `(N, 2n)` of frame pairs `(N, 2, H, W, C)`."""
+        return self._encode_model(self.to_model_pixels(frame_pairs))
+
+    def initial_state(self, frame_pair: tf.Tensor) -> tf.Tensor:
+        """x_0 `(1, n)`: the first half of the posterior mean of one pair `(2, H, W, C)`."""
+        mean, _ = self.encode_pairs(frame_pair[tf.newaxis])
+        states = self.dynamic_layer.to_state_space(mean)
+        return states[:, :self.latent_dim]
+
+    def split_seed(self, seed: tf.Tensor) -> tf.Tensor:
+        """Two stateless seeds `(2, 2)` from an int64 scalar seed: [x_0, innovations]."""
+        folded = tf.cast(tf.math.floormod(seed, SEED_MODULUS), tf.int32)
+        return tf.random.experimental.stateless_split(tf.stack([folded, 0]), 2)
+
+    def stationary_state(self, seed: tf.Tensor) -> tf.Tensor:
+        """x_0 ~ N(0, I) `(1, n)`, the stationary distribution of the latent process."""
+        return tf.random.stateless_normal([1, self.latent_dim], seed=self.split_seed(seed)[0])
+
+    def rollout(self, initial_state: tf.Tensor, num_frames: tf.Tensor,
+                seed: tf.Tensor) -> tf.Tensor:
+        """Latents `(num_frames, n)` of x_{t+1} = A x_t + B v_t from x_0 `(1, n)`.
+
+        The innovations are drawn statelessly from `seed`: the same seed gives the same
+        trajectory on every call and every server.
+        """
+        num_frames = self.checked_num_frames(num_frames)
+        noise = tf.random.stateless_normal(
+            tf.stack([num_frames - 1, 1, self.latent_dim]), seed=self.split_seed(seed)[1])
+        a, b = self.transition_matrix, self.noise_matrix
+
+        def step(state: tf.Tensor, innovation: tf.Tensor) -> tf.Tensor:
+            return (tf.matmul(state, a, transpose_b=True)
+                    + tf.matmul(innovation, b, transpose_b=True))
+
+        later = tf.scan(step, noise, initializer=initial_state)
+        return tf.concat([initial_state, tf.reshape(later, [-1, self.latent_dim])], axis=0)

@@ -1,0 +1,59 @@
+"""A tiny untrained run directory for the export and serving tests (32x32 frames, n = 4)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+from dynamic_vae.models.dynamic_vae import DynamicVAE
+from dynamic_vae.training import MODEL_FILE, save_model
+
+LATENT_DIM = 4
+FRAME_SHAPE = (32, 32, 1)
+EXPORT_MAX_FRAMES = 48
+
+_shared_export: dict = {}
+
+
+def make_tiny_run(run_dir: Path, seed: int = 0) -> Path:
+    """A run directory holding an untrained small model (export needs only model.keras)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model = DynamicVAE(frame_shape=FRAME_SHAPE, latent_dim=LATENT_DIM, base_channels=8,
+                       sigma=0.5, seed=seed)
+    save_model(model, run_dir / MODEL_FILE)
+    (run_dir / "config.json").write_text(json.dumps({"model": {"latent_dim": LATENT_DIM}}))
+    return run_dir
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def shared_tiny_export(tmp_path_factory) -> dict:
+    """One tiny run exported as `saved_models/tiny/1` for the whole session.
+
+    Test modules share it (building, exporting and loading is most of their setup time);
+    a module that adds versions adds them after the others have read version 1.
+    """
+    if not _shared_export:
+        from dynamic_vae.export import export_run
+        from dynamic_vae.training import load_run
+
+        root = tmp_path_factory.mktemp("tiny-export")
+        run_dir = make_tiny_run(root / "run")
+        version_dir = export_run(run_dir, "tiny", base_dir=root / "saved_models",
+                                 max_frames=EXPORT_MAX_FRAMES)
+        model, _ = load_run(run_dir)
+        _shared_export.update(root=root, run=run_dir, version_dir=version_dir, model=model)
+    return dict(_shared_export)
+
+
+def random_frames(count: int, seed: int = 0):
+    """uint8 frames `(count, 32, 32, 1)`: the export's maths does not depend on content."""
+    import numpy as np
+
+    return np.random.default_rng(seed).integers(0, 256, size=(count, *FRAME_SHAPE),
+                                                dtype=np.uint8)
