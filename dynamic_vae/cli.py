@@ -50,6 +50,20 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     for name, kind in {**MODEL_FLAGS, **TRAINING_FLAGS}.items():
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_run_control_flags(parser)
+
+
+def _add_run_control_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "resuming and distribution",
+        "A killed run resumes from its last completed epoch when the same command is run "
+        "again (the run directory's backup/ must be of the same configuration).")
+    group.add_argument("--restart", action="store_true",
+                       help="discard the run directory's backup and train from scratch")
+    group.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
+                       default="default",
+                       help="tf.distribute strategy: one device, all local GPUs, or the "
+                            "workers of TF_CONFIG (batch sizes are global)")
 
 
 def _add_generate(subparsers: argparse._SubParsersAction) -> None:
@@ -150,7 +164,10 @@ def run_train(args: argparse.Namespace) -> int:
     config = config.override(**overrides)
     _, summary = train(config, args.output, frames=frames,
                        frames_source=str(args.frames) if args.frames else None,
-                       verbose=0 if args.quiet else "auto")
+                       verbose=0 if args.quiet else "auto", restart=args.restart,
+                       strategy=args.strategy)
+    if summary["resumed_from_epoch"]:
+        print(f"resumed from the backup of epoch {summary['resumed_from_epoch']}")
     print(f"trained {summary['epochs']} epochs in {summary['wall_time_seconds']:.1f} s "
           f"({summary['pairs_per_second']:.0f} pairs/s); spectral radius of A "
           f"{summary['spectrum']['spectral_radius']:.3f}; run directory {args.output}")

@@ -252,9 +252,14 @@ class DynamicVAE(keras.Model):
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
         windows = data[0] if isinstance(data, (tuple, list)) else data
+        # Under a tf.distribute strategy each replica sees 1/R of the global batch and the
+        # optimizer sums the replicas' gradients: dividing by R makes that sum the gradient
+        # of the global-batch mean, as on one device. The trackers keep the unscaled loss.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             terms = self._loss_terms(windows, training=True)
-        gradients = tape.gradient(terms["loss"], self.trainable_weights)
+            replica_loss = terms["loss"] / replicas
+        gradients = tape.gradient(replica_loss, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._update_trackers(terms)
 
