@@ -241,7 +241,11 @@ def train(
     dataset = pairs.epoch_dataset(training.batch_size, seed=training.seed,
                                   first_epoch=first_epoch, epochs=training.epochs,
                                   window=training.window)
-    validation = tf.data.Dataset.from_tensor_slices(pairs.test_pairs).batch(16)
+    # Every replica gets a copy of each held-out pair (a batch of one pair cannot be split
+    # between replicas); the mean over copies is the mean over pairs.
+    replicas = distribution.num_replicas_in_sync
+    validation = tf.data.Dataset.from_tensor_slices(
+        np.repeat(pairs.test_pairs, replicas, axis=0)).batch(16 * replicas)
     log_dir = write_dir / "logs"
     divergence = NonFiniteLossStop()
     callbacks = [

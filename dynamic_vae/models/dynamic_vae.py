@@ -248,7 +248,14 @@ class DynamicVAE(keras.Model):
         self.residual_tracker.update_state(self.dynamic_layer.stationarity_residual())
         if "prediction" in terms:
             self.prediction_tracker.update_state(terms["prediction"])
-        return {metric.name: metric.result() for metric in self.metrics}
+        results = {metric.name: metric.result() for metric in self.metrics}
+        if isinstance(tf.distribute.get_strategy(),
+                      tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3 reduces step outputs of a multi-worker strategy with a MEAN over axis 0,
+            # which fails on scalars (tensorflow/tensorflow#72388); the values are already
+            # synchronised, so a length-1 axis reduces to them.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
         windows = data[0] if isinstance(data, (tuple, list)) else data
