@@ -136,17 +136,24 @@ def load_frames_file(path: Path, flag: str = "--frames"):
     if path.suffix not in (".npy", ".npz"):
         raise ValueError(f"{flag} {path}: expected a .npy or .npz file, got "
                          f"'{path.suffix or '(no ending)'}'")
+    import zipfile
+    import zlib
+
+    # A damaged .npz fails as a zip archive, at opening or only when a member is read.
+    unreadable = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
     try:
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
+        if path.suffix == ".npz":
+            keys = list(data.keys())
+            key = "frames" if "frames" in keys else (keys[0] if len(keys) == 1 else None)
+            if key is None:
+                raise LookupError(keys)
+            data = data[key]
+    except LookupError as keys:
+        raise ValueError(f"{flag} {path}: holds arrays {keys.args[0]}; expected one array "
+                         "or one named 'frames'") from None
+    except unreadable as error:
         raise ValueError(f"{flag} {path}: cannot read it as a numpy array ({error})") from None
-    if path.suffix == ".npz":
-        keys = list(data.keys())
-        key = "frames" if "frames" in keys else (keys[0] if len(keys) == 1 else None)
-        if key is None:
-            raise ValueError(f"{flag} {path}: holds arrays {keys}; expected one array or "
-                             "one named 'frames'")
-        data = data[key]
     return data
 
 

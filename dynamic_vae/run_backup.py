@@ -114,10 +114,14 @@ class RunBackup(keras.callbacks.Callback):
     def check_config(self) -> None:
         """Raises ValueError naming every differing field if the newest backup is of
         another configuration."""
-        latest = self.latest
-        if latest is None:
+        for latest in self.backups():
+            try:
+                saved = self._read_state(latest)["config"]
+                break
+            except ValueError:
+                continue  # restore() skips it too, with a warning
+        else:
             return
-        saved = self._read_state(latest)["config"]
         differences = config_differences(saved, self.run_config)
         if differences:
             raise ValueError(

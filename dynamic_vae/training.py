@@ -330,8 +330,23 @@ def load_run(run_dir: str | Path) -> tuple[DynamicVAE, dict[str, Any]]:
         raise FileNotFoundError(f"{run_dir}: not a finished run directory ({MODEL_FILE} is "
                                 "missing); train one with 'dynamic-vae train'")
     config_path = run_dir / CONFIG_FILE
-    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    model = keras.models.load_model(model_path)
+    config: Any = {}
+    if config_path.is_file():
+        try:
+            config = json.loads(config_path.read_text())
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ValueError(f"{config_path}: not valid JSON ({error}); the run directory is "
+                             "damaged") from None
+        if not isinstance(config, dict):
+            raise ValueError(f"{config_path}: expected a JSON object, got "
+                             f"{type(config).__name__}")
+    try:
+        # safe_mode stays on: a .keras file may not smuggle in Python lambdas.
+        model = keras.models.load_model(model_path, safe_mode=True)
+    except Exception as error:  # noqa: BLE001 - damaged archives fail in many ways
+        raise ValueError(f"{model_path}: cannot load the model ({type(error).__name__}: "
+                         f"{str(error)[:300]}); the file is damaged, truncated or not a "
+                         "dynamic-vae .keras archive") from None
     if not isinstance(model, DynamicVAE):
         raise ValueError(f"{model_path}: expected a DynamicVAE, got {type(model).__name__}")
     return model, config
