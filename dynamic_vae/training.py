@@ -225,9 +225,11 @@ def train(
     data_info["sha1"] = hashlib.sha1(pairs.frames.tobytes()).hexdigest()
     run_record = {**config.to_dict(), "data": data_info}
     backup = RunBackup(output_dir / BACKUP_DIR, run_record, write=chief)
-    if restart and chief:
-        backup.clear()
-    backup.check_config()
+    if restart:
+        if chief:
+            backup.clear()
+    else:
+        backup.check_config()
     # Workers other than the chief train in lockstep but write to a scratch directory.
     write_dir = output_dir if chief else Path(tempfile.mkdtemp(prefix="dynamic-vae-worker-"))
     write_dir.mkdir(parents=True, exist_ok=True)
@@ -237,7 +239,8 @@ def train(
     with distribution.scope():
         model = build_model(config)
         model.optimizer.build(model.trainable_variables)
-    first_epoch = min(backup.restore(model), training.epochs)
+    # Other workers may still see the chief's old backup while it is being cleared.
+    first_epoch = 0 if restart else min(backup.restore(model), training.epochs)
     dataset = pairs.epoch_dataset(training.batch_size, seed=training.seed,
                                   first_epoch=first_epoch, epochs=training.epochs,
                                   window=training.window)
@@ -274,10 +277,11 @@ def train(
         raise FloatingPointError(
             f"training diverged: the loss became {divergence.value} at epoch "
             f"{divergence.stopped_at[0] + 1}, step {divergence.stopped_at[1] + 1}; "
-            + (f"the last good checkpoint is {last} (after epoch {backup.completed_epochs}); "
+            + (f"the last good checkpoint is {last} (after epoch {backup.completed_epochs}; "
+               "the same command resumes from it); "
                if last is not None else "no epoch completed, so there is no checkpoint; ")
-            + "no model was written. Lower --learning-rate (or --sigma / weights) and train "
-              "again with --restart")
+            + "no model was written. To change the configuration (e.g. a lower "
+              "--learning-rate) train again with --restart")
 
     history_data = backup.history
     epochs_run = len(history_data.get("loss", []))

@@ -53,10 +53,16 @@ def test_sigkilled_run_resumes_from_its_last_epoch(tmp_path):
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     backup_dir = run_dir / "backup"
-    while not (backup_dir / "epoch-0003").is_dir():
+    seen = {}
+    while 3 not in seen:
         assert process.poll() is None, process.communicate()[1].decode()[-2000:]
         assert time.monotonic() < deadline, "no backup of epoch 3 within 120 s"
-        time.sleep(0.02)
+        for epoch in (2, 3):
+            if epoch not in seen and (backup_dir / f"epoch-{epoch:04d}").is_dir():
+                seen[epoch] = time.monotonic()
+        time.sleep(0.01)
+    # Kill in the middle of epoch 4: half an epoch after epoch 3's backup appeared.
+    time.sleep(0.5 * (seen[3] - seen.get(2, seen[3])))
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
