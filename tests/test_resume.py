@@ -18,7 +18,7 @@ from dynamic_vae.data.frame_pairs import make_frame_pairs
 from dynamic_vae.run_backup import RunBackup
 from dynamic_vae.training import build_model, train
 
-EPOCHS = 10
+EPOCHS = 8
 TINY = ["--preset", "paper-v1", "--latent-dim", "2", "--base-channels", "8",
         "--batch-size", "16", "--image-every", "0", "--seed", "3"]
 
@@ -45,7 +45,7 @@ def train_command(frames_path: Path, run_dir: Path, *extra: str) -> list[str]:
 
 @pytest.mark.slow
 def test_sigkilled_run_resumes_from_its_last_epoch(tmp_path):
-    frames = moving_bars()
+    frames = moving_bars(160)
     frames_path = tmp_path / "frames.npy"
     np.save(frames_path, frames)
     run_dir = tmp_path / "run"
