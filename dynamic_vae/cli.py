@@ -49,6 +49,20 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     for name, kind in {**MODEL_FLAGS, **TRAINING_FLAGS}.items():
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_run_control_flags(parser)
+
+
+def _add_run_control_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "resuming and distribution",
+        "A killed run resumes from its last completed epoch when the same command is run "
+        "again (the run directory's backup/ must be of the same configuration).")
+    group.add_argument("--restart", action="store_true",
+                       help="discard the run directory's backup and train from scratch")
+    group.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
+                       default="default",
+                       help="tf.distribute strategy: one device, all local GPUs, or the "
+                            "workers of TF_CONFIG (batch sizes are global)")
 
 
 def _add_generate(subparsers: argparse._SubParsersAction) -> None:
@@ -126,17 +140,24 @@ def load_frames_file(path: Path, flag: str = "--frames"):
     if path.suffix not in (".npy", ".npz"):
         raise ValueError(f"{flag} {path}: expected a .npy or .npz file, got "
                          f"'{path.suffix or '(no ending)'}'")
+    import zipfile
+    import zlib
+
+    # A damaged .npz fails as a zip archive, at opening or only when a member is read.
+    unreadable = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
     try:
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
+        if path.suffix == ".npz":
+            keys = list(data.keys())
+            key = "frames" if "frames" in keys else (keys[0] if len(keys) == 1 else None)
+            if key is None:
+                raise LookupError(keys)
+            data = data[key]
+    except LookupError as keys:
+        raise ValueError(f"{flag} {path}: holds arrays {keys.args[0]}; expected one array "
+                         "or one named 'frames'") from None
+    except unreadable as error:
         raise ValueError(f"{flag} {path}: cannot read it as a numpy array ({error})") from None
-    if path.suffix == ".npz":
-        keys = list(data.keys())
-        key = "frames" if "frames" in keys else (keys[0] if len(keys) == 1 else None)
-        if key is None:
-            raise ValueError(f"{flag} {path}: holds arrays {keys}; expected one array or "
-                             "one named 'frames'")
-        data = data[key]
     return data
 
 
@@ -152,7 +173,10 @@ def run_train(args: argparse.Namespace) -> int:
         overrides["frame_shape"] = frame_shape_of(frames)
     config = config.override(**overrides)
     _, summary = train(config, args.output, frames=frames, frames_source=frames_source,
-                       verbose=0 if args.quiet else "auto")
+                       verbose=0 if args.quiet else "auto", restart=args.restart,
+                       strategy=args.strategy)
+    if summary["resumed_from_epoch"]:
+        print(f"resumed from the backup of epoch {summary['resumed_from_epoch']}")
     print(f"trained {summary['epochs']} epochs in {summary['wall_time_seconds']:.1f} s "
           f"({summary['pairs_per_second']:.0f} pairs/s); spectral radius of A "
           f"{summary['spectrum']['spectral_radius']:.3f}; run directory {args.output}")

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 from typing import Any
+
+import numpy as np
 
 ENCODER_MODES = ("frame", "pair")
 MIXED_PRECISION = ("off", "bfloat16")
@@ -170,6 +174,9 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        if not isinstance(data, dict):
+            raise ValueError(f"config: expected a mapping with sections 'model' and "
+                             f"'training', got {type(data).__name__}")
         unknown = set(data) - {"model", "training"}
         if unknown:
             raise ValueError(f"unknown config sections {sorted(unknown)}; expected 'model' "
@@ -193,13 +200,55 @@ class RunConfig:
         return RunConfig.from_dict({"model": model, "training": training})
 
 
-def _build(cls: type, data: dict[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
+def _check_type(name: str, annotation: str, value: Any) -> None:
+    """Raises ValueError unless `value` fits the field's annotation (JSON gives any type)."""
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    def is_number(v: Any) -> bool:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+    def got(v: Any) -> str:
+        return f"{type(v).__name__} {v!r}"
+
+    if annotation == "int | None" and value is None:
+        return
+    if annotation in ("int", "int | None") and not is_int(value):
+        raise ValueError(f"{name}: expected int, got {got(value)}")
+    if annotation == "float":
+        if not is_number(value):
+            raise ValueError(f"{name}: expected a number, got {got(value)}")
+        if not math.isfinite(value):
+            raise ValueError(f"{name}: expected a finite number, got {value}")
+    if annotation == "bool" and not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: expected true or false, got {got(value)}")
+    if annotation == "str" and not isinstance(value, str):
+        raise ValueError(f"{name}: expected a string, got {got(value)}")
+    if annotation.startswith("tuple["):
+        element = "int" if "int" in annotation else "number"
+        check = is_int if element == "int" else is_number
+        count = annotation.count(",") + 1
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not all(
+                check(v) for v in value):
+            raise ValueError(f"{name}: expected {count} {element}s, got {got(value)}")
+
+
+def _build(cls: type, data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise ValueError(f"config section '{_SECTIONS[cls]}': expected a mapping of fields, "
+                         f"got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
     if unknown:
         raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; known fields are "
-                         f"{sorted(names)}")
+                         f"{sorted(fields)}")
+    for name, value in data.items():
+        _check_type(name, str(fields[name].type), value)
     return cls(**data)
+
+
+_SECTIONS = {ModelConfig: "model", TrainingConfig: "training"}
 
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -9,11 +9,16 @@ A run directory holds everything a run produced:
     summary.json         wall time, training throughput, final metrics, spectrum of A
     logs/                TensorBoard: every loss term, the stationarity residual and the
                          spectral radius of A per epoch; synthesised strips every few epochs
+    backup/              the training state of the last epochs while training runs (deleted
+                         when the run finishes; see dynamic_vae.run_backup)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -26,13 +31,16 @@ import tensorflow as tf
 from dynamic_vae.config import RunConfig
 from dynamic_vae.data.counting_mnist import counting_mnist
 from dynamic_vae.data.frame_pairs import FramePairs, make_frame_pairs
+from dynamic_vae.distribute import is_chief, make_strategy
 from dynamic_vae.models.dynamic_vae import DynamicVAE
 from dynamic_vae.outputs import atomic_path, atomic_write_text, tile_frames
+from dynamic_vae.run_backup import RunBackup
 from dynamic_vae.spectrum import spectrum_report
 from dynamic_vae.synthesis import synthesize
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
+BACKUP_DIR = "backup"
 
 
 class DynamicsMonitor(keras.callbacks.Callback):
@@ -53,6 +61,8 @@ class DynamicsMonitor(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         a, b = self.model.transition()
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            return  # diverged: NonFiniteLossStop reports it
         report = spectrum_report(a, b)
         if logs is not None:
             logs["spectral_radius"] = report["spectral_radius"]
@@ -88,6 +98,32 @@ class KLWarmup(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self.model.dynamic_layer.kl_schedule.assign(1.0)
+
+
+class NonFiniteLossStop(keras.callbacks.Callback):
+    """Stops training at the first step whose loss is NaN or inf and remembers where.
+
+    Unlike `keras.callbacks.TerminateOnNaN` it records the epoch, step and value, so `train`
+    can fail with a message naming them and the last good backup.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopped_at: tuple[int, int] | None = None
+        self.value: float | None = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is None or self.stopped_at is not None:
+            return
+        loss = float(loss)
+        if not np.isfinite(loss):
+            self.stopped_at, self.value = (self._epoch, batch), loss
+            self.model.stop_training = True
 
 
 def load_training_frames(config: RunConfig,
@@ -150,8 +186,15 @@ def train(
     frames: np.ndarray | list[np.ndarray] | None = None,
     frames_source: str | None = None,
     verbose: int | str = "auto",
+    restart: bool = False,
+    strategy: str = "default",
+    callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> tuple[DynamicVAE, dict[str, Any]]:
     """Trains a model as `config` says and writes the run directory.
+
+    The training state is backed up to `output_dir/backup/` after every epoch; calling `train`
+    again with the same arguments after a crash or kill resumes from the last completed epoch
+    (same weights, optimizer state, sampler RNG state and data order) instead of starting over.
 
     Args:
         config: the run configuration (see `dynamic_vae.config.get_preset`).
@@ -160,67 +203,118 @@ def train(
             straddles two); `None` builds the counting-MNIST sequence of `config.training`.
         frames_source: a description of `frames` for config.json (e.g. the file name).
         verbose: Keras progress output.
+        restart: discard a backup in `output_dir` and train from scratch.
+        strategy: `default`, `mirrored` or `multiworker` (see `dynamic_vae.distribute`).
+        callbacks: more Keras callbacks for `fit`, run before the backup.
 
     Returns:
         `(model, summary)` where summary is what summary.json holds.
+
+    Raises:
+        ValueError: if `output_dir` holds a backup of another configuration (and not
+            `restart`).
+        FloatingPointError: if the loss becomes NaN or inf; names the epoch and the last good
+            backup, and writes no model.
     """
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     training = config.training
+    distribution = make_strategy(strategy)
+    chief = is_chief(distribution)
+    output_dir = Path(output_dir)
     frames, data_info = load_training_frames(config, frames, frames_source)
     pairs: FramePairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
     if pairs.frame_shape != config.model.frame_shape:
         raise ValueError(f"frames: shape {pairs.frame_shape} per frame does not match the "
                          f"model's frame_shape {config.model.frame_shape}; pass "
                          f"--frame-shape or use frames of that size")
-    atomic_write_text(output_dir / CONFIG_FILE, json.dumps(
-        {**config.to_dict(), "data": data_info}, indent=2, sort_keys=True))
+    data_info["sha1"] = hashlib.sha1(pairs.frames.tobytes()).hexdigest()
+    run_record = {**config.to_dict(), "data": data_info}
+    backup = RunBackup(output_dir / BACKUP_DIR, run_record, write=chief)
+    if restart:
+        if chief:
+            backup.clear()
+    else:
+        backup.check_config()
+    # Workers other than the chief train in lockstep but write to a scratch directory.
+    write_dir = output_dir if chief else Path(tempfile.mkdtemp(prefix="dynamic-vae-worker-"))
+    write_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(write_dir / CONFIG_FILE, json.dumps(run_record, indent=2, sort_keys=True))
 
     keras.utils.set_random_seed(training.seed)
-    model = build_model(config)
-    dataset = pairs.dataset(training.batch_size, seed=training.seed, window=training.window)
-    validation = tf.data.Dataset.from_tensor_slices(pairs.test_pairs).batch(16)
-    log_dir = output_dir / "logs"
+    with distribution.scope():
+        model = build_model(config)
+        model.optimizer.build(model.trainable_variables)
+    # Other workers may still see the chief's old backup while it is being cleared.
+    first_epoch = 0 if restart else min(backup.restore(model), training.epochs)
+    dataset = pairs.epoch_dataset(training.batch_size, seed=training.seed,
+                                  first_epoch=first_epoch, epochs=training.epochs,
+                                  window=training.window)
+    # Every replica gets a copy of each held-out pair (a batch of one pair cannot be split
+    # between replicas); the mean over copies is the mean over pairs.
+    replicas = distribution.num_replicas_in_sync
+    validation = tf.data.Dataset.from_tensor_slices(
+        np.repeat(pairs.test_pairs, replicas, axis=0)).batch(16 * replicas)
+    log_dir = write_dir / "logs"
+    divergence = NonFiniteLossStop()
     callbacks = [
+        *(callbacks or []),
         DynamicsMonitor(log_dir / "dynamics", image_every=training.image_every,
                         seed=training.seed),
         keras.callbacks.TensorBoard(log_dir=str(log_dir), histogram_freq=0,
                                     write_graph=False),
-        keras.callbacks.TerminateOnNaN(),
+        divergence,
+        backup,  # last: it records the logs the callbacks above add to
     ]
     if training.kl_warmup_epochs > 0:
         callbacks.insert(0, KLWarmup(training.kl_warmup_epochs))
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        # Keras warns that shuffle=True is ignored for datasets; ours shuffles itself.
-        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
-        history = model.fit(dataset, epochs=training.epochs, validation_data=validation,
-                            callbacks=callbacks, verbose=verbose)
+    if first_epoch < training.epochs:
+        with warnings.catch_warnings():
+            # Keras warns that shuffle=True is ignored for datasets; ours shuffles itself.
+            warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+            model.fit(dataset, epochs=training.epochs, initial_epoch=first_epoch,
+                      steps_per_epoch=pairs.steps_per_epoch(training.batch_size,
+                                                            training.window),
+                      validation_data=validation, callbacks=callbacks, verbose=verbose)
     wall_time = time.perf_counter() - start
-    save_model(model, output_dir / MODEL_FILE)
+    if divergence.stopped_at is not None:
+        last = backup.latest
+        raise FloatingPointError(
+            f"training diverged: the loss became {divergence.value} at epoch "
+            f"{divergence.stopped_at[0] + 1}, step {divergence.stopped_at[1] + 1}; "
+            + (f"the last good checkpoint is {last} (after epoch {backup.completed_epochs}; "
+               "the same command resumes from it); "
+               if last is not None else "no epoch completed, so there is no checkpoint; ")
+            + "no model was written. To change the configuration (e.g. a lower "
+              "--learning-rate) train again with --restart")
 
-    history_data = {k: [float(v) for v in values] for k, values in history.history.items()}
+    history_data = backup.history
     epochs_run = len(history_data.get("loss", []))
     a, b = model.transition()
+    epochs_this_time = epochs_run - first_epoch
     summary = {
         "epochs": epochs_run,
+        "resumed_from_epoch": first_epoch,
+        "strategy": strategy,
+        "replicas": int(distribution.num_replicas_in_sync),
         "wall_time_seconds": wall_time,
         "train_pairs": int(len(pairs.train_starts)),
         # A window of L frames trains L - 1 pairs.
-        "pairs_per_second": (epochs_run * len(pairs.window_starts(training.window))
-                             * (training.window - 1) / wall_time),
+        "pairs_per_second": (epochs_this_time * len(pairs.window_starts(training.window))
+                             * (training.window - 1) / max(wall_time, 1e-9)),
         "final_metrics": {k: v[-1] for k, v in history_data.items()},
         "spectrum": spectrum_report(a, b),
         "test_pair_starts": [int(t) for t in pairs.test_starts],
     }
-    atomic_write_text(output_dir / "history.json", json.dumps(history_data, indent=2))
-    _write_history_csv(history_data, output_dir / "history.csv")
-    plot_history(history_data, output_dir / "training_curves.png")
-    atomic_write_text(output_dir / "summary.json", json.dumps(summary, indent=2))
-    if epochs_run < training.epochs:
-        raise FloatingPointError(
-            f"training stopped at epoch {epochs_run} of {training.epochs}: the loss became "
-            f"NaN or inf; the model of that epoch is in {output_dir / MODEL_FILE}")
+    save_model(model, write_dir / MODEL_FILE)
+    atomic_write_text(write_dir / "history.json", json.dumps(history_data, indent=2))
+    _write_history_csv(history_data, write_dir / "history.csv")
+    plot_history(history_data, write_dir / "training_curves.png")
+    atomic_write_text(write_dir / "summary.json", json.dumps(summary, indent=2))
+    if chief:
+        # Only once every output is in place: a kill before this line resumes and rewrites them.
+        backup.clear()
+    else:
+        shutil.rmtree(write_dir, ignore_errors=True)
     return model, summary
 
 
@@ -244,8 +338,23 @@ def load_run(run_dir: str | Path) -> tuple[DynamicVAE, dict[str, Any]]:
         raise FileNotFoundError(f"{run_dir}: not a finished run directory ({MODEL_FILE} is "
                                 "missing); train one with 'dynamic-vae train'")
     config_path = run_dir / CONFIG_FILE
-    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    model = keras.models.load_model(model_path)
+    config: Any = {}
+    if config_path.is_file():
+        try:
+            config = json.loads(config_path.read_text())
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ValueError(f"{config_path}: not valid JSON ({error}); the run directory is "
+                             "damaged") from None
+        if not isinstance(config, dict):
+            raise ValueError(f"{config_path}: expected a JSON object, got "
+                             f"{type(config).__name__}")
+    try:
+        # safe_mode stays on: a .keras file may not smuggle in Python lambdas.
+        model = keras.models.load_model(model_path, safe_mode=True)
+    except Exception as error:  # noqa: BLE001 - damaged archives fail in many ways
+        raise ValueError(f"{model_path}: cannot load the model ({type(error).__name__}: "
+                         f"{str(error)[:300]}); the file is damaged, truncated or not a "
+                         "dynamic-vae .keras archive") from None
     if not isinstance(model, DynamicVAE):
         raise ValueError(f"{model_path}: expected a DynamicVAE, got {type(model).__name__}")
     return model, config

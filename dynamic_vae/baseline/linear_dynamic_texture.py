@@ -11,6 +11,8 @@ B B^T = the covariance of the residuals X_1 - A X_0, B from its leading eigenvec
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +170,7 @@ class LinearDynamicTexture:
         try:
             data = np.load(path, allow_pickle=False)
             arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError, EOFError) as error:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise ValueError(f"{path}: not a saved LinearDynamicTexture ({error})") from None
         missing = {"mean_frame", "observation_matrix", "transition_matrix", "noise_matrix",
                    "states", "frame_shape"} - set(arrays)

@@ -138,6 +138,41 @@ class FramePairs:
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return dataset.prefetch(tf.data.AUTOTUNE)
 
+    def steps_per_epoch(self, batch_size: int, window: int = 2) -> int:
+        """Batches in one pass over the training windows (the last one may be smaller)."""
+        return -(-len(self.window_starts(window)) // batch_size)
+
+    def epoch_dataset(self, batch_size: int, seed: int, first_epoch: int, epochs: int,
+                      window: int = 2) -> tf.data.Dataset:
+        """The batches of epochs `first_epoch .. epochs - 1`, one after the other.
+
+        Epoch e's order is a stateless shuffle seeded by `(seed, e)`, so a run resumed at epoch
+        e sees exactly the batches an uninterrupted run would have seen (a `shuffle` with
+        `reshuffle_each_iteration` would restart its sequence of orders). Fit it with
+        `steps_per_epoch=self.steps_per_epoch(batch_size, window)`.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not 0 <= first_epoch <= epochs:
+            raise ValueError(f"first_epoch must lie in [0, epochs={epochs}], got {first_epoch}")
+        window_starts = self.window_starts(window)
+        if len(window_starts) == 0:
+            raise ValueError(f"window: no run of {window} consecutive training frames exists "
+                             f"(sequences too short for windows of {window})")
+        frames = tf.constant(self.frames)
+        starts = tf.constant(window_starts)
+        offsets = tf.range(window, dtype=tf.int64)
+
+        def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
+            order = tf.random.experimental.stateless_shuffle(
+                starts, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+        dataset = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
+        dataset = dataset.map(lambda t: tf.gather(frames, t[:, tf.newaxis] + offsets),
+                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
 
 def make_frame_pairs(
     sequences: np.ndarray | Sequence[np.ndarray],

@@ -64,7 +64,7 @@ def load_digit_classifier(cache_dir: str | Path | None = None
     model_path = cache_dir / "digit_classifier.keras"
     info_path = cache_dir / "digit_classifier.json"
     if model_path.exists() and info_path.exists():
-        return (keras.models.load_model(model_path),
+        return (keras.models.load_model(model_path, safe_mode=True),
                 json.loads(info_path.read_text())["heldout_accuracy"])
     model, accuracy = train_digit_classifier()
     cache_dir.mkdir(parents=True, exist_ok=True)

@@ -249,13 +249,25 @@ class DynamicVAE(keras.Model):
         self.residual_tracker.update_state(self.dynamic_layer.stationarity_residual())
         if "prediction" in terms:
             self.prediction_tracker.update_state(terms["prediction"])
-        return {metric.name: metric.result() for metric in self.metrics}
+        results = {metric.name: metric.result() for metric in self.metrics}
+        if isinstance(tf.distribute.get_strategy(),
+                      tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3 reduces step outputs of a multi-worker strategy with a MEAN over axis 0,
+            # which fails on scalars (tensorflow/tensorflow#72388); the values are already
+            # synchronised, so a length-1 axis reduces to them.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
         windows = data[0] if isinstance(data, (tuple, list)) else data
+        # Under a tf.distribute strategy each replica sees 1/R of the global batch and the
+        # optimizer sums the replicas' gradients: dividing by R makes that sum the gradient
+        # of the global-batch mean, as on one device. The trackers keep the unscaled loss.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             terms = self._loss_terms(windows, training=True)
-        gradients = tape.gradient(terms["loss"], self.trainable_weights)
+            replica_loss = terms["loss"] / replicas
+        gradients = tape.gradient(replica_loss, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._update_trackers(terms)
 
