@@ -31,7 +31,9 @@ demo: $(STAMP)
 	$(BIN)/dynamic-vae generate $(DEMO_DIR) --frames 200 --seed 0 --out $(DEMO_DIR)/synthesised.gif --scale 2
 	$(BIN)/dynamic-vae generate $(DEMO_DIR) --frames 200 --seed 0 --out $(DEMO_DIR)/synthesised.png
 	$(BIN)/dynamic-vae generate $(DEMO_DIR) --frames 200 --seed 0 --out $(DEMO_DIR)/synthesised.npy
-	@echo "demo: synthesised sequence in $(DEMO_DIR)/synthesised.{gif,png,npy}"
+	$(BIN)/dynamic-vae evaluate $(DEMO_DIR) --seeds 3 --horizon 1000
+	@echo "demo: synthesised sequence in $(DEMO_DIR)/synthesised.{gif,png,npy}," \
+	      "evaluation report in $(DEMO_DIR)/evaluation/report.md"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests -q
