@@ -118,24 +118,32 @@ class FramePairs:
                 window: int = 2) -> tf.data.Dataset:
         """Batches `(batch, window, H, W, C)` of training windows (pairs by default),
         reshuffled every epoch."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        window_starts = self.window_starts(window)
-        if len(window_starts) == 0:
-            raise ValueError(f"window: no run of {window} consecutive training frames exists "
-                             f"(sequences too short for windows of {window})")
-        frames = tf.constant(self.frames)
-        offsets = tf.range(window, dtype=tf.int64)
+        window_starts = self._checked_window_starts(batch_size, window)
         starts = tf.data.Dataset.from_tensor_slices(window_starts)
         if shuffle:
             starts = starts.shuffle(len(window_starts), seed=seed,
                                     reshuffle_each_iteration=True)
         if repeat:
             starts = starts.repeat()
+        return self._gather_windows(starts.batch(batch_size, drop_remainder=drop_remainder),
+                                    window)
+
+    def _checked_window_starts(self, batch_size: int, window: int) -> np.ndarray:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        window_starts = self.window_starts(window)
+        if len(window_starts) == 0:
+            raise ValueError(f"window: no run of {window} consecutive training frames exists "
+                             f"(sequences too short for windows of {window})")
+        return window_starts
+
+    def _gather_windows(self, batched_starts: tf.data.Dataset, window: int) -> tf.data.Dataset:
+        """Batches of start indices -> prefetched batches of windows `(batch, window, ...)`."""
+        frames = tf.constant(self.frames)
+        offsets = tf.range(window, dtype=tf.int64)
         # Gathering a whole batch at once is one op per batch, not one per pair.
-        dataset = starts.batch(batch_size, drop_remainder=drop_remainder).map(
-            lambda t: tf.gather(frames, t[:, tf.newaxis] + offsets),
-            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        dataset = batched_starts.map(lambda t: tf.gather(frames, t[:, tf.newaxis] + offsets),
+                                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     def steps_per_epoch(self, batch_size: int, window: int = 2) -> int:
@@ -151,27 +159,17 @@ class FramePairs:
         `reshuffle_each_iteration` would restart its sequence of orders). Fit it with
         `steps_per_epoch=self.steps_per_epoch(batch_size, window)`.
         """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0 <= first_epoch <= epochs:
             raise ValueError(f"first_epoch must lie in [0, epochs={epochs}], got {first_epoch}")
-        window_starts = self.window_starts(window)
-        if len(window_starts) == 0:
-            raise ValueError(f"window: no run of {window} consecutive training frames exists "
-                             f"(sequences too short for windows of {window})")
-        frames = tf.constant(self.frames)
-        starts = tf.constant(window_starts)
-        offsets = tf.range(window, dtype=tf.int64)
+        starts = tf.constant(self._checked_window_starts(batch_size, window))
 
         def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
             order = tf.random.experimental.stateless_shuffle(
                 starts, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
             return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
-        dataset = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
-        dataset = dataset.map(lambda t: tf.gather(frames, t[:, tf.newaxis] + offsets),
-                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        return self._gather_windows(
+            tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch), window)
 
 
 def make_frame_pairs(
