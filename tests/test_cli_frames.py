@@ -1,6 +1,7 @@
 """`dynamic-vae train --frames/--dataset` with the loader options, on real clips (tiny runs)."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,8 @@ def test_train_on_several_sequences_from_a_prepared_dataset(tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["model"]["frame_shape"] == [16, 16, 1]
     # 4 clips of 5 + 5 + 3 + 4 frames; a pair never straddles two clips.
+    # The frames' SHA-1 lets a resumed run check it trains on the same data.
+    assert re.fullmatch(r"[0-9a-f]{40}", config["data"].pop("sha1"))
     assert config["data"] == {"source": "tfds:dynamic_textures/gray48[train]", "sequences": 4,
                               "num_frames": 17}
     summary = json.loads((run_dir / "summary.json").read_text())
