@@ -110,6 +110,8 @@ def _add_client(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--scale", type=int, default=1, help="enlarge images by this factor")
     generate.add_argument("--timeout", type=float, default=60.0, help="seconds")
     generate.set_defaults(handler=run_client_generate)
+    from dynamic_vae.cli_serving_inference import add_client_actions
+    add_client_actions(actions)
 
 
 def run_client_generate(args: argparse.Namespace) -> int:

@@ -123,7 +123,7 @@ def test_grpc_encode_decode_and_metadata(served):
 def test_grpc_get_model_metadata_lists_the_signatures(served):
     signature_defs = served["client"].signature_defs().signature_def
     assert set(signature_defs) == {"serving_default", "generate", "generate_from", "encode",
-                                   "decode", "metadata"}
+                                   "decode", "metadata", "forecast", "impute"}
     generate = signature_defs["generate"]
     assert generate.inputs["num_frames"].dtype == tf.int32.as_datatype_enum
     assert generate.inputs["seed"].dtype == tf.int64.as_datatype_enum

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from dynamic_vae.export.sequence_module import SequenceModule
 from dynamic_vae.export import signatures  # noqa: F401 - registers the built-in signatures
+from dynamic_vae.export import inference_signatures  # noqa: F401 - forecast, impute
 from dynamic_vae.export.signature_builder import SignatureBuilder, build_signatures
 from dynamic_vae.export.versioning import write_version
 
