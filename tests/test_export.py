@@ -49,11 +49,16 @@ def test_export_writes_a_tf_serving_warmup_request(exported):
     path = exported["version_dir"] / "assets.extra" / "tf_serving_warmup_requests"
     records = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
                for r in tf.data.TFRecordDataset(str(path))]
-    assert len(records) == 1
-    request = records[0].predict_log.request
-    assert request.model_spec.signature_name == "generate"
+    requests = [record.predict_log.request for record in records]
+    assert [r.model_spec.signature_name for r in requests] == ["generate", "forecast", "impute"]
+    request = requests[0]
     assert tf.make_ndarray(request.inputs["num_frames"]) == min(64, MAX_FRAMES)
     assert tf.make_ndarray(request.inputs["num_frames"]).dtype == np.int32
+    # Each replays without error on the exported signature.
+    for request in requests:
+        inputs = {name: tf.constant(tf.make_ndarray(proto))
+                  for name, proto in request.inputs.items()}
+        exported["loaded"].signatures[request.model_spec.signature_name](**inputs)
 
 
 def test_export_holds_the_weights_but_not_the_optimizer(exported):

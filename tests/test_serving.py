@@ -70,8 +70,9 @@ def generate_inputs(num_frames=8, seed=3):
 def test_server_binds_loopback_and_serves_version_1(served):
     assert served["server"].host == "127.0.0.1"
     assert served["server"].store.versions() == [1]
-    # The export's warm-up request (48 frames) ran despite the server's 32-frame cap.
-    assert served["server"].store.get().warmup_requests == 1
+    # The export's warm-up requests ran (generate's 48 frames despite the server's 32-frame
+    # cap; forecast and impute).
+    assert served["server"].store.get().warmup_requests == 3
 
 
 def test_grpc_generate_matches_the_in_process_model(served):

@@ -58,6 +58,8 @@ def gap_mask():
 
 
 def test_grpc_forecast_matches_the_python_api(served):
+    # forecast and impute were warmed up on load (beside generate).
+    assert served["server"].store.get().warmup_requests == 3
     model, frames = served["model"], random_frames(CLIP, seed=1)
     outputs = served["client"].forecast(frames, STEPS, num_samples=SAMPLES, seed=SEED)
     mean, samples = forecast(model, frames, STEPS, num_samples=SAMPLES, seed=SEED)
