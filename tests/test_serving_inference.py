@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 
 from dynamic_vae.cli import main
+from dynamic_vae.data.frame_pairs import to_pixel_range
 from dynamic_vae.inference.clip import forecast_posteriors, smooth_clip
 from dynamic_vae.inference.video import forecast, impute
-from dynamic_vae.data.frame_pairs import to_pixel_range
 from dynamic_vae.serving import ModelServer, PredictionClient
 from tests.serving_helpers import (EXPORT_MAX_FRAMES, FRAME_SHAPE, LATENT_DIM, random_frames,
                                    shared_tiny_export)
@@ -172,6 +172,19 @@ def test_bad_requests_are_invalid_argument_and_the_server_keeps_serving(served, 
     assert message in raised.value.details()
     outputs, _ = client.predict("forecast", FORECAST_OK)
     assert outputs["mean_frames"].shape == (4, *FRAME_SHAPE)
+
+
+def test_the_server_frame_cap_bounds_forecast_steps(served):
+    servable = served["server"].store.get()
+    servable.max_frames = 3  # as `dynamic-vae serve --max-frames 3` sets it
+    try:
+        with pytest.raises(grpc.RpcError) as raised:
+            served["client"].forecast(random_frames(CLIP), 4)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "'num_steps': must lie in [1, 3] on this server" in raised.value.details()
+        assert served["client"].forecast(random_frames(CLIP), 3)["mean_frames"].shape[0] == 3
+    finally:
+        servable.max_frames = None
 
 
 def test_rest_bad_request_is_400_and_the_next_request_works(served):
