@@ -229,3 +229,33 @@ def test_client_cli_forecast_and_impute(served, tmp_path, capsys):
                  "--out", str(tmp_path / "x.npy")]) == 2
     assert "INVALID_ARGUMENT" in capsys.readouterr().err
     assert not (tmp_path / "x.npy").exists()
+
+
+def test_float32_export_matches_the_python_api_and_rejects_bad_pixels(served, tmp_path):
+    from dynamic_vae.export import SIGNATURE_BUILDERS, export_model
+
+    model = served["model"]
+    path = export_model(model, tmp_path / "f", max_frames=24, frames_dtype="float32",
+                        builders=[b for b in SIGNATURE_BUILDERS
+                                  if b.name in ("forecast", "impute")])
+    signatures = tf.saved_model.load(str(path)).signatures
+    frames = random_frames(CLIP, seed=6).astype(np.float32) / 255.0
+    # STEPS and SAMPLES as above: the Python API's compiled forecast is reused, not retraced.
+    outputs = signatures["forecast"](
+        frames=tf.constant(frames), num_steps=tf.constant(STEPS),
+        num_samples=tf.constant(SAMPLES), seed=tf.constant(4, tf.int64))
+    mean, samples = forecast(model, frames, STEPS, num_samples=SAMPLES, seed=4, as_uint8=False)
+    np.testing.assert_allclose(outputs["mean_frames"].numpy(), mean, atol=1e-5)
+    np.testing.assert_allclose(outputs["sampled_frames"].numpy(), samples, atol=1e-5)
+
+    missing = gap_mask()
+    imputed = signatures["impute"](frames=tf.constant(frames), missing=tf.constant(missing))
+    np.testing.assert_allclose(imputed["imputed_frames"].numpy(),
+                               impute(model, frames, missing, as_uint8=False), atol=1e-5)
+    np.testing.assert_array_equal(imputed["imputed_frames"].numpy()[~missing], frames[~missing])
+
+    for bad in (np.nan, 1.5, -0.1):
+        corrupt = frames.copy()
+        corrupt[2, 3, 4, 0] = bad
+        with pytest.raises(tf.errors.InvalidArgumentError, match="finite and lie in"):
+            signatures["impute"](frames=tf.constant(corrupt), missing=tf.constant(missing))
