@@ -61,7 +61,8 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
                         help="how often to look for new versions (0: never)")
     parser.add_argument("--max-request-bytes", type=int, default=16 * 1024 * 1024)
     parser.add_argument("--max-frames", type=int, default=None,
-                        help="cap num_frames below the export's --max-frames")
+                        help="cap num_frames (and forecast's num_steps) below the "
+                             "export's --max-frames")
     parser.add_argument("--max-batch", type=int, default=1024,
                         help="largest batch of frame pairs (encode) or latents (decode)")
     parser.set_defaults(handler=run_serve)
@@ -110,6 +111,8 @@ def _add_client(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--scale", type=int, default=1, help="enlarge images by this factor")
     generate.add_argument("--timeout", type=float, default=60.0, help="seconds")
     generate.set_defaults(handler=run_client_generate)
+    from dynamic_vae.cli_serving_inference import add_client_actions
+    add_client_actions(actions)
 
 
 def run_client_generate(args: argparse.Namespace) -> int:

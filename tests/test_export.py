@@ -36,7 +36,8 @@ def test_export_writes_version_1_with_every_signature(exported):
     assert exported["version_dir"].name == "1"
     assert (exported["version_dir"] / "saved_model.pb").is_file()
     assert set(exported["loaded"].signatures) == {
-        "serving_default", "generate", "generate_from", "encode", "decode", "metadata"}
+        "serving_default", "generate", "generate_from", "encode", "decode", "metadata",
+        "forecast", "impute"}
     info = json.loads((exported["version_dir"] / "assets.extra" /
                        "dynamic_vae_export.json").read_text())
     assert info["max_frames"] == MAX_FRAMES and info["frame_shape"] == list(FRAME_SHAPE)
@@ -48,11 +49,16 @@ def test_export_writes_a_tf_serving_warmup_request(exported):
     path = exported["version_dir"] / "assets.extra" / "tf_serving_warmup_requests"
     records = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
                for r in tf.data.TFRecordDataset(str(path))]
-    assert len(records) == 1
-    request = records[0].predict_log.request
-    assert request.model_spec.signature_name == "generate"
+    requests = [record.predict_log.request for record in records]
+    assert [r.model_spec.signature_name for r in requests] == ["generate", "forecast", "impute"]
+    request = requests[0]
     assert tf.make_ndarray(request.inputs["num_frames"]) == min(64, MAX_FRAMES)
     assert tf.make_ndarray(request.inputs["num_frames"]).dtype == np.int32
+    # Each replays without error on the exported signature.
+    for request in requests:
+        inputs = {name: tf.constant(tf.make_ndarray(proto))
+                  for name, proto in request.inputs.items()}
+        exported["loaded"].signatures[request.model_spec.signature_name](**inputs)
 
 
 def test_export_holds_the_weights_but_not_the_optimizer(exported):
@@ -227,8 +233,19 @@ def test_saved_model_cli_shows_the_signatures(exported):
     assert result.returncode == 0, result.stderr
     text = result.stdout
     for name in ("serving_default", "generate", "generate_from", "encode", "decode",
-                 "metadata"):
+                 "metadata", "forecast", "impute"):
         assert f"signature_def['{name}']" in text
+    forecast_block = text.split("signature_def['forecast']")[1].split("signature_def[")[0]
+    for name, dtype in (("frames", "DT_UINT8"), ("num_steps", "DT_INT32"),
+                        ("num_samples", "DT_INT32"), ("seed", "DT_INT64")):
+        assert f"inputs['{name}'] tensor_info:\n        dtype: {dtype}" in forecast_block
+    for name in ("mean_frames", "sampled_frames", "mean_latents", "latent_covariances",
+                 "sampled_latents"):
+        assert f"outputs['{name}']" in forecast_block
+    impute_block = text.split("signature_def['impute']")[1].split("signature_def[")[0]
+    assert "inputs['missing'] tensor_info:\n        dtype: DT_BOOL" in impute_block
+    for name in ("imputed_frames", "smoothed_frames", "smoothed_means", "smoothed_covariances"):
+        assert f"outputs['{name}']" in impute_block
     generate_block = text.split("signature_def['generate']")[1].split("signature_def[")[0]
     assert "inputs['num_frames'] tensor_info:\n        dtype: DT_INT32" in generate_block
     assert "inputs['seed'] tensor_info:\n        dtype: DT_INT64" in generate_block

@@ -70,8 +70,9 @@ def generate_inputs(num_frames=8, seed=3):
 def test_server_binds_loopback_and_serves_version_1(served):
     assert served["server"].host == "127.0.0.1"
     assert served["server"].store.versions() == [1]
-    # The export's warm-up request (48 frames) ran despite the server's 32-frame cap.
-    assert served["server"].store.get().warmup_requests == 1
+    # The export's warm-up requests ran (generate's 48 frames despite the server's 32-frame
+    # cap; forecast and impute).
+    assert served["server"].store.get().warmup_requests == 3
 
 
 def test_grpc_generate_matches_the_in_process_model(served):
@@ -123,7 +124,7 @@ def test_grpc_encode_decode_and_metadata(served):
 def test_grpc_get_model_metadata_lists_the_signatures(served):
     signature_defs = served["client"].signature_defs().signature_def
     assert set(signature_defs) == {"serving_default", "generate", "generate_from", "encode",
-                                   "decode", "metadata"}
+                                   "decode", "metadata", "forecast", "impute"}
     generate = signature_defs["generate"]
     assert generate.inputs["num_frames"].dtype == tf.int32.as_datatype_enum
     assert generate.inputs["seed"].dtype == tf.int64.as_datatype_enum

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from dynamic_vae.export.sequence_module import SequenceModule
 from dynamic_vae.export import signatures  # noqa: F401 - registers the built-in signatures
+from dynamic_vae.export import inference_signatures  # noqa: F401 - forecast, impute
 from dynamic_vae.export.signature_builder import SignatureBuilder, build_signatures
 from dynamic_vae.export.versioning import write_version
 
@@ -57,8 +59,8 @@ def export_model(
         info_path = folder / EXPORT_INFO_FILE
         info_path.parent.mkdir(parents=True, exist_ok=True)
         info_path.write_text(json.dumps(export_info, indent=2, sort_keys=True))
-        if "generate" in signatures:
-            write_warmup_requests(folder / WARMUP_FILE, min(WARMUP_FRAMES, module.max_frames))
+        write_warmup_requests(folder / WARMUP_FILE, min(WARMUP_FRAMES, module.max_frames),
+                              module, set(signatures))
 
     return write_version(model_dir, write)
 
@@ -86,8 +88,12 @@ def export_run(
                         info={"run_dir": str(Path(run_dir).resolve()), "run_config": config})
 
 
-def write_warmup_requests(path: Path, num_frames: int) -> None:
-    """One warm-up `generate` request in TF Serving's format (a TFRecord of PredictionLog).
+def write_warmup_requests(path: Path, num_frames: int, module: SequenceModule | None = None,
+                          signature_names: set[str] | frozenset[str] = frozenset({"generate"})
+                          ) -> None:
+    """Warm-up requests in TF Serving's format (a TFRecord of PredictionLog): one `generate`
+    of `num_frames`, and the smallest `forecast` and `impute` (their graphs' first run costs
+    seconds, whatever the clip's size) when the export has them.
 
     Skipped without the `serving` extra: the export is still valid, only not warmed up.
     """
@@ -95,11 +101,24 @@ def write_warmup_requests(path: Path, num_frames: int) -> None:
         from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
     except ImportError:
         return
-    request = predict_pb2.PredictRequest()
-    request.model_spec.signature_name = "generate"
-    request.inputs["num_frames"].CopyFrom(tf.make_tensor_proto(num_frames, dtype=tf.int32))
-    request.inputs["seed"].CopyFrom(tf.make_tensor_proto(0, dtype=tf.int64))
-    log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(
-        request=request))
+    requests = []
+    if "generate" in signature_names:
+        requests.append(("generate", {"num_frames": np.int32(num_frames), "seed": np.int64(0)}))
+    if module is not None:
+        clip = np.zeros([2, *module.frame_shape], module.frames_dtype)
+        if "forecast" in signature_names:
+            requests.append(("forecast", {"frames": clip, "num_steps": np.int32(1),
+                                          "num_samples": np.int32(1), "seed": np.int64(0)}))
+        if "impute" in signature_names:
+            requests.append(("impute", {"frames": clip, "missing": np.array([False, True])}))
+    if not requests:
+        return
     with tf.io.TFRecordWriter(str(path)) as writer:
-        writer.write(log.SerializeToString())
+        for signature_name, inputs in requests:
+            request = predict_pb2.PredictRequest()
+            request.model_spec.signature_name = signature_name
+            for name, value in inputs.items():
+                request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(
+                request=request))
+            writer.write(log.SerializeToString())

@@ -58,6 +58,10 @@ class SequenceModule(tf.Module):
         self.frame_shape = tuple(int(v) for v in model.frame_shape)
         self.latent_dim = int(model.latent_dim)
         self.pixel_range = tuple(float(v) for v in model.pixel_range)
+        # With these two the module reads like the model to the Kalman maths in
+        # dynamic_vae.inference (written against DynamicVAE), so signatures reuse it as is.
+        self.model_config = model.model_config
+        self.compute_dtype = model.compute_dtype
 
     # --- specs signature builders use ----------------------------------------------------
 

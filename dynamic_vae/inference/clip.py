@@ -48,14 +48,27 @@ def forecast_clip(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor, step
         `(means (steps, n), samples (num_samples, steps, n))`, float64: the filtered mean
         A^k m_T and trajectories drawn from p(x_{T..T+steps-1} | clip).
     """
+    means, _, samples = forecast_posteriors(model, frames, missing, steps, num_samples, seed)
+    return means, samples
+
+
+def forecast_posteriors(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
+                        steps: int | tf.Tensor, num_samples: int | tf.Tensor, seed: tf.Tensor
+                        ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """`forecast_clip` plus the forecast covariances.
+
+    Returns:
+        `(means (steps, n), covariances (steps, n, n), samples (num_samples, steps, n))`,
+        float64: the predictive marginals p(x_{T+k} | clip) and sampled trajectories.
+    """
     means, covariances, missing = extend_with_missing(
         *_measurements(model, frames, missing), steps)
     a, b = _dynamics(model)
     posteriors = latent_posteriors(a, b, means, covariances, missing)
-    length = tf.shape(means)[0]
-    future_means = posteriors.filtered_means[length - steps:]
+    future = tf.shape(means)[0] - steps
     samples = posterior_trajectories(a, b, means, covariances, missing, num_samples, seed)
-    return future_means, samples[:, length - steps:]
+    return (posteriors.filtered_means[future:], posteriors.filtered_covariances[future:],
+            samples[:, future:])
 
 
 def impute_samples(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor, num_samples: int,

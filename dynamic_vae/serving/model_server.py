@@ -41,7 +41,8 @@ class ModelServer:
         num_versions: versions kept loaded (newest first), `None` for all.
         poll_seconds: how often `base_path` is checked for new versions (0: never).
         max_request_bytes: the largest request accepted (gRPC message or REST body).
-        max_frames: server-side cap on `num_frames` inputs (the export's bound still holds).
+        max_frames: server-side cap on `num_frames` / `num_steps` inputs (the export's bound
+            still holds).
         max_batch: cap on the batch dimension of batched inputs (encode, decode).
         workers: threads answering gRPC requests.
 

@@ -76,6 +76,24 @@ class PredictionClient:
             "seed": np.int64(seed)})
         return outputs["frames"], outputs["latents"]
 
+    def forecast(self, frames: np.ndarray, num_steps: int, num_samples: int = 0,
+                 seed: int = 0) -> dict[str, np.ndarray]:
+        """The `forecast` signature: `mean_frames (K, H, W, C)`, `sampled_frames
+        (S, K, H, W, C)`, `mean_latents`, `latent_covariances`, `sampled_latents` of the
+        K = num_steps frames after `frames (T, H, W, C)` (the export's frame dtype)."""
+        outputs, _ = self.predict("forecast", {
+            "frames": np.asarray(frames), "num_steps": np.int32(num_steps),
+            "num_samples": np.int32(num_samples), "seed": np.int64(seed)})
+        return outputs
+
+    def impute(self, frames: np.ndarray, missing: np.ndarray) -> dict[str, np.ndarray]:
+        """The `impute` signature: `imputed_frames`, `smoothed_frames (T, H, W, C)`,
+        `smoothed_means`, `smoothed_covariances` of a clip with a bool mask `(T,)` (true =
+        missing)."""
+        outputs, _ = self.predict("impute", {"frames": np.asarray(frames),
+                                             "missing": np.asarray(missing, dtype=bool)})
+        return outputs
+
     def metadata(self) -> dict[str, np.ndarray]:
         """A, B, frame shape, pixel range, max_frames and latent_dim of the served model."""
         outputs, _ = self.predict("metadata", {})

@@ -14,6 +14,8 @@ from dynamic_vae.serving.serving_error import ServingError, invalid_argument
 DEFAULT_SIGNATURE = "serving_default"
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
 MAX_WARMUP_REQUESTS = 1000  # TF Serving's limit
+# Inputs that set how many frames a signature generates (generate's, forecast's).
+FRAME_COUNT_INPUTS = ("num_frames", "num_steps")
 
 
 class Servable:
@@ -25,8 +27,8 @@ class Servable:
     Args:
         path: the version folder (`.../NAME/<version>`).
         version: its integer version.
-        max_frames: optional server-side cap on any input named `num_frames`, on top of the
-            export's own bound.
+        max_frames: optional server-side cap on any input named `num_frames` or `num_steps`,
+            on top of the export's own bound.
         max_batch: optional cap on the batch (first) dimension of batched inputs (encode's
             frame pairs, decode's latents), so one request cannot ask for unbounded memory.
 
@@ -123,10 +125,10 @@ class Servable:
                 raise invalid_argument(
                     f"input {name!r}: batch of {value.shape[0]} exceeds this server's limit of "
                     f"{self.max_batch} (--max-batch); split the request")
-            if name == "num_frames" and server_limits and self.max_frames is not None:
+            if name in FRAME_COUNT_INPUTS and server_limits and self.max_frames is not None:
                 if np.any(value > self.max_frames) or np.any(value < 1):
                     raise invalid_argument(
-                        f"input 'num_frames': must lie in [1, {self.max_frames}] on this "
+                        f"input {name!r}: must lie in [1, {self.max_frames}] on this "
                         f"server, got {value.tolist()}")
             tensors[name] = tf.constant(value, dtype=spec.dtype)
         try:

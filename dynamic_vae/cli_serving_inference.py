@@ -1,0 +1,155 @@
+"""`dynamic-vae client forecast | impute`: Kalman inference on a served model over gRPC.
+
+Only the official TF Serving stubs are used, so these work against `tensorflow_model_server`
+as well as `dynamic-vae serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dynamic_vae.cli_inference import OUTPUT_HELP
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", default="localhost:8500", help="gRPC host:port")
+    parser.add_argument("--model", required=True, help="model name")
+    parser.add_argument("--version", type=int, help="pin a version (default: newest)")
+    parser.add_argument("--frames", type=Path, required=True,
+                        help=".npy/.npz clip (T, H, W[, C]), uint8 or float in [0, 1]")
+    parser.add_argument("--out", type=Path, required=True, help=OUTPUT_HELP)
+    parser.add_argument("--fps", type=int, default=10)
+    parser.add_argument("--scale", type=int, default=1, help="enlarge images by this factor")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds")
+
+
+def add_client_actions(actions: argparse._SubParsersAction) -> None:
+    """Adds `forecast` and `impute` to the actions of `dynamic-vae client`."""
+    parser = actions.add_parser("forecast", help="forecast the frames after a clip")
+    _add_common(parser)
+    parser.add_argument("--steps", type=int, required=True, help="frames to forecast")
+    parser.add_argument("--samples", type=int, default=0,
+                        help="also draw this many sampled futures (needs --samples-out)")
+    parser.add_argument("--samples-out", type=Path,
+                        help="file for the sampled futures: .npy (S, K, H, W, C), or .png/.gif/"
+                             ".mp4 (one row / one after the other)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(handler=run_client_forecast)
+
+    parser = actions.add_parser("impute", help="fill the missing frames of a clip")
+    _add_common(parser)
+    parser.add_argument("--missing", help="missing frames: indices such as '3,5,8-10' or a "
+                                          ".npy bool mask (true = missing); default: the "
+                                          "blank (all-zero) frames of the clip")
+    parser.add_argument("--smooth-all", action="store_true",
+                        help="write every frame's smoothed estimate, not only the missing ones")
+    parser.set_defaults(handler=run_client_impute)
+
+
+def _load_clip(args: argparse.Namespace):
+    from dynamic_vae.cli import load_frames_file
+    from dynamic_vae.cli_inference import _check_out
+    from dynamic_vae.data.frame_pairs import validate_frames
+
+    _check_out(args.out)
+    if args.scale < 1:
+        raise ValueError(f"--scale must be >= 1, got {args.scale}")
+    return validate_frames(load_frames_file(args.frames), name=f"--frames {args.frames}")
+
+
+def _as_served_frames(client, signature: str, frames, flag: str):
+    """The clip in the dtype and frame shape the served signature takes (uint8 or float32)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from dynamic_vae.data.frame_pairs import from_pixel_range, to_pixel_range
+
+    spec = client.signature_defs().signature_def[signature].inputs["frames"]
+    dtype = tf.as_dtype(spec.dtype)
+    shape = tuple(d.size for d in spec.tensor_shape.dim[1:])
+    if frames.shape[1:] != shape:
+        raise ValueError(f"{flag}: the served model works on frames of shape {shape}, got "
+                         f"{frames.shape[1:]}")
+    unit = to_pixel_range(frames, (0.0, 1.0))
+    return from_pixel_range(unit, (0.0, 1.0)) if dtype == tf.uint8 else unit.astype(np.float32)
+
+
+def _call(args: argparse.Namespace, method: str, **inputs):
+    """`(client method's outputs, latency in s)`; gRPC errors become ValueError (exit 2)."""
+    import time
+
+    import grpc
+
+    from dynamic_vae.serving import PredictionClient
+
+    with PredictionClient(args.target, args.model, version=args.version,
+                          timeout=args.timeout) as client:
+        try:
+            frames = _as_served_frames(client, method, inputs.pop("frames"),
+                                       f"--frames {args.frames}")
+            start = time.perf_counter()
+            outputs = getattr(client, method)(frames, **inputs)
+        except grpc.RpcError as error:
+            raise ValueError(f"{args.target}: {error.code().name}: {error.details()}") from None
+        return outputs, time.perf_counter() - start
+
+
+def _as_uint8(frames):
+    """Served frames (uint8, or float32 in [0, 1]) as uint8 for writing."""
+    from dynamic_vae.data.frame_pairs import from_pixel_range
+
+    return frames if frames.dtype.name == "uint8" else from_pixel_range(frames, (0.0, 1.0))
+
+
+def run_client_forecast(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from dynamic_vae.cli_inference import _check_out, _write
+    from dynamic_vae.outputs import atomic_path
+
+    if args.steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    if args.samples < 0:
+        raise ValueError(f"--samples must be >= 0, got {args.samples}")
+    if args.samples and args.samples_out is None:
+        raise ValueError("--samples needs --samples-out (where to write the sampled futures)")
+    if args.samples_out is not None:
+        _check_out(args.samples_out, "--samples-out")
+    frames = _load_clip(args)
+    outputs, latency = _call(args, "forecast", frames=frames, num_steps=args.steps,
+                             num_samples=args.samples, seed=args.seed)
+    _write(args, args.out, _as_uint8(outputs["mean_frames"]))
+    if args.samples:
+        samples = _as_uint8(outputs["sampled_frames"])
+        if args.samples_out.suffix.lower() == ".npy":
+            with atomic_path(args.samples_out) as tmp:
+                np.save(tmp, samples)
+        else:
+            _write(args, args.samples_out, samples.reshape(-1, *samples.shape[2:]),
+                   columns=args.steps)
+    print(f"forecast {args.steps} frames after {len(frames)} from {args.model} at "
+          f"{args.target}: mean to {args.out}"
+          + (f", {args.samples} samples to {args.samples_out}" if args.samples else "")
+          + f" ({1000 * latency:.1f} ms)")
+    return 0
+
+
+def run_client_impute(args: argparse.Namespace) -> int:
+    from dynamic_vae.cli_inference import _missing, _write
+    from dynamic_vae.inference.masks import missing_mask
+
+    frames = _load_clip(args)
+    missing = _missing(args, frames)
+    if missing is None:
+        missing = missing_mask(len(frames), None, frames=frames,
+                               name=f"--frames {args.frames} (blank frames)")
+        if not missing.any():
+            raise ValueError(f"--frames {args.frames}: no frame is blank (all zero) and no "
+                             "--missing was given: nothing to impute")
+    outputs, latency = _call(args, "impute", frames=frames, missing=missing)
+    key = "smoothed_frames" if args.smooth_all else "imputed_frames"
+    _write(args, args.out, _as_uint8(outputs[key]))
+    print(f"imputed {int(missing.sum())} of {len(frames)} frames with {args.model} at "
+          f"{args.target}; wrote {args.out} ({1000 * latency:.1f} ms)")
+    return 0
