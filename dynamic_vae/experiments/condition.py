@@ -21,7 +21,8 @@ class Condition:
             counting-MNIST sequence of `config`).
         frames_source: where `frames` came from, for config.json (a file path lets
             `dynamic-vae evaluate` re-read them).
-        labels: values the family's table shows for this condition (e.g. the cycle).
+        labels: values the family's table row and `extra_metrics` use for this condition
+            (e.g. the cycle; an object's true views).
         evaluate_options: `evaluate_run` arguments of this condition alone, over the family's
             (e.g. `frames` when the training frames are a list of sequences, or the
             `heldout_frames` of this object).

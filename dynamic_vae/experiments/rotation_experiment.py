@@ -143,7 +143,7 @@ class RotationExperiment(ExperimentFamily):
                     name=f"object{object_id:02d}-step{step}",
                     config=base.override(frame_shape=true_views.shape[1:], epochs=args.epochs),
                     frames=looped_training_sequences(views, args.pairs_per_epoch),
-                    frames_source=(f"{args.coil}: object {object_id}, every {step}. view, "
+                    frames_source=(f"{args.coil}: object {object_id}, every {step}-th view, "
                                    "one turn without the wrap-around pair"),
                     labels={"object": int(object_id), "step": step,
                             "step_degrees": step * DEGREES_PER_VIEW, "views": len(views),
