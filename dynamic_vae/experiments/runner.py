@@ -81,8 +81,9 @@ def run_experiment(
         condition_start = time.perf_counter()
         _, summary = train(condition.config, run_dir, frames=condition.frames,
                            frames_source=condition.frames_source, verbose=verbose)
-        metrics = evaluate_run(run_dir, seeds=seeds, horizon=horizon, frames=condition.frames,
-                               **(evaluate_options or {}))
+        options = {"frames": condition.frames, **(evaluate_options or {}),
+                   **condition.evaluate_options}
+        metrics = evaluate_run(run_dir, seeds=seeds, horizon=horizon, **options)
         metrics["family"] = family.extra_metrics(condition, run_dir)
         row = {**family.row(condition, summary, metrics),
                "train_seconds": summary["wall_time_seconds"],

@@ -1,0 +1,138 @@
+"""`dynamic-vae experiment textures` and `dynamic-vae experiment rotation` end to end on tiny
+settings of the real shared data (short clips, small frames, one epoch, short horizons)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dynamic_vae.cli import main
+from dynamic_vae.experiments import FAMILIES
+from dynamic_vae.experiments.rotation_experiment import looped_training_sequences
+from dynamic_vae.experiments.runner import format_table
+from dynamic_vae.experiments.textures_experiment import TexturesExperiment
+
+FAST = ["--epochs", "1", "--seeds", "2", "--horizon", "40", "--quiet"]
+
+
+def test_families_registered():
+    assert {"counting", "textures", "rotation"} <= set(FAMILIES)
+    for family in FAMILIES.values():
+        keys = [key for key, _, _ in family.columns]
+        assert len(keys) == len(set(keys)), family.name
+
+
+def test_looped_training_sequences_hold_every_pair_but_the_wrap():
+    views = np.arange(6)[:, None, None, None].astype(np.uint8) * 40  # view i has value 40 i
+    sequences = looped_training_sequences(views, pairs_per_epoch=22)
+    # 22 pairs / 5 pairs per open turn -> 4 copies, the last one closed by view 0.
+    assert len(sequences) == 4
+    pairs = set()
+    for sequence in sequences:
+        values = sequence[:, 0, 0, 0] // 40
+        pairs |= {(int(a), int(b)) for a, b in zip(values[:-1], values[1:])}
+    assert pairs == {(i, (i + 1) % 6) for i in range(6)}
+    # train() holds out the last pair of all: the wrap-around, seen nowhere else.
+    assert list(sequences[-1][-2:, 0, 0, 0] // 40) == [5, 0]
+    assert all(len(s) == 6 for s in sequences[:-1])
+
+
+@pytest.mark.slow
+def test_experiment_textures_tiny(tmp_path, shared_data, capsys):
+    output = tmp_path / "textures"
+    code = main(["experiment", "textures", "--data-dir", str(shared_data),
+                 "--clips", "traffic48/traffic_a.npy", "--size", "16", "--max-frames", "24",
+                 "--output", str(output), *FAST])
+    assert code == 0, capsys.readouterr().err
+    results = json.loads((output / "results.json").read_text())
+    assert results["family"] == "textures" and results["horizon"] == 40
+    (row,) = results["rows"]
+    assert row["clip"] == "traffic_a (gray 16x16)" and row["frames"] == 24
+    for key in ("k1_dvae", "k5_dvae", "k10_dvae", "k1_lds", "k5_lds", "k10_lds"):
+        assert 0 <= row[key] <= 1, key
+    for suffix in ("dvae", "lds"):
+        assert row[f"std_ratio_{suffix}"] > 0
+        assert row[f"alive_{suffix}"] == ("yes" if abs(row[f"std_ratio_{suffix}"] - 1) <= 0.2
+                                          else "no")
+        assert row[f"novelty_{suffix}"] > 0 and 0 <= row[f"near_copies_{suffix}"] <= 1
+    run = output / "traffic_a-gray16"
+    metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
+    assert row["k5_dvae"] == metrics["prediction"]["dynamic_vae"]["5"]["mse"]
+    assert metrics["frame_shape"] == [16, 16, 1] and metrics["training_frames"] == 24
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["encoder_mode"] == "pair"  # the paper-v1 preset
+    assert config["data"]["source"].endswith("traffic_a.npy")
+    assert (run / "evaluation" / "strips.png").stat().st_size > 0
+    table = (output / "results.md").read_text()
+    assert table == ("# Experiment: textures\n\n2 seeds x 40 synthesised frames per model.\n\n"
+                     + format_table(results["rows"], TexturesExperiment.columns
+                                    + (("train_seconds", "training wall time (s)", ".0f"),
+                                       ("wall_seconds", "total wall time (s)", ".0f"))))
+    assert f"| {row['k1_dvae']:.4f} | {row['k1_lds']:.4f} |" in capsys.readouterr().out
+
+
+def test_experiment_textures_bad_input(tmp_path, shared_data, capsys):
+    output = tmp_path / "bad"
+    assert main(["experiment", "textures", "--data-dir", str(shared_data), "--clips",
+                 "dyntex/nothing.avi", "--output", str(output)]) == 2
+    assert "dyntex/nothing.avi does not exist" in capsys.readouterr().err
+    assert main(["experiment", "textures", "--data-dir", str(shared_data), "--size", "20",
+                 "--output", str(output)]) == 2
+    assert "multiple of 8, got 20" in capsys.readouterr().err
+    assert not output.exists()
+
+
+@pytest.fixture
+def coil_subset(tmp_path, shared_data):
+    """Two real COIL-20 objects, every 3rd view (24 views a turn, 15 degrees apart)."""
+    with np.load(shared_data / "coil20" / "coil20_objects01-14.npz") as data:
+        frames, ids = data["frames"][:2, ::3], data["object_ids"][:2]
+    path = tmp_path / "coil2.npz"
+    np.savez(path, frames=frames, object_ids=ids)
+    return path, frames, ids
+
+
+@pytest.mark.slow
+def test_experiment_rotation_tiny(tmp_path, coil_subset, capsys):
+    path, frames, ids = coil_subset
+    output = tmp_path / "rotation"
+    code = main(["experiment", "rotation", "--coil", str(path), "--steps", "2",
+                 "--pairs-per-epoch", "44", "--output", str(output), *FAST])
+    assert code == 0, capsys.readouterr().err
+    rows = json.loads((output / "results.json").read_text())["rows"]
+    assert [(r["object"], r["step_degrees"], r["views"]) for r in rows] == \
+        [(int(ids[0]), 10, 12), (int(ids[1]), 10, 12)]
+    for row in rows:
+        for key in ("pose_advance_dvae", "pose_advance_dvae_min", "pose_advance_lds"):
+            assert 0 <= row[key] <= 1, key
+        assert row["pose_advance_dvae_min"] <= row["pose_advance_dvae"]
+        run = output / f"object{row['object']:02d}-step2"
+        metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
+        # Predictions run round the loop across the held-out wrap-around pair.
+        assert metrics["prediction"]["heldout"] == "given"
+        summary = json.loads((run / "summary.json").read_text())
+        # Three open turns (11 pairs each) and a closed one (12): 45 pairs, one held out.
+        assert summary["train_pairs"] == 44
+        assert (run / "evaluation" / "strips.png").stat().st_size > 0
+        # The metric itself: the true turn advances by the step every frame.
+        assert row["pose_advance_ground_truth"] == 1.0
+        assert len(row["pose_advance_dvae_per_seed"]) == 2
+        assert row["pose_advance_dvae"] == pytest.approx(
+            np.mean(row["pose_advance_dvae_per_seed"]))
+    table = (output / "results.md").read_text()
+    assert "| object | step (deg) | views per turn | pose-advance DVAE |" in table
+
+
+def test_experiment_rotation_bad_input(tmp_path, coil_subset, capsys):
+    path, _, ids = coil_subset
+    output = tmp_path / "bad"
+    assert main(["experiment", "rotation", "--coil", str(path), "--objects", "99",
+                 "--output", str(output)]) == 2
+    assert "--objects: [99] not in" in capsys.readouterr().err
+    assert main(["experiment", "rotation", "--coil", str(path), "--steps", "5",
+                 "--output", str(output)]) == 2
+    assert "--steps: 5 must divide the 24 views" in capsys.readouterr().err
+    assert main(["experiment", "rotation", "--coil", str(tmp_path / "none.npz"),
+                 "--output", str(output)]) == 2
+    assert "none.npz: no such file" in capsys.readouterr().err
+    assert not output.exists()
