@@ -106,12 +106,8 @@ def _write(args: argparse.Namespace, path: Path, frames, columns: int = 20) -> N
     write_frames(path, frames, fps=args.fps, scale=args.scale, columns=columns)
 
 
-def run_forecast(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from dynamic_vae.inference.video import forecast
-    from dynamic_vae.outputs import atomic_path
-
+def check_forecast_flags(args: argparse.Namespace) -> None:
+    """--steps, --samples and --samples-out, checked before anything is loaded."""
     if args.steps < 1:
         raise ValueError(f"--steps must be >= 1, got {args.steps}")
     if args.samples < 0:
@@ -120,6 +116,15 @@ def run_forecast(args: argparse.Namespace) -> int:
         raise ValueError("--samples needs --samples-out (where to write the sampled futures)")
     if args.samples_out is not None:
         _check_out(args.samples_out, "--samples-out")
+
+
+def run_forecast(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from dynamic_vae.inference.video import forecast
+    from dynamic_vae.outputs import atomic_path
+
+    check_forecast_flags(args)
     frames = _load_frames(args)
     missing = _missing(args, frames)
     model = _load_model(args, frames)

@@ -105,17 +105,10 @@ def _as_uint8(frames):
 def run_client_forecast(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from dynamic_vae.cli_inference import _check_out, _write
+    from dynamic_vae.cli_inference import check_forecast_flags, _write
     from dynamic_vae.outputs import atomic_path
 
-    if args.steps < 1:
-        raise ValueError(f"--steps must be >= 1, got {args.steps}")
-    if args.samples < 0:
-        raise ValueError(f"--samples must be >= 0, got {args.samples}")
-    if args.samples and args.samples_out is None:
-        raise ValueError("--samples needs --samples-out (where to write the sampled futures)")
-    if args.samples_out is not None:
-        _check_out(args.samples_out, "--samples-out")
+    check_forecast_flags(args)
     frames = _load_clip(args)
     outputs, latency = _call(args, "forecast", frames=frames, num_steps=args.steps,
                              num_samples=args.samples, seed=args.seed)
