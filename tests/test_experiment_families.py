@@ -48,6 +48,8 @@ def test_experiment_textures_tiny(tmp_path, shared_data, capsys):
     assert results["family"] == "textures" and results["horizon"] == 40
     (row,) = results["rows"]
     assert row["clip"] == "traffic_a (gray 16x16)" and row["frames"] == 24
+    # The last 12 frames (a fifth, raised to what a 10-step prediction needs) are held out.
+    assert row["test_frames"] == 12
     for key in ("k1_dvae", "k5_dvae", "k10_dvae", "k1_lds", "k5_lds", "k10_lds"):
         assert 0 <= row[key] <= 1, key
     for suffix in ("dvae", "lds"):
@@ -58,7 +60,8 @@ def test_experiment_textures_tiny(tmp_path, shared_data, capsys):
     run = output / "traffic_a-gray16"
     metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
     assert row["k5_dvae"] == metrics["prediction"]["dynamic_vae"]["5"]["mse"]
-    assert metrics["frame_shape"] == [16, 16, 1] and metrics["training_frames"] == 24
+    assert metrics["frame_shape"] == [16, 16, 1] and metrics["training_frames"] == 12
+    assert metrics["prediction"]["heldout"] == "given"
     config = json.loads((run / "config.json").read_text())
     assert config["model"]["encoder_mode"] == "pair"  # the paper-v1 preset
     assert config["data"]["source"].endswith("traffic_a.npy")
@@ -79,6 +82,12 @@ def test_experiment_textures_bad_input(tmp_path, shared_data, capsys):
     assert main(["experiment", "textures", "--data-dir", str(shared_data), "--size", "20",
                  "--output", str(output)]) == 2
     assert "multiple of 8, got 20" in capsys.readouterr().err
+    assert main(["experiment", "textures", "--data-dir", str(shared_data), "--test-fraction",
+                 "1.5", "--output", str(output)]) == 2
+    assert "--test-fraction: expected a number in [0, 1), got 1.5" in capsys.readouterr().err
+    assert main(["experiment", "textures", "--data-dir", str(shared_data), "--clips",
+                 "traffic48/traffic_a.npy", "--max-frames", "20", "--output", str(output)]) == 2
+    assert "20 frames are too few to hold out 12" in capsys.readouterr().err
     assert not output.exists()
 
 
