@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from dummy_inputs import dummy_data_root
 from dynamic_vae.cli import build_parser, main
 
 TINY = ["--epochs", "1", "--latent-dim", "3", "--batch-size", "8", "--window", "2",
@@ -73,7 +74,7 @@ def test_train_on_several_sequences_from_a_prepared_dataset(tmp_path):
     import dynamic_vae.datasets  # noqa: F401
 
     data_dir = tmp_path / "tfds"
-    manual = Path(__file__).resolve().parent / "dummy_data" / "dynamic_textures"
+    manual = dummy_data_root() / "dynamic_textures"
     tfds.builder("dynamic_textures/gray48", data_dir=str(data_dir)).download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
     run_dir = tmp_path / "run"
@@ -98,7 +99,7 @@ def test_prepare_builds_offline_without_opening_a_connection(tmp_path, monkeypat
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
-    manual = Path(__file__).resolve().parent / "dummy_data" / "object_rotation"
+    manual = dummy_data_root() / "object_rotation"
     assert main(["prepare", "object_rotation/coil20", "--manual-dir", str(manual),
                  "--data-dir", str(tmp_path)]) == 0
     assert "prepared object_rotation/coil20" in capsys.readouterr().out

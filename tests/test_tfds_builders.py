@@ -1,4 +1,4 @@
-"""The TFDS builders on tiny dummy data (tests/dummy_data, made by make_dummy_data.py),
+"""The TFDS builders on tiny dummy data (written at test time by tests/dummy_inputs.py),
 offline, and the frame-pair pipeline reading from them."""
 
 from pathlib import Path
@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from dummy_inputs import dummy_data_root
 from dynamic_vae.data.tfds_sequences import load_tfds_sequences, tfds_frame_pairs
 from dynamic_vae.datasets import (CountingMnist, CountingMnistConfig, DynamicTextures,
                                   ObjectRotation, group_views_by_pose)
 
-DUMMY = Path(__file__).resolve().parent / "dummy_data"
+DUMMY = dummy_data_root()
 
 
 class CountingMnistTest(tfds.testing.DatasetBuilderTestCase):
