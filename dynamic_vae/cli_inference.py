@@ -51,7 +51,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_denoise)
 
 
-def _check_out(path: Path, flag: str = "--out") -> None:
+def check_output_path(path: Path, flag: str = "--out") -> None:
     from dynamic_vae.outputs import FORMATS
 
     if path.suffix.lower() not in FORMATS:
@@ -63,7 +63,7 @@ def _load_frames(args: argparse.Namespace):
     from dynamic_vae.cli import load_frames_file
     from dynamic_vae.data.frame_pairs import validate_frames
 
-    _check_out(args.out)
+    check_output_path(args.out)
     if args.scale < 1:
         raise ValueError(f"--scale must be >= 1, got {args.scale}")
     return validate_frames(load_frames_file(args.frames), name=f"--frames {args.frames}")
@@ -100,10 +100,39 @@ def _missing(args: argparse.Namespace, frames):
                         name=flag)
 
 
-def _write(args: argparse.Namespace, path: Path, frames, columns: int = 20) -> None:
+def write_output(args: argparse.Namespace, path: Path, frames, columns: int = 20) -> None:
     from dynamic_vae.outputs import write_frames
 
     write_frames(path, frames, fps=args.fps, scale=args.scale, columns=columns)
+
+
+def write_samples(args: argparse.Namespace, samples) -> None:
+    """Sampled futures `(S, K, H, W, C)` to --samples-out: the array as .npy, else one row of
+    K frames per sample."""
+    import numpy as np
+
+    from dynamic_vae.outputs import atomic_path
+
+    if args.samples_out.suffix.lower() == ".npy":
+        with atomic_path(args.samples_out) as tmp:
+            np.save(tmp, samples)
+    else:
+        write_output(args, args.samples_out, samples.reshape(-1, *samples.shape[2:]),
+                     columns=args.steps)
+
+
+def frames_to_impute(args: argparse.Namespace, frames):
+    """The frames to fill in: --missing, or else the clip's blank (all-zero) frames."""
+    from dynamic_vae.inference.masks import missing_mask
+
+    missing = _missing(args, frames)
+    if missing is None:
+        missing = missing_mask(len(frames), None, frames=frames,
+                               name=f"--frames {args.frames} (blank frames)")
+        if not missing.any():
+            raise ValueError(f"--frames {args.frames}: no frame is blank (all zero) and no "
+                             "--missing was given: nothing to impute")
+    return missing
 
 
 def check_forecast_flags(args: argparse.Namespace) -> None:
@@ -115,14 +144,11 @@ def check_forecast_flags(args: argparse.Namespace) -> None:
     if args.samples and args.samples_out is None:
         raise ValueError("--samples needs --samples-out (where to write the sampled futures)")
     if args.samples_out is not None:
-        _check_out(args.samples_out, "--samples-out")
+        check_output_path(args.samples_out, "--samples-out")
 
 
 def run_forecast(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from dynamic_vae.inference.video import forecast
-    from dynamic_vae.outputs import atomic_path
 
     check_forecast_flags(args)
     frames = _load_frames(args)
@@ -131,35 +157,23 @@ def run_forecast(args: argparse.Namespace) -> int:
     mean, samples = forecast(model, frames, args.steps, num_samples=args.samples,
                              seed=args.seed, missing=() if missing is None else missing,
                              as_uint8=not args.float)
-    _write(args, args.out, mean)
+    write_output(args, args.out, mean)
     if args.samples:
-        if args.samples_out.suffix.lower() == ".npy":
-            with atomic_path(args.samples_out) as tmp:
-                np.save(tmp, samples)
-        else:
-            _write(args, args.samples_out, samples.reshape(-1, *samples.shape[2:]),
-                   columns=args.steps)
+        write_samples(args, samples)
     print(f"forecast {args.steps} frames after {len(frames)}: mean to {args.out}"
           + (f", {args.samples} samples to {args.samples_out}" if args.samples else ""))
     return 0
 
 
 def run_impute(args: argparse.Namespace) -> int:
-    from dynamic_vae.inference.masks import missing_mask
     from dynamic_vae.inference.video import impute
 
     frames = _load_frames(args)
-    missing = _missing(args, frames)
-    if missing is None:
-        missing = missing_mask(len(frames), None, frames=frames,
-                               name=f"--frames {args.frames} (blank frames)")
-        if not missing.any():
-            raise ValueError(f"--frames {args.frames}: no frame is blank (all zero) and no "
-                             "--missing was given: nothing to impute")
+    missing = frames_to_impute(args, frames)
     model = _load_model(args, frames)
     imputed = impute(model, frames, missing, keep_observed=not args.smooth_all,
                      as_uint8=not args.float)
-    _write(args, args.out, imputed)
+    write_output(args, args.out, imputed)
     print(f"imputed {int(missing.sum())} of {len(frames)} frames; wrote {args.out}")
     return 0
 
@@ -169,6 +183,6 @@ def run_denoise(args: argparse.Namespace) -> int:
 
     frames = _load_frames(args)
     model = _load_model(args, frames)
-    _write(args, args.out, denoise(model, frames, as_uint8=not args.float))
+    write_output(args, args.out, denoise(model, frames, as_uint8=not args.float))
     print(f"denoised {len(frames)} frames; wrote {args.out}")
     return 0

@@ -49,10 +49,10 @@ def add_client_actions(actions: argparse._SubParsersAction) -> None:
 
 def _load_clip(args: argparse.Namespace):
     from dynamic_vae.cli import load_frames_file
-    from dynamic_vae.cli_inference import _check_out
+    from dynamic_vae.cli_inference import check_output_path
     from dynamic_vae.data.frame_pairs import validate_frames
 
-    _check_out(args.out)
+    check_output_path(args.out)
     if args.scale < 1:
         raise ValueError(f"--scale must be >= 1, got {args.scale}")
     return validate_frames(load_frames_file(args.frames), name=f"--frames {args.frames}")
@@ -103,24 +103,15 @@ def _as_uint8(frames):
 
 
 def run_client_forecast(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from dynamic_vae.cli_inference import check_forecast_flags, _write
-    from dynamic_vae.outputs import atomic_path
+    from dynamic_vae.cli_inference import check_forecast_flags, write_output, write_samples
 
     check_forecast_flags(args)
     frames = _load_clip(args)
     outputs, latency = _call(args, "forecast", frames=frames, num_steps=args.steps,
                              num_samples=args.samples, seed=args.seed)
-    _write(args, args.out, _as_uint8(outputs["mean_frames"]))
+    write_output(args, args.out, _as_uint8(outputs["mean_frames"]))
     if args.samples:
-        samples = _as_uint8(outputs["sampled_frames"])
-        if args.samples_out.suffix.lower() == ".npy":
-            with atomic_path(args.samples_out) as tmp:
-                np.save(tmp, samples)
-        else:
-            _write(args, args.samples_out, samples.reshape(-1, *samples.shape[2:]),
-                   columns=args.steps)
+        write_samples(args, _as_uint8(outputs["sampled_frames"]))
     print(f"forecast {args.steps} frames after {len(frames)} from {args.model} at "
           f"{args.target}: mean to {args.out}"
           + (f", {args.samples} samples to {args.samples_out}" if args.samples else "")
@@ -129,20 +120,13 @@ def run_client_forecast(args: argparse.Namespace) -> int:
 
 
 def run_client_impute(args: argparse.Namespace) -> int:
-    from dynamic_vae.cli_inference import _missing, _write
-    from dynamic_vae.inference.masks import missing_mask
+    from dynamic_vae.cli_inference import frames_to_impute, write_output
 
     frames = _load_clip(args)
-    missing = _missing(args, frames)
-    if missing is None:
-        missing = missing_mask(len(frames), None, frames=frames,
-                               name=f"--frames {args.frames} (blank frames)")
-        if not missing.any():
-            raise ValueError(f"--frames {args.frames}: no frame is blank (all zero) and no "
-                             "--missing was given: nothing to impute")
+    missing = frames_to_impute(args, frames)
     outputs, latency = _call(args, "impute", frames=frames, missing=missing)
     key = "smoothed_frames" if args.smooth_all else "imputed_frames"
-    _write(args, args.out, _as_uint8(outputs[key]))
+    write_output(args, args.out, _as_uint8(outputs[key]))
     print(f"imputed {int(missing.sum())} of {len(frames)} frames with {args.model} at "
           f"{args.target}; wrote {args.out} ({1000 * latency:.1f} ms)")
     return 0
