@@ -7,6 +7,8 @@ Not a test: numbers depend on the machine.
 
 Usage: python bench/time_to_quality.py [--preset counting-mnist] [--cycle 1234] [--epochs 20]
            [--targets 0.8,0.9,0.95] [--frames 200] [--seeds 0,1,2] [--set kl_weight=0.3 ...]
+           [--save-run DIR]   (also keep the trained model as a run directory, for
+                               `dynamic-vae evaluate` or bench/cycle_plane.py)
 """
 
 from __future__ import annotations
@@ -89,13 +91,14 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                         help="config overrides, e.g. kl_weight=0.3 sigma=0.7")
+    parser.add_argument("--save-run", type=Path, default=None)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                               "time_to_quality.json"))
     args = parser.parse_args()
 
     overrides = parse_overrides(args.set)
     config = get_preset(args.preset).override(cycle=args.cycle, epochs=args.epochs, **overrides)
-    frames, _ = load_training_frames(config)
+    frames, data = load_training_frames(config)
     pairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
     keras.utils.set_random_seed(config.training.seed)
     model = build_model(config)
@@ -127,6 +130,11 @@ def main() -> None:
               "preset": args.preset, "cycle": args.cycle, "overrides": overrides,
               "eval_frames": args.frames, "eval_seeds": args.seeds,
               "per_epoch": probe.rows, "reached": reached, "best": best}
+    if args.save_run is not None:
+        args.save_run.mkdir(parents=True, exist_ok=True)
+        model.save(args.save_run / "model.keras")
+        atomic_write_text(args.save_run / "config.json",
+                          json.dumps({**config.to_dict(), "data": data}, indent=2))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(result, indent=2))

@@ -27,7 +27,7 @@ MODEL_FLAGS = {
     "latent_dim": int, "filter_size": int, "base_channels": int, "sigma": float,
     "stationarity_weight": float, "kl_weight": float, "output_activation": str,
     "num_samples": int, "encoder_mode": str, "prediction_weight": float,
-    "prediction_noise": _boolean, "mixed_precision": str,
+    "prediction_noise": _boolean, "posterior": str, "mixed_precision": str,
 }
 TRAINING_FLAGS = {
     "learning_rate": float, "batch_size": int, "epochs": int, "seed": int, "cycle": str,

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 ENCODER_MODES = ("frame", "pair")
+POSTERIORS = ("factorized", "smoothed")
 MIXED_PRECISION = ("off", "bfloat16")
 OUTPUT_ACTIVATIONS = ("linear", "sigmoid", "tanh")
 
@@ -47,6 +48,12 @@ class ModelConfig:
         prediction_noise: roll that prediction out with the model's own innovations
             `B v_k`, as synthesis does, so noise that changes what the decoder shows is
             penalised.
+        posterior: `factorized` (the paper: the encoder's Gaussian is the posterior of the pair)
+            or `smoothed` (frame encoder only): the encoder's Gaussian is a noisy measurement
+            of each state and the posterior over a training window is the exact posterior of
+            the model's linear-Gaussian prior given those measurements (Kalman smoother), so
+            frame-to-frame jitter of the codes is not paid for with innovation noise. See
+            `dynamic_vae.models.window_posterior`.
         mixed_precision: `off` or `bfloat16`: the hidden convolutions and dense layers
             compute in bfloat16 (variables stay float32); the posterior heads, the decoder's
             output layer, A, B and every loss term stay float32. bfloat16 keeps float32's
@@ -67,6 +74,7 @@ class ModelConfig:
     encoder_mode: str = "frame"
     prediction_weight: float = 0.0
     prediction_noise: bool = False
+    posterior: str = "factorized"
     mixed_precision: str = "off"
 
     def __post_init__(self) -> None:
@@ -93,6 +101,12 @@ class ModelConfig:
                              f"{self.output_activation!r}")
         if self.encoder_mode not in ENCODER_MODES:
             raise ValueError(f"encoder_mode must be one of {ENCODER_MODES}, got "
+                             f"{self.encoder_mode!r}")
+        if self.posterior not in POSTERIORS:
+            raise ValueError(f"posterior must be one of {POSTERIORS}, got {self.posterior!r}")
+        if self.posterior == "smoothed" and self.encoder_mode != "frame":
+            raise ValueError("posterior 'smoothed' needs encoder_mode 'frame' (the smoother "
+                             f"reads each frame's code as a measurement), got "
                              f"{self.encoder_mode!r}")
         if self.mixed_precision not in MIXED_PRECISION:
             raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got "

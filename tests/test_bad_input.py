@@ -152,6 +152,9 @@ CONFIG_CASES = {
     "sigma NaN": ({"model": {"sigma": float("nan")}}, r"sigma: expected a finite number, "
                                                      r"got nan"),
     "encoder_mode": ({"model": {"encoder_mode": "video"}}, r"encoder_mode must be one of"),
+    "posterior": ({"model": {"posterior": "exact"}}, r"posterior must be one of"),
+    "smoothed pair": ({"model": {"posterior": "smoothed", "encoder_mode": "pair"}},
+                      r"posterior 'smoothed' needs encoder_mode 'frame'"),
     "learning_rate zero": ({"training": {"learning_rate": 0}}, r"learning_rate must be > 0"),
     "learning_rate a string": ({"training": {"learning_rate": "fast"}},
                                r"learning_rate: expected a number, got str 'fast'"),

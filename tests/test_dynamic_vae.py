@@ -41,9 +41,11 @@ def test_decode_pairs_is_one_decoder_call_over_both_halves(rng):
     np.testing.assert_allclose(pairs[:, 1], model.decode(latents[:, 4:]).numpy(), atol=1e-6)
 
 
-@pytest.mark.parametrize("encoder_mode", ["frame", "pair"])
-def test_serialization_and_keras_reload(encoder_mode, rng, tmp_path):
-    model = DynamicVAE(encoder_mode=encoder_mode, sigma=0.3, num_samples=2,
+@pytest.mark.parametrize("encoder_mode,posterior", [("frame", "factorized"),
+                                                    ("pair", "factorized"),
+                                                    ("frame", "smoothed")])
+def test_serialization_and_keras_reload(encoder_mode, posterior, rng, tmp_path):
+    model = DynamicVAE(encoder_mode=encoder_mode, posterior=posterior, sigma=0.3, num_samples=2,
                        prediction_weight=0.5, mixed_precision="bfloat16", **SMALL)
     clone = assert_config_round_trip(model)
     assert clone.model_config == model.model_config
@@ -63,13 +65,16 @@ def test_reconstruction_term_matches_numpy(rng):
     np.testing.assert_allclose(terms["loss"].numpy(), total.numpy(), rtol=1e-6)
 
 
-@pytest.mark.parametrize("encoder_mode", ["frame", "pair"])
-def test_fit_on_real_digits_reduces_loss_and_reports_every_term(encoder_mode, counting_frames):
+@pytest.mark.parametrize("encoder_mode,posterior", [("frame", "factorized"),
+                                                    ("pair", "factorized"),
+                                                    ("frame", "smoothed")])
+def test_fit_on_real_digits_reduces_loss_and_reports_every_term(encoder_mode, posterior,
+                                                                counting_frames):
     frames, _ = counting_frames
     pairs = make_frame_pairs(frames[:257])
     keras.utils.set_random_seed(0)
     model = DynamicVAE(frame_shape=(32, 32, 1), latent_dim=6, sigma=0.3, seed=0,
-                       encoder_mode=encoder_mode, prediction_weight=1.0)
+                       encoder_mode=encoder_mode, posterior=posterior, prediction_weight=1.0)
     model.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=True)
     history = model.fit(pairs.dataset(32, seed=0), epochs=4, verbose=0).history
     assert set(history) == {"loss", "reconstruction", "kl", "stationarity_residual",
@@ -100,6 +105,39 @@ def test_windows_train_all_pairs_and_k_step_predictions(encoder_mode, noise, rng
                                rtol=1e-4)
     with pytest.raises(ValueError, match="L >= 2"):
         model._loss_terms(tf.constant(windows[:, :1]), training=False)
+
+
+def test_smoothed_posterior_terms_are_the_window_elbo_per_transition(rng):
+    from test_window_posterior import joint_posterior
+
+    model = DynamicVAE(posterior="smoothed", kl_weight=2.0, sigma=0.5, prediction_weight=1.0,
+                       **SMALL)
+    rotation = np.array([[0.0, -0.9], [0.9, 0.0]])
+    a = np.kron(np.eye(2), rotation)
+    model.dynamic_layer.transition_matrix.assign(a.astype("float32"))
+    model.dynamic_layer.noise_matrix.assign(
+        np.linalg.cholesky(np.eye(4) - a @ a.T).astype("float32"))
+    windows = rng.random((3, 4, 16, 16, 1)).astype("float32")
+    terms = model._loss_terms(tf.constant(windows), training=False)
+    mean, log_variance = model.encoder(windows.reshape(-1, 16, 16, 1))
+    mean = mean.numpy().reshape(3, 4, 4).astype("float64")
+    variance = np.exp(log_variance.numpy()).reshape(3, 4, 4).astype("float64")
+    b = model.dynamic_layer.noise_matrix.numpy().astype("float64")
+    kls, recons, predictions = [], [], []
+    for i in range(3):
+        smoothed, _, kl = joint_posterior(mean[i], variance[i], a, b)
+        kls.append(kl)
+        frames = model.decode(smoothed.astype("float32")).numpy()
+        recons.append(np.sum((windows[i] - frames) ** 2) / (2 * 0.25))
+        rollout = np.stack([np.linalg.matrix_power(a, k) @ smoothed[0] for k in (1, 2, 3)])
+        predicted = model.decode(rollout.astype("float32")).numpy()
+        predictions.append(np.sum((windows[i, 1:] - predicted) ** 2, axis=(1, 2, 3)))
+    # Three transitions per window of four frames.
+    np.testing.assert_allclose(terms["kl"].numpy(), 2.0 * np.mean(kls) / 3, rtol=1e-3)
+    np.testing.assert_allclose(terms["reconstruction"].numpy(), np.mean(recons) / 3, rtol=1e-3)
+    np.testing.assert_allclose(terms["prediction"].numpy(), np.mean(predictions) / (2 * 0.25),
+                               rtol=1e-3)
+    assert model(windows[:, :2]).shape == (3, 2, 16, 16, 1)
 
 
 def test_keras_load_model_needs_only_import_dynamic_vae(tmp_path):

@@ -11,6 +11,11 @@ where [x_t ; x_{t+1}] is the dynamic layer's output (eq. 33) and mu_t the poster
 Training batches may be windows of L >= 2 consecutive frames: the ELBO terms then average over
 the window's L - 1 pairs and the prediction term runs k = 1 .. L - 1 steps (the paper's setting
 is L = 2 with no prediction term).
+
+With `posterior="smoothed"` the encoder's Gaussians are measurements of the states and the
+ELBO is taken over whole windows with the Kalman-smoothed posterior (see `window_posterior`):
+reconstruction of all L frames from the smoothed marginals plus KL(q(x_{1:L}) || p(x_{1:L})),
+both divided by L - 1 so that a pair (L = 2) is on the factorised ELBO's scale.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import tensorflow as tf
 from dynamic_vae.config import ModelConfig
 from dynamic_vae.layers.dynamic_layer import DynamicLayer
 from dynamic_vae.models.networks import build_decoder, build_encoder
+from dynamic_vae.models.window_posterior import sample_marginals, smoothed_window_posterior
 
 
 @keras.saving.register_keras_serializable(package="dynamic_vae")
@@ -49,6 +55,10 @@ class DynamicVAE(keras.Model):
         prediction_weight: weight of the `C(A^k mu_t)` vs `y_{t+k}` term.
         prediction_noise: in training, roll the prediction out with the model's own noise,
             x_{k+1} = A x_k + B v_k, as synthesis does (else the noise-free A^k mu_t).
+        posterior: `factorized` (the paper) or `smoothed`: the frame encoder's outputs are
+            measurements of the states and the posterior over a training window is the
+            Kalman smoother's (see `window_posterior`).
+        mixed_precision: `off` or `bfloat16` hidden layers (see `ModelConfig`).
         seed: seed of the latent sampling.
         **kwargs: passed to `keras.Model`.
 
@@ -78,6 +88,7 @@ class DynamicVAE(keras.Model):
         encoder_mode: str = "frame",
         prediction_weight: float = 0.0,
         prediction_noise: bool = False,
+        posterior: str = "factorized",
         mixed_precision: str = "off",
         seed: int | None = None,
         **kwargs: Any,
@@ -89,7 +100,7 @@ class DynamicVAE(keras.Model):
             kl_weight=kl_weight, pixel_range=tuple(pixel_range),
             output_activation=output_activation, num_samples=num_samples,
             encoder_mode=encoder_mode, prediction_weight=prediction_weight,
-            prediction_noise=prediction_noise, mixed_precision=mixed_precision)
+            prediction_noise=prediction_noise, posterior=posterior, mixed_precision=mixed_precision)
         self.seed = seed
         config = self.model_config
         self.encoder = build_encoder(config)
@@ -168,8 +179,21 @@ class DynamicVAE(keras.Model):
 
     def call(self, frame_pairs: Any, training: bool | None = None) -> tf.Tensor:
         mean, log_variance = self.encode(frame_pairs, training=bool(training))
+        if self.model_config.posterior == "smoothed":
+            n = self.latent_dim
+            means, _, _ = self._smoothed(tf.reshape(mean, [-1, 2, n]),
+                                         tf.reshape(log_variance, [-1, 2, n]))
+            return self.decode_pairs(tf.reshape(means, [-1, 2 * n]), training=bool(training))
         latent_pairs = self.dynamic_layer([mean, log_variance], training=training)
         return self.decode_pairs(latent_pairs, training=bool(training))
+
+    def _smoothed(self, measurements: tf.Tensor, log_variances: tf.Tensor
+                  ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Smoothed means, covariances and KL of windows of encoder measurements."""
+        return smoothed_window_posterior(
+            measurements, tf.exp(log_variances),
+            tf.cast(self.dynamic_layer.transition_matrix, measurements.dtype),
+            tf.cast(self.dynamic_layer.noise_matrix, measurements.dtype))
 
     def _squared_error(self, targets: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
         """Sum of squared errors over all but the first axis, over 2 sigma^2."""
@@ -208,6 +232,8 @@ class DynamicVAE(keras.Model):
         if length is None or length < 2:
             raise ValueError(f"expected windows (batch, L >= 2, H, W, C), got shape "
                              f"{windows.shape}")
+        if self.model_config.posterior == "smoothed":
+            return self._smoothed_loss_terms(windows, training)
         mean, log_variance = self._window_posteriors(windows, training)
         latent_pairs = self.dynamic_layer([mean, log_variance], training=training)
         reconstructions = self.decode_pairs(latent_pairs, training=training)
@@ -222,25 +248,63 @@ class DynamicVAE(keras.Model):
         total = reconstruction + kl + penalty
         if self.model_config.prediction_weight > 0:
             states = self.dynamic_layer.to_state_space(mean)[:, :self.latent_dim]
-            state = tf.reshape(states, [-1, length - 1, self.latent_dim])[:, 0]
-            rollout = []
-            for _ in range(length - 1):
-                state = tf.matmul(state, self.dynamic_layer.transition_matrix,
-                                  transpose_b=True)
-                if self.model_config.prediction_noise and training:
-                    innovation = keras.random.normal(
-                        tf.shape(state), seed=self.dynamic_layer.seed_generator)
-                    state = state + tf.matmul(innovation, self.dynamic_layer.noise_matrix,
-                                              transpose_b=True)
-                rollout.append(state)
-            predicted = self.decode(tf.reshape(tf.stack(rollout, axis=1),
-                                               [-1, self.latent_dim]), training=training)
-            future = tf.reshape(windows[:, 1:], [-1, *self.frame_shape])
-            prediction = tf.reduce_mean(self._squared_error(future, predicted))
-            terms["prediction"] = prediction
-            total = total + self.model_config.prediction_weight * prediction
+            first = tf.reshape(states, [-1, length - 1, self.latent_dim])[:, 0]
+            terms["prediction"] = self._prediction_term(windows, first, training)
+            total = total + self.model_config.prediction_weight * terms["prediction"]
         terms["loss"] = total
         return terms
+
+    def _smoothed_loss_terms(self, windows: tf.Tensor, training: bool
+                             ) -> dict[str, tf.Tensor]:
+        """The window ELBO with the smoothed posterior, per transition (divided by L - 1, so
+        that a pair's terms are on the same scale as the factorised ELBO's)."""
+        length = windows.shape[1]
+        height, width, channels = self.frame_shape
+        n = self.latent_dim
+        mean, log_variance = self.encoder(tf.reshape(windows, [-1, height, width, channels]),
+                                          training=training)
+        means, covariances, kl = self._smoothed(tf.reshape(mean, [-1, length, n]),
+                                                tf.reshape(log_variance, [-1, length, n]))
+        if training:
+            states = sample_marginals(means, covariances, self.model_config.num_samples,
+                                      self.dynamic_layer._stateless_seed())
+        else:
+            states = means
+        frames = self.decode(tf.reshape(states, [-1, n]), training=training)
+        frames = tf.reshape(frames, [-1, length, *self.frame_shape])
+        repeats = tf.shape(frames)[0] // tf.shape(windows)[0]
+        targets = tf.tile(windows, [repeats, 1, 1, 1, 1])
+        transitions = float(length - 1)
+        reconstruction = tf.reduce_mean(self._squared_error(targets, frames)) / transitions
+        layer = self.dynamic_layer
+        kl_term = layer.kl_weight * layer.kl_schedule * tf.reduce_mean(kl) / transitions
+        penalty = layer.stationarity_penalty()
+        terms = {"reconstruction": reconstruction, "kl": kl_term, "penalty": penalty}
+        total = reconstruction + kl_term + penalty
+        if self.model_config.prediction_weight > 0:
+            terms["prediction"] = self._prediction_term(windows, means[:, 0], training)
+            total = total + self.model_config.prediction_weight * terms["prediction"]
+        terms["loss"] = total
+        return terms
+
+    def _prediction_term(self, windows: tf.Tensor, state: tf.Tensor, training: bool
+                         ) -> tf.Tensor:
+        """Decodes the rollout from each window's first state against its later frames."""
+        length = windows.shape[1]
+        rollout = []
+        for _ in range(length - 1):
+            state = tf.matmul(state, self.dynamic_layer.transition_matrix,
+                              transpose_b=True)
+            if self.model_config.prediction_noise and training:
+                innovation = keras.random.normal(
+                    tf.shape(state), seed=self.dynamic_layer.seed_generator)
+                state = state + tf.matmul(innovation, self.dynamic_layer.noise_matrix,
+                                          transpose_b=True)
+            rollout.append(state)
+        predicted = self.decode(tf.reshape(tf.stack(rollout, axis=1),
+                                           [-1, self.latent_dim]), training=training)
+        future = tf.reshape(windows[:, 1:], [-1, *self.frame_shape])
+        return tf.reduce_mean(self._squared_error(future, predicted))
 
     def _update_trackers(self, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         self.loss_tracker.update_state(terms["loss"])
