@@ -106,6 +106,29 @@ def test_train_on_a_frames_file(tmp_path, shared_data):
     assert np.load(out).shape == (7, 48, 48, 1)
 
 
+def test_train_with_the_smoothed_posterior_then_generate_and_forecast(tmp_path):
+    run_dir = tmp_path / "smoothed"
+    assert main(["train", "--preset", "counting-mnist", "--posterior", "smoothed",
+                 "--stationarity-weight", "10000", "--num-frames", "200", "--epochs", "2",
+                 "--window", "3", "--latent-dim", "4", "--image-every", "0", "--quiet",
+                 "--output", str(run_dir)]) == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"]["posterior"] == "smoothed"
+    history = json.loads((run_dir / "history.json").read_text())
+    assert np.isfinite(history["loss"]).all() and history["loss"][-1] < history["loss"][0]
+    out = tmp_path / "seq.npy"
+    assert main(["generate", str(run_dir), "--frames", "6", "--seed", "1", "--out",
+                 str(out)]) == 0
+    assert np.load(out).shape == (6, 32, 32, 1)
+    # The Kalman forecast reads the encoder as the smoothed posterior does.
+    clip = tmp_path / "clip.npy"
+    np.save(clip, np.load(out)[:4])
+    mean = tmp_path / "forecast.npy"
+    assert main(["forecast", str(run_dir), "--frames", str(clip), "--steps", "3", "--out",
+                 str(mean)]) == 0
+    assert np.load(mean).shape == (3, 32, 32, 1)
+
+
 @pytest.mark.parametrize("args,message", [
     (["generate", "{run}", "--frames", "0", "--out", "{tmp}/x.npy"], "--frames must be >= 1"),
     (["generate", "{run}", "--out", "{tmp}/x.avi"], "unsupported format"),
