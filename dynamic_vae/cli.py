@@ -27,7 +27,7 @@ MODEL_FLAGS = {
     "latent_dim": int, "filter_size": int, "base_channels": int, "sigma": float,
     "stationarity_weight": float, "kl_weight": float, "output_activation": str,
     "num_samples": int, "encoder_mode": str, "prediction_weight": float,
-    "prediction_noise": _boolean, "posterior": str, "mixed_precision": str,
+    "prediction_noise": _boolean, "prediction_shrink": float, "posterior": str, "mixed_precision": str,
 }
 TRAINING_FLAGS = {
     "learning_rate": float, "batch_size": int, "epochs": int, "seed": int, "cycle": str,
@@ -48,6 +48,9 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     add_frame_source_arguments(parser)
     for name, kind in {**MODEL_FLAGS, **TRAINING_FLAGS}.items():
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
+    parser.add_argument("--init-from", type=Path, default=None, metavar="RUN",
+                        help="start from this finished run's networks, A and B (same "
+                             "architecture), e.g. to fine-tune with --posterior smoothed")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_run_control_flags(parser)
 
@@ -174,7 +177,7 @@ def run_train(args: argparse.Namespace) -> int:
     config = config.override(**overrides)
     _, summary = train(config, args.output, frames=frames, frames_source=frames_source,
                        verbose=0 if args.quiet else "auto", restart=args.restart,
-                       strategy=args.strategy)
+                       strategy=args.strategy, init_from=args.init_from)
     if summary["resumed_from_epoch"]:
         print(f"resumed from the backup of epoch {summary['resumed_from_epoch']}")
     print(f"trained {summary['epochs']} epochs in {summary['wall_time_seconds']:.1f} s "

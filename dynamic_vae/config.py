@@ -48,6 +48,13 @@ class ModelConfig:
         prediction_noise: roll that prediction out with the model's own innovations
             `B v_k`, as synthesis does, so noise that changes what the decoder shows is
             penalised.
+        prediction_shrink: the prediction rollout starts from `c * mu_t` with
+            `c ~ U(1 - prediction_shrink, 1)` per window (0 disables it). Scaling the whole
+            state commutes with A, so at a cycle modulus near 1 the scaled rollout keeps its
+            phase while it teaches the decoder the states nearer the origin that the
+            stationary prior visits but encoded frames never do (README, "What mattered").
+            Meant for processes whose state is a phase (counting, turning objects), not for
+            textures, where the state's size is the motion's amplitude.
         posterior: `factorized` (the paper: the encoder's Gaussian is the posterior of the pair)
             or `smoothed` (frame encoder only): the encoder's Gaussian is a noisy measurement
             of each state and the posterior over a training window is the exact posterior of
@@ -74,6 +81,7 @@ class ModelConfig:
     encoder_mode: str = "frame"
     prediction_weight: float = 0.0
     prediction_noise: bool = False
+    prediction_shrink: float = 0.0
     posterior: str = "factorized"
     mixed_precision: str = "off"
 
@@ -102,6 +110,9 @@ class ModelConfig:
         if self.encoder_mode not in ENCODER_MODES:
             raise ValueError(f"encoder_mode must be one of {ENCODER_MODES}, got "
                              f"{self.encoder_mode!r}")
+        if not 0.0 <= self.prediction_shrink <= 1.0:
+            raise ValueError(f"prediction_shrink must be in [0, 1], got "
+                             f"{self.prediction_shrink}")
         if self.posterior not in POSTERIORS:
             raise ValueError(f"posterior must be one of {POSTERIORS}, got {self.posterior!r}")
         if self.posterior == "smoothed" and self.encoder_mode != "frame":

@@ -189,6 +189,7 @@ def train(
     restart: bool = False,
     strategy: str = "default",
     callbacks: list[keras.callbacks.Callback] | None = None,
+    init_from: str | Path | None = None,
 ) -> tuple[DynamicVAE, dict[str, Any]]:
     """Trains a model as `config` says and writes the run directory.
 
@@ -206,6 +207,9 @@ def train(
         restart: discard a backup in `output_dir` and train from scratch.
         strategy: `default`, `mirrored` or `multiworker` (see `dynamic_vae.distribute`).
         callbacks: more Keras callbacks for `fit`, run before the backup.
+        init_from: a finished run directory whose encoder, decoder, A and B start this run
+            (a warm start, e.g. to fine-tune with another posterior or loss); its network
+            architecture must match `config.model`. Ignored when resuming from a backup.
 
     Returns:
         `(model, summary)` where summary is what summary.json holds.
@@ -228,6 +232,10 @@ def train(
                          f"--frame-shape or use frames of that size")
     data_info["sha1"] = hashlib.sha1(pairs.frames.tobytes()).hexdigest()
     run_record = {**config.to_dict(), "data": data_info}
+    source = None
+    if init_from is not None:
+        source = _warm_start_source(init_from, config)
+        run_record["init_from"] = str(init_from)
     backup = RunBackup(output_dir / BACKUP_DIR, run_record, write=chief)
     if restart:
         if chief:
@@ -245,6 +253,8 @@ def train(
         model.optimizer.build(model.trainable_variables)
     # Other workers may still see the chief's old backup while it is being cleared.
     first_epoch = 0 if restart else min(backup.restore(model), training.epochs)
+    if source is not None and first_epoch == 0:
+        _copy_weights(source, model)
     dataset = pairs.epoch_dataset(training.batch_size, seed=training.seed,
                                   first_epoch=first_epoch, epochs=training.epochs,
                                   window=training.window)
@@ -316,6 +326,29 @@ def train(
     else:
         shutil.rmtree(write_dir, ignore_errors=True)
     return model, summary
+
+
+# Fields that fix the networks' weight shapes: a warm start needs them equal.
+_ARCHITECTURE_FIELDS = ("frame_shape", "latent_dim", "filter_size", "base_channels",
+                        "encoder_mode")
+
+
+def _warm_start_source(run_dir: str | Path, config: RunConfig) -> DynamicVAE:
+    source, _ = load_run(run_dir)
+    for name in _ARCHITECTURE_FIELDS:
+        theirs = getattr(source.model_config, name)
+        ours = getattr(config.model, name)
+        if theirs != ours:
+            raise ValueError(f"init_from {run_dir}: its {name} is {theirs!r} but this run's is "
+                             f"{ours!r}; a warm start needs the same network architecture")
+    return source
+
+
+def _copy_weights(source: DynamicVAE, model: DynamicVAE) -> None:
+    model.encoder.set_weights(source.encoder.get_weights())
+    model.decoder.set_weights(source.decoder.get_weights())
+    model.dynamic_layer.transition_matrix.assign(source.dynamic_layer.transition_matrix)
+    model.dynamic_layer.noise_matrix.assign(source.dynamic_layer.noise_matrix)
 
 
 def _write_history_csv(history: dict[str, list[float]], path: Path) -> None:

@@ -129,6 +129,34 @@ def test_train_with_the_smoothed_posterior_then_generate_and_forecast(tmp_path):
     assert np.load(mean).shape == (3, 32, 32, 1)
 
 
+def test_init_from_warm_starts_a_run_and_checks_the_architecture(trained_run, tmp_path,
+                                                                  capsys):
+    from dynamic_vae.training import load_run
+
+    source, source_config = load_run(trained_run)
+    run_dir = tmp_path / "finetuned"
+    common = ["train", "--preset", "counting-mnist", "--num-frames", "300", "--epochs", "1",
+              "--latent-dim", "4", "--image-every", "0", "--quiet", "--init-from",
+              str(trained_run)]
+    # A learning rate of 1e-9 leaves the copied weights where they were.
+    assert main(common + ["--posterior", "smoothed", "--learning-rate", "1e-9",
+                          "--prediction-shrink", "0.9", "--output", str(run_dir)]) == 0
+    tuned, config = load_run(run_dir)
+    assert config["init_from"] == str(trained_run)
+    assert config["model"]["posterior"] == "smoothed"
+    for theirs, ours in zip(source.get_weights(), tuned.get_weights()):
+        if theirs.shape == ours.shape and theirs.size > 1:
+            np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    np.testing.assert_allclose(tuned.transition()[0], source.transition()[0], atol=1e-6)
+    # A fresh model would start at A = 0.71 I.
+    assert not np.allclose(tuned.transition()[0], 0.70711 * np.eye(4), atol=1e-3)
+    assert main(common[:7] + ["--latent-dim", "5"] + common[9:] +
+                ["--output", str(tmp_path / "wrong")]) == 2
+    error = capsys.readouterr().err
+    assert "its latent_dim is 4 but this run's is 5" in error
+    assert not (tmp_path / "wrong" / "model.keras").exists()
+
+
 @pytest.mark.parametrize("args,message", [
     (["generate", "{run}", "--frames", "0", "--out", "{tmp}/x.npy"], "--frames must be >= 1"),
     (["generate", "{run}", "--out", "{tmp}/x.avi"], "unsupported format"),

@@ -140,6 +140,21 @@ def test_smoothed_posterior_terms_are_the_window_elbo_per_transition(rng):
     assert model(windows[:, :2]).shape == (3, 2, 16, 16, 1)
 
 
+def test_prediction_shrink_scales_each_rollout_start_by_one_factor(rng):
+    model = DynamicVAE(prediction_weight=1.0, prediction_shrink=0.6, **SMALL)
+    states = tf.constant(rng.normal(size=(200, 4)).astype("float32"))
+    np.testing.assert_array_equal(model._rollout_start(states, training=False), states)
+    ratios = (model._rollout_start(states, training=True) / states).numpy()
+    # One factor per row, in [1 - shrink, 1], and different rows get different factors.
+    np.testing.assert_allclose(ratios, ratios[:, :1].repeat(4, axis=1), rtol=1e-5)
+    assert ratios.min() >= 0.4 - 1e-6 and ratios.max() <= 1.0 + 1e-6
+    assert ratios[:, 0].std() > 0.08 and ratios.min() < 0.5 and ratios.max() > 0.9
+    unshrunk = DynamicVAE(prediction_weight=1.0, **SMALL)
+    np.testing.assert_array_equal(unshrunk._rollout_start(states, training=True), states)
+    with pytest.raises(ValueError, match="prediction_shrink must be in"):
+        DynamicVAE(prediction_shrink=1.5, **SMALL)
+
+
 def test_keras_load_model_needs_only_import_dynamic_vae(tmp_path):
     import subprocess
     import sys

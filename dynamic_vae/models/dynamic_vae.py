@@ -55,6 +55,9 @@ class DynamicVAE(keras.Model):
         prediction_weight: weight of the `C(A^k mu_t)` vs `y_{t+k}` term.
         prediction_noise: in training, roll the prediction out with the model's own noise,
             x_{k+1} = A x_k + B v_k, as synthesis does (else the noise-free A^k mu_t).
+        prediction_shrink: in training, start that rollout from `c * mu_t`,
+            `c ~ U(1 - prediction_shrink, 1)`, so the decoder also learns the states nearer
+            the origin that synthesis visits (0: off).
         posterior: `factorized` (the paper) or `smoothed`: the frame encoder's outputs are
             measurements of the states and the posterior over a training window is the
             Kalman smoother's (see `window_posterior`).
@@ -88,6 +91,7 @@ class DynamicVAE(keras.Model):
         encoder_mode: str = "frame",
         prediction_weight: float = 0.0,
         prediction_noise: bool = False,
+        prediction_shrink: float = 0.0,
         posterior: str = "factorized",
         mixed_precision: str = "off",
         seed: int | None = None,
@@ -100,7 +104,8 @@ class DynamicVAE(keras.Model):
             kl_weight=kl_weight, pixel_range=tuple(pixel_range),
             output_activation=output_activation, num_samples=num_samples,
             encoder_mode=encoder_mode, prediction_weight=prediction_weight,
-            prediction_noise=prediction_noise, posterior=posterior, mixed_precision=mixed_precision)
+            prediction_noise=prediction_noise, prediction_shrink=prediction_shrink,
+            posterior=posterior, mixed_precision=mixed_precision)
         self.seed = seed
         config = self.model_config
         self.encoder = build_encoder(config)
@@ -291,6 +296,7 @@ class DynamicVAE(keras.Model):
                          ) -> tf.Tensor:
         """Decodes the rollout from each window's first state against its later frames."""
         length = windows.shape[1]
+        state = self._rollout_start(state, training)
         rollout = []
         for _ in range(length - 1):
             state = tf.matmul(state, self.dynamic_layer.transition_matrix,
@@ -305,6 +311,18 @@ class DynamicVAE(keras.Model):
                                            [-1, self.latent_dim]), training=training)
         future = tf.reshape(windows[:, 1:], [-1, *self.frame_shape])
         return tf.reduce_mean(self._squared_error(future, predicted))
+
+    def _rollout_start(self, states: tf.Tensor, training: bool) -> tf.Tensor:
+        """The prediction rollout's first states: `c * mu_t`, `c ~ U(1 - shrink, 1)` per row
+        in training with `prediction_shrink > 0`, else `mu_t` itself."""
+        shrink = self.model_config.prediction_shrink
+        if shrink <= 0 or not training:
+            return states
+        # Scaling commutes with A, so a scaled state runs through the same phases; only its
+        # distance from the origin, where the stationary prior also puts states, changes.
+        return states * keras.random.uniform(
+            (tf.shape(states)[0], 1), minval=1.0 - shrink, maxval=1.0, dtype=states.dtype,
+            seed=self.dynamic_layer.seed_generator)
 
     def _update_trackers(self, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         self.loss_tracker.update_state(terms["loss"])
