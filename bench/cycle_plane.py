@@ -5,7 +5,10 @@
 2. Dynamics vs decoder: transition accuracy of synthesised sequences when the cycle
    eigenvalue's modulus is replaced (B re-derived as chol(I - A A^T)); if accuracy stays low
    at a high modulus, the decoder is the limit.
-3. Where the decoder fails: with the modulus at 0.999 the state's radius in the cycle plane
+3. What holds the modulus down: in the cycle plane (its left-eigenvector projection), the
+   trace of B B^T against what the factorised KL would make it, the codes' one-step residual
+   mu_{t+1} - A mu_t plus the posterior variances of both frames, S_{t+1} + A S_t A^T.
+4. Where the decoder fails: with the modulus at 0.999 the state's radius in the cycle plane
    stays where it starts, so starting sequences at a given radius (the rest of x_0 ~ N(0, I))
    measures the decoder's transition accuracy as a function of that radius.
 
@@ -100,6 +103,26 @@ def accuracy_by_radius(model, a: np.ndarray, period: int, cycle: str, classifier
     return result
 
 
+def innovation_budget(a: np.ndarray, b: np.ndarray, mean: np.ndarray,
+                      variance: np.ndarray, period: int) -> dict[str, float]:
+    """Traces in the cycle plane of B B^T, the codes' one-step residual covariance and the
+    posterior-variance term; `mean`, `variance` are `(pairs, 2n)` frame-pair posteriors."""
+    n = len(a)
+    eigenvalues, vectors = np.linalg.eig(a)
+    index = int(np.argmin(np.abs(eigenvalues - cycle_eigenvalue(a, period))))
+    left = np.linalg.inv(vectors)[index]
+    plane = np.stack([left.real, left.imag])
+
+    def trace(matrix: np.ndarray) -> float:
+        return float(np.trace(plane @ matrix @ plane.T))
+
+    residual = mean[:, n:] - mean[:, :n] @ a.T
+    posterior = np.diag(variance[:, n:].mean(0)) + a @ np.diag(variance[:, :n].mean(0)) @ a.T
+    return {"noise_covariance": trace(b @ b.T),
+            "code_residual": trace(residual.T @ residual / len(residual)),
+            "posterior_variance": trace(posterior)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,6 +157,14 @@ def main() -> None:
                                                        result["encoded_radii"]))
     print(f"{'stationary prior N(0, I)':35} " + " ".join(f"{r:5.2f}" for r in
                                                         result["prior_radii"]))
+
+    if model.model_config.encoder_mode == "frame":
+        mean, log_variance = (np.asarray(t) for t in model.encode(pairs))
+        budget = innovation_budget(a, model.transition()[1], mean, np.exp(log_variance), period)
+        result["innovation_budget"] = budget
+        print(f"\ncycle plane traces: B B^T {budget['noise_covariance']:.4f}; the factorised "
+              f"KL's optimum = code residual {budget['code_residual']:.4f} + posterior "
+              f"variances {budget['posterior_variance']:.4f}")
 
     classifier, _ = load_digit_classifier()
     result["accuracy_by_modulus"] = {}

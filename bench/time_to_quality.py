@@ -35,7 +35,8 @@ from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E
 from dynamic_vae.outputs import atomic_write_text  # noqa: E402
 from dynamic_vae.spectrum import spectrum_report  # noqa: E402
 from dynamic_vae.synthesis import synthesize  # noqa: E402
-from dynamic_vae.training import build_model, load_training_frames  # noqa: E402
+from dynamic_vae.training import (build_model, load_training_frames,  # noqa: E402
+                                  save_model)
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -132,7 +133,7 @@ def main() -> None:
               "per_epoch": probe.rows, "reached": reached, "best": best}
     if args.save_run is not None:
         args.save_run.mkdir(parents=True, exist_ok=True)
-        model.save(args.save_run / "model.keras")
+        save_model(model, args.save_run / "model.keras")
         atomic_write_text(args.save_run / "config.json",
                           json.dumps({**config.to_dict(), "data": data}, indent=2))
     out = Path(args.out)

@@ -19,10 +19,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, default=1, help="enlarge images by this factor")
 
 
-def add_parsers(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "forecast", help="forecast the frames after a clip (Kalman filter in latent space)")
-    _add_common(parser)
+def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
+    """The forecast flags shared by `dynamic-vae forecast` and `dynamic-vae client forecast`."""
     parser.add_argument("--steps", type=int, required=True, help="frames to forecast")
     parser.add_argument("--samples", type=int, default=0,
                         help="also draw this many sampled futures (needs --samples-out)")
@@ -30,6 +28,13 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                         help="file for the sampled futures: .npy (S, K, H, W, C), or .png/.gif/"
                              ".mp4 (one row / one after the other)")
     parser.add_argument("--seed", type=int, default=0)
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "forecast", help="forecast the frames after a clip (Kalman filter in latent space)")
+    _add_common(parser)
+    add_forecast_arguments(parser)
     parser.add_argument("--missing", help="frames of the clip to ignore: indices such as "
                                           "'3,5,8-10' or a .npy bool mask")
     parser.set_defaults(handler=run_forecast)

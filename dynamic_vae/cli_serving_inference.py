@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dynamic_vae.cli_inference import OUTPUT_HELP
+from dynamic_vae.cli_inference import OUTPUT_HELP, add_forecast_arguments
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -28,13 +28,7 @@ def add_client_actions(actions: argparse._SubParsersAction) -> None:
     """Adds `forecast` and `impute` to the actions of `dynamic-vae client`."""
     parser = actions.add_parser("forecast", help="forecast the frames after a clip")
     _add_common(parser)
-    parser.add_argument("--steps", type=int, required=True, help="frames to forecast")
-    parser.add_argument("--samples", type=int, default=0,
-                        help="also draw this many sampled futures (needs --samples-out)")
-    parser.add_argument("--samples-out", type=Path,
-                        help="file for the sampled futures: .npy (S, K, H, W, C), or .png/.gif/"
-                             ".mp4 (one row / one after the other)")
-    parser.add_argument("--seed", type=int, default=0)
+    add_forecast_arguments(parser)
     parser.set_defaults(handler=run_client_forecast)
 
     parser = actions.add_parser("impute", help="fill the missing frames of a clip")

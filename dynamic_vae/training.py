@@ -334,7 +334,10 @@ _ARCHITECTURE_FIELDS = ("frame_shape", "latent_dim", "filter_size", "base_channe
 
 
 def _warm_start_source(run_dir: str | Path, config: RunConfig) -> DynamicVAE:
-    source, _ = load_run(run_dir)
+    try:
+        source, _ = load_run(run_dir)
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"init_from: {error}") from None
     for name in _ARCHITECTURE_FIELDS:
         theirs = getattr(source.model_config, name)
         ours = getattr(config.model, name)

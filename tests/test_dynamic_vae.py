@@ -138,6 +138,10 @@ def test_smoothed_posterior_terms_are_the_window_elbo_per_transition(rng):
     np.testing.assert_allclose(terms["prediction"].numpy(), np.mean(predictions) / (2 * 0.25),
                                rtol=1e-3)
     assert model(windows[:, :2]).shape == (3, 2, 16, 16, 1)
+    # A pair's states are the smoother's means given both of its frames.
+    smoothed, _, _ = joint_posterior(mean[0, :2], variance[0, :2], a, b)
+    np.testing.assert_allclose(model.encode_states(windows[:1, :2]).numpy()[0],
+                               smoothed.reshape(-1), rtol=1e-4, atol=1e-5)
 
 
 def test_prediction_shrink_scales_each_rollout_start_by_one_factor(rng):

@@ -161,8 +161,14 @@ class DynamicVAE(keras.Model):
         return self._window_posteriors(frame_pairs, training)
 
     def encode_states(self, frame_pairs: Any) -> tf.Tensor:
-        """Posterior means of the latent states `[x_t ; x_{t+1}]` in x-space, `(batch, 2n)`."""
-        mean, _ = self.encode(frame_pairs)
+        """Posterior means of the latent states `[x_t ; x_{t+1}]` in x-space, `(batch, 2n)`
+        (with the smoothed posterior: the smoother's means given both frames)."""
+        mean, log_variance = self.encode(frame_pairs)
+        if self.model_config.posterior == "smoothed":
+            n = self.latent_dim
+            means, _, _ = self._smoothed(tf.reshape(mean, [-1, 2, n]),
+                                         tf.reshape(log_variance, [-1, 2, n]))
+            return tf.reshape(means, [-1, 2 * n])
         return self.dynamic_layer.to_state_space(mean)
 
     def decode(self, latents: Any, training: bool = False) -> tf.Tensor:
@@ -183,12 +189,9 @@ class DynamicVAE(keras.Model):
     # --- Keras --------------------------------------------------------------------------
 
     def call(self, frame_pairs: Any, training: bool | None = None) -> tf.Tensor:
-        mean, log_variance = self.encode(frame_pairs, training=bool(training))
         if self.model_config.posterior == "smoothed":
-            n = self.latent_dim
-            means, _, _ = self._smoothed(tf.reshape(mean, [-1, 2, n]),
-                                         tf.reshape(log_variance, [-1, 2, n]))
-            return self.decode_pairs(tf.reshape(means, [-1, 2 * n]), training=bool(training))
+            return self.decode_pairs(self.encode_states(frame_pairs), training=bool(training))
+        mean, log_variance = self.encode(frame_pairs, training=bool(training))
         latent_pairs = self.dynamic_layer([mean, log_variance], training=training)
         return self.decode_pairs(latent_pairs, training=bool(training))
 
