@@ -33,6 +33,8 @@ CASES = {
     "paper-v1 48x48 gray": ("paper-v1", (48, 48, 1), {}),
     "paper-v1 64x64 RGB": ("paper-v1", (64, 64, 3), {}),
     "counting-mnist 32x32 gray": ("counting-mnist", (32, 32, 1), {}),
+    # The preset's second stage: smoothed posterior, windows of 9.
+    "counting-mnist fine-tuning": ("counting-mnist", (32, 32, 1), {"stage": "finetune"}),
     "paper-v1 32x32 gray bfloat16": ("paper-v1", (32, 32, 1), {"mixed_precision": "bfloat16"}),
     "paper-v1 64x64 RGB bfloat16": ("paper-v1", (64, 64, 3), {"mixed_precision": "bfloat16"}),
 }
@@ -40,8 +42,11 @@ CASES = {
 
 def measure(preset: str, frame_shape: tuple[int, int, int], overrides: dict, steps: int,
             jit: bool) -> dict:
+    overrides = dict(overrides)
+    stage = overrides.pop("stage", "first")
     config = get_preset(preset).override(frame_shape=frame_shape, jit_compile=jit,
                                          filter_size=5, **overrides)
+    config = config.finetune_stage() if stage == "finetune" else config.first_stage()
     window = config.training.window
     # A window of L frames holds L - 1 pairs: keep 64 pairs per step.
     batch = max(64 // (window - 1), 1)
@@ -60,6 +65,7 @@ def measure(preset: str, frame_shape: tuple[int, int, int], overrides: dict, ste
     return {"pairs_per_second": steps * pairs_per_step / seconds, "seconds": seconds,
             "steps": steps, "window": window, "windows_per_batch": batch,
             "jit_compile": jit, "encoder_mode": config.model.encoder_mode,
+            "posterior": config.model.posterior,
             "prediction_weight": config.model.prediction_weight}
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 BASELINE_FILE = "baseline.npz"
+TEST_PAIRS_NAME = "test_pairs.npy"  # dynamic_vae.held_out.TEST_PAIRS_FILE, without importing TF
+START_CHOICES = ("test-pair", "prior")
 
 
 def _boolean(text: str) -> bool:
@@ -33,6 +35,7 @@ TRAINING_FLAGS = {
     "learning_rate": float, "batch_size": int, "epochs": int, "seed": int, "cycle": str,
     "num_frames": int, "steps_per_execution": int, "image_every": int,
     "kl_warmup_epochs": int, "window": int, "jit_compile": _boolean,
+    "finetune_epochs": int,
 }
 
 
@@ -40,7 +43,11 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train a model into a run directory",
         description="Train a Dynamic VAE. Start from a preset; any flag below overrides the "
-                    "preset's field of the same name.")
+                    "preset's field of the same name. A preset with a fine-tuning stage "
+                    "(counting-mnist) trains it after the first, from its weights, into the "
+                    "run directory (the first stage goes to RUN/warm_start/); a flag sets "
+                    "its field in both stages, --epochs sets the first stage's length and "
+                    "--finetune-epochs the second's (0: no fine-tuning).")
     parser.add_argument("--preset", default="counting-mnist",
                         help="counting-mnist (default) or paper-v1")
     parser.add_argument("--output", "-o", type=Path, required=True, help="run directory")
@@ -76,9 +83,13 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True,
                         help="output file: .npy (uint8 array), .png (grid), .gif or .mp4")
     parser.add_argument("--noise-scale", type=float, default=1.0)
-    parser.add_argument("--from-pair", type=Path,
-                        help="start from the posterior mean of this (2, H, W[, C]) .npy pair "
-                             "instead of x0 ~ N(0, I)")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--start", choices=START_CHOICES, default=None,
+                       help="x0: the posterior mean of the run's held-out test pair (the "
+                            "paper's protocol; the default when the run keeps one in "
+                            f"{TEST_PAIRS_NAME}) or x0 ~ N(0, I), the stationary prior")
+    start.add_argument("--from-pair", type=Path,
+                       help="start from the posterior mean of this (2, H, W[, C]) .npy pair")
     parser.add_argument("--float", action="store_true",
                         help=".npy: float32 frames in [0, 1] instead of uint8")
     parser.add_argument("--fps", type=int, default=10)
@@ -180,6 +191,14 @@ def run_train(args: argparse.Namespace) -> int:
                        strategy=args.strategy, init_from=args.init_from)
     if summary["resumed_from_epoch"]:
         print(f"resumed from the backup of epoch {summary['resumed_from_epoch']}")
+    if "stages" in summary:
+        first, second = summary["stages"]
+        print(f"trained {first['epochs']} epochs ({first['wall_time_seconds']:.1f} s, "
+              f"{first['run']}), then fine-tuned {second['epochs']} epochs "
+              f"({second['wall_time_seconds']:.1f} s): {summary['wall_time_seconds']:.1f} s, "
+              f"{summary['pairs_per_second']:.0f} pairs/s; spectral radius of A "
+              f"{summary['spectrum']['spectral_radius']:.3f}; run directory {args.output}")
+        return 0
     print(f"trained {summary['epochs']} epochs in {summary['wall_time_seconds']:.1f} s "
           f"({summary['pairs_per_second']:.0f} pairs/s); spectral radius of A "
           f"{summary['spectrum']['spectral_radius']:.3f}; run directory {args.output}")
@@ -192,6 +211,8 @@ def run_baseline(args: argparse.Namespace) -> int:
     from dynamic_vae.baseline import LinearDynamicTexture
     from dynamic_vae.cli_frames import load_single_sequence
     from dynamic_vae.data.counting_mnist import counting_mnist
+    from dynamic_vae.data.frame_pairs import to_pixel_range, validate_frames
+    from dynamic_vae.held_out import save_test_pairs
     from dynamic_vae.outputs import atomic_write_text
 
     frames, frames_source = load_single_sequence(args)
@@ -207,6 +228,7 @@ def run_baseline(args: argparse.Namespace) -> int:
     model.fit(frames[:-1])
     args.output.mkdir(parents=True, exist_ok=True)
     model.save(args.output / BASELINE_FILE)
+    save_test_pairs(args.output, to_pixel_range(validate_frames(frames[-2:]), (0.0, 1.0))[None])
     atomic_write_text(args.output / "config.json", json.dumps(
         {"model": "linear-dynamic-texture", "latent_dim": args.latent_dim,
          "noise_dim": model.noise_dim, "clip_spectrum": not args.no_clip,
@@ -227,12 +249,7 @@ def run_generate(args: argparse.Namespace) -> int:
     if suffix not in (".npy", ".png", ".gif", ".mp4"):
         raise ValueError(f"--out {args.out}: unsupported format '{suffix or '(none)'}'; "
                          "expected .npy, .png, .gif or .mp4")
-    initial_pair = None
-    if args.from_pair is not None:
-        initial_pair = load_frames_file(args.from_pair, flag="--from-pair")
-        if initial_pair.ndim not in (3, 4) or len(initial_pair) != 2:
-            raise ValueError(f"--from-pair {args.from_pair}: expected a frame pair of shape "
-                             f"(2, H, W[, C]), got {initial_pair.shape}")
+    initial_pair, start = generation_start(args.run, args.start, args.from_pair)
     if (args.run / BASELINE_FILE).is_file() and not (args.run / "model.keras").is_file():
         from dynamic_vae.baseline import LinearDynamicTexture
         from dynamic_vae.data.frame_pairs import from_pixel_range
@@ -255,8 +272,35 @@ def run_generate(args: argparse.Namespace) -> int:
             low, high = model.pixel_range
             sequence = (sequence - low) / (high - low)
     write_frames(args.out, sequence, fps=args.fps, scale=args.scale)
-    print(f"wrote {args.frames} frames of shape {sequence.shape[1:]} to {args.out}")
+    print(f"wrote {args.frames} frames of shape {sequence.shape[1:]} to {args.out} "
+          f"(x0: {start})")
     return 0
+
+
+def generation_start(run_dir: Path, start: str | None, from_pair: Path | None
+                     ) -> tuple["np.ndarray | None", str]:
+    """The frame pair synthesis starts from (`None`: x0 ~ N(0, I)) and a description of it.
+
+    `start` None picks the run's held-out test pair when it has one, else the prior.
+    """
+    from dynamic_vae.held_out import load_test_pair
+
+    if from_pair is not None:
+        pair = load_frames_file(from_pair, flag="--from-pair")
+        if pair.ndim not in (3, 4) or len(pair) != 2:
+            raise ValueError(f"--from-pair {from_pair}: expected a frame pair of shape "
+                             f"(2, H, W[, C]), got {pair.shape}")
+        return pair, f"posterior mean of {from_pair}"
+    if start == "prior":
+        return None, "N(0, I)"
+    pair = load_test_pair(run_dir)
+    if pair is not None:
+        return pair, "posterior mean of the held-out test pair"
+    if start == "test-pair":
+        raise ValueError(f"--start test-pair: {run_dir / TEST_PAIRS_NAME} is missing (runs "
+                         "trained before dynamic-vae kept their test pair); use --start "
+                         "prior or --from-pair")
+    return None, f"N(0, I); the run has no {TEST_PAIRS_NAME}"
 
 
 def run_inspect(args: argparse.Namespace) -> int:

@@ -44,6 +44,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         family_parser.add_argument("--preset", default=family.default_preset)
         family_parser.add_argument("--epochs", type=int, default=None,
                                    help="training epochs (default: the preset's)")
+        family_parser.add_argument("--finetune-epochs", type=int, default=None,
+                                   help="epochs of the preset's fine-tuning stage, if it has "
+                                        "one (default: the preset's; 0: none)")
         _add_evaluation_flags(family_parser)
         family_parser.add_argument("--quiet", action="store_true", help="no progress bars")
         family.add_arguments(family_parser)
@@ -104,6 +107,9 @@ def run_experiment_command(args: argparse.Namespace) -> int:
 
     family = args.family_object
     conditions = family.conditions(args)
+    if args.finetune_epochs is not None:
+        for condition in conditions:
+            condition.config = condition.config.override(finetune_epochs=args.finetune_epochs)
     rows = run_experiment(family, conditions, args.output, seeds=args.seeds,
                           horizon=args.horizon, verbose=0 if args.quiet else 2,
                           evaluate_options=family.evaluate_options(args))

@@ -42,6 +42,13 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
+def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
+    """Saves a `.npy` file atomically (np.save appends `.npy` to other names, so the
+    temporary file keeps that suffix)."""
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, array, allow_pickle=False)
+
+
 def _as_uint8_frames(frames: np.ndarray) -> np.ndarray:
     """`(T, H, W[, C])` uint8 or float in [0, 1] -> `(T, H, W, C)` uint8."""
     frames = np.asarray(frames)

@@ -9,6 +9,8 @@ A run directory holds everything a run produced:
     summary.json         wall time, training throughput, final metrics, spectrum of A
     logs/                TensorBoard: every loss term, the stationarity residual and the
                          spectral radius of A per epoch; synthesised strips every few epochs
+    test_pairs.npy       the held-out frame pair(s) `(P, 2, H, W, C)`, float32 in [0, 1]:
+                         synthesis starts from the first one by default (eq. 35)
     backup/              the training state of the last epochs while training runs (deleted
                          when the run finishes; see dynamic_vae.run_backup)
 """
@@ -28,11 +30,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dynamic_vae.config import RunConfig
+from dynamic_vae.config import ARCHITECTURE_FIELDS, RunConfig
 from dynamic_vae.data.counting_mnist import counting_mnist
 from dynamic_vae.data.frame_pairs import FramePairs, make_frame_pairs
 from dynamic_vae.distribute import is_chief, make_strategy
 from dynamic_vae.models.dynamic_vae import DynamicVAE
+from dynamic_vae.held_out import save_test_pairs
 from dynamic_vae.outputs import atomic_path, atomic_write_text, tile_frames
 from dynamic_vae.run_backup import RunBackup
 from dynamic_vae.spectrum import spectrum_report
@@ -41,6 +44,7 @@ from dynamic_vae.synthesis import synthesize
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
 BACKUP_DIR = "backup"
+WARM_START_DIR = "warm_start"
 
 
 class DynamicsMonitor(keras.callbacks.Callback):
@@ -197,6 +201,11 @@ def train(
     again with the same arguments after a crash or kill resumes from the last completed epoch
     (same weights, optimizer state, sampler RNG state and data order) instead of starting over.
 
+    A configuration with a `finetune` stage trains its first stage into
+    `output_dir/warm_start/` (a complete run directory; kept, and reused by a rerun when it
+    finished with the same configuration), then the fine-tuning stage from its weights into
+    `output_dir`.
+
     Args:
         config: the run configuration (see `dynamic_vae.config.get_preset`).
         output_dir: the run directory (created; existing files of the same names are replaced).
@@ -212,7 +221,8 @@ def train(
             architecture must match `config.model`. Ignored when resuming from a backup.
 
     Returns:
-        `(model, summary)` where summary is what summary.json holds.
+        `(model, summary)` where summary is what summary.json holds (with a fine-tuning
+        stage: the last stage's, plus `stages`, each stage's wall time and epochs).
 
     Raises:
         ValueError: if `output_dir` holds a backup of another configuration (and not
@@ -220,22 +230,94 @@ def train(
         FloatingPointError: if the loss becomes NaN or inf; names the epoch and the last good
             backup, and writes no model.
     """
-    training = config.training
+    source = None if init_from is None else _warm_start_source(init_from, config)
+    # One strategy for every stage: a multi-worker strategy can be set up once per process.
     distribution = make_strategy(strategy)
-    chief = is_chief(distribution)
-    output_dir = Path(output_dir)
+    data = _training_data(config, frames, frames_source)
+    common = dict(data=data, verbose=verbose, restart=restart,
+                  strategy=(strategy, distribution), callbacks=callbacks)
+    if not config.finetune:
+        return _train_stage(config, output_dir, source=source,
+                            record={} if init_from is None else {"init_from": str(init_from)},
+                            **common)
+    first, second = config.first_stage(), config.finetune_stage()
+    warm_dir = Path(output_dir) / WARM_START_DIR
+    warm = None if restart else _finished_stage(warm_dir, first, data[1])
+    if warm is None:
+        warm = _train_stage(first, warm_dir, source=source, record=(
+            {} if init_from is None else {"init_from": str(init_from)}), **common)
+    model, summary = _train_stage(
+        second, output_dir, source=warm[0],
+        record={"init_from": str(warm_dir), "finetune": dict(config.finetune),
+                "first_stage": first.to_dict()}, **common)
+    summary["stages"] = [
+        {"run": str(run), "epochs": stage["epochs"],
+         "wall_time_seconds": stage["wall_time_seconds"],
+         "pairs_per_second": stage["pairs_per_second"]}
+        for run, stage in ((warm_dir, warm[1]), (output_dir, summary))]
+    # The run's totals: both stages (a reused first stage counts with its recorded time).
+    summary["wall_time_seconds"] = sum(s["wall_time_seconds"] for s in summary["stages"])
+    summary["pairs_per_second"] = sum(
+        s["wall_time_seconds"] * s["pairs_per_second"] for s in summary["stages"]) / max(
+        summary["wall_time_seconds"], 1e-9)
+    if is_chief(distribution):
+        atomic_write_text(Path(output_dir) / "summary.json", json.dumps(summary, indent=2))
+    return model, summary
+
+
+def _training_data(config: RunConfig, frames: np.ndarray | list[np.ndarray] | None,
+                   frames_source: str | None) -> tuple[FramePairs, dict[str, Any]]:
+    """The run's frame pairs and the `data` entry of its config.json (with the frames'
+    SHA-1, so that a resumed or reused stage can check it trained on the same data)."""
     frames, data_info = load_training_frames(config, frames, frames_source)
-    pairs: FramePairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
+    pairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
     if pairs.frame_shape != config.model.frame_shape:
         raise ValueError(f"frames: shape {pairs.frame_shape} per frame does not match the "
                          f"model's frame_shape {config.model.frame_shape}; pass "
                          f"--frame-shape or use frames of that size")
     data_info["sha1"] = hashlib.sha1(pairs.frames.tobytes()).hexdigest()
-    run_record = {**config.to_dict(), "data": data_info}
-    source = None
-    if init_from is not None:
-        source = _warm_start_source(init_from, config)
-        run_record["init_from"] = str(init_from)
+    return pairs, data_info
+
+
+def _finished_stage(run_dir: Path, config: RunConfig, data_info: dict[str, Any]
+                    ) -> tuple[DynamicVAE, dict[str, Any]] | None:
+    """`(model, summary)` of a first stage that finished with `config` on the same data,
+    else `None`."""
+    try:
+        recorded = json.loads((run_dir / CONFIG_FILE).read_text())
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    wanted = json.loads(config.to_json())  # as config.json holds it (tuples are lists)
+    if any(recorded.get(key) != wanted[key] for key in ("model", "training")) or (
+            recorded.get("data") != data_info):
+        return None
+    try:
+        return load_run(run_dir)[0], summary
+    except (OSError, ValueError):
+        return None
+
+
+def _train_stage(
+    config: RunConfig,
+    output_dir: str | Path,
+    data: tuple[FramePairs, dict[str, Any]],
+    verbose: int | str,
+    restart: bool,
+    strategy: tuple[str, tf.distribute.Strategy],
+    callbacks: list[keras.callbacks.Callback] | None,
+    source: DynamicVAE | None,
+    record: dict[str, Any],
+) -> tuple[DynamicVAE, dict[str, Any]]:
+    """One stage of `train`: `data` is what `_training_data` gives, `strategy` its name and
+    the strategy, `source` (if any) the starting weights, `record` more entries for
+    config.json."""
+    training = config.training
+    strategy, distribution = strategy
+    chief = is_chief(distribution)
+    output_dir = Path(output_dir)
+    pairs, data_info = data
+    run_record = {**config.to_dict(), "data": data_info, **record}
     backup = RunBackup(output_dir / BACKUP_DIR, run_record, write=chief)
     if restart:
         if chief:
@@ -254,7 +336,7 @@ def train(
     # Other workers may still see the chief's old backup while it is being cleared.
     first_epoch = 0 if restart else min(backup.restore(model), training.epochs)
     if source is not None and first_epoch == 0:
-        _copy_weights(source, model)
+        copy_weights(source, model)
     dataset = pairs.epoch_dataset(training.batch_size, seed=training.seed,
                                   first_epoch=first_epoch, epochs=training.epochs,
                                   window=training.window)
@@ -316,6 +398,7 @@ def train(
         "test_pair_starts": [int(t) for t in pairs.test_starts],
     }
     save_model(model, write_dir / MODEL_FILE)
+    save_test_pairs(write_dir, pairs.test_pairs, config.model.pixel_range)
     atomic_write_text(write_dir / "history.json", json.dumps(history_data, indent=2))
     _write_history_csv(history_data, write_dir / "history.csv")
     plot_history(history_data, write_dir / "training_curves.png")
@@ -328,17 +411,12 @@ def train(
     return model, summary
 
 
-# Fields that fix the networks' weight shapes: a warm start needs them equal.
-_ARCHITECTURE_FIELDS = ("frame_shape", "latent_dim", "filter_size", "base_channels",
-                        "encoder_mode")
-
-
 def _warm_start_source(run_dir: str | Path, config: RunConfig) -> DynamicVAE:
     try:
         source, _ = load_run(run_dir)
     except FileNotFoundError as error:
         raise FileNotFoundError(f"init_from: {error}") from None
-    for name in _ARCHITECTURE_FIELDS:
+    for name in ARCHITECTURE_FIELDS:
         theirs = getattr(source.model_config, name)
         ours = getattr(config.model, name)
         if theirs != ours:
@@ -347,7 +425,8 @@ def _warm_start_source(run_dir: str | Path, config: RunConfig) -> DynamicVAE:
     return source
 
 
-def _copy_weights(source: DynamicVAE, model: DynamicVAE) -> None:
+def copy_weights(source: DynamicVAE, model: DynamicVAE) -> None:
+    """Copies the encoder, decoder, A and B of `source` into `model` (same architecture)."""
     model.encoder.set_weights(source.encoder.get_weights())
     model.decoder.set_weights(source.decoder.get_weights())
     model.dynamic_layer.transition_matrix.assign(source.dynamic_layer.transition_matrix)

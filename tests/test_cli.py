@@ -21,9 +21,10 @@ def run_cli(*args):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
+    # One stage (the preset's fine-tuning stage has a test of its own below).
     result = run_cli("train", "--preset", "counting-mnist", "--cycle", "1234",
-                     "--num-frames", "300", "--epochs", "3", "--latent-dim", "4",
-                     "--image-every", "2", "--quiet", "--output", run_dir)
+                     "--num-frames", "300", "--epochs", "3", "--finetune-epochs", "0",
+                     "--latent-dim", "4", "--image-every", "2", "--quiet", "--output", run_dir)
     assert result.returncode == 0, result.stderr
     assert "trained 3 epochs" in result.stdout
     return run_dir
@@ -83,6 +84,103 @@ def test_generate_from_a_frame_pair(trained_run, tmp_path, counting_frames):
     assert np.load(out).shape == (5, 32, 32, 1)
 
 
+def test_the_counting_preset_trains_then_fine_tunes_into_one_run(tmp_path, capsys):
+    from dynamic_vae.training import load_run
+
+    run_dir = tmp_path / "two-stage"
+    command = ["train", "--preset", "counting-mnist", "--num-frames", "200", "--epochs", "2",
+               "--finetune-epochs", "1", "--latent-dim", "4", "--image-every", "0", "--quiet",
+               "--output", str(run_dir)]
+    assert main(command) == 0
+    assert "trained 2 epochs" in capsys.readouterr().out
+    warm_dir = run_dir / "warm_start"
+    first, first_config = load_run(warm_dir)
+    tuned, config = load_run(run_dir)
+    # The first stage is the preset as flagged; the second changes what `finetune` names.
+    assert first_config["model"]["posterior"] == "factorized"
+    assert first_config["training"]["window"] == 5 and first_config["training"]["epochs"] == 2
+    assert config["model"]["posterior"] == "smoothed"
+    assert config["model"]["stationarity_weight"] == 10000.0
+    assert config["training"]["window"] == 9 and config["training"]["epochs"] == 1
+    assert config["model"]["latent_dim"] == 4 and config["training"]["num_frames"] == 200
+    assert config["init_from"] == str(warm_dir) and config["first_stage"] == {
+        "model": first_config["model"], "training": first_config["training"], "finetune": {}}
+    assert len(json.loads((warm_dir / "history.json").read_text())["loss"]) == 2
+    assert len(json.loads((run_dir / "history.json").read_text())["loss"]) == 1
+    summary = json.loads((run_dir / "summary.json").read_text())
+    stages = summary["stages"]
+    assert [s["epochs"] for s in stages] == [2, 1]
+    assert summary["wall_time_seconds"] == pytest.approx(
+        stages[0]["wall_time_seconds"] + stages[1]["wall_time_seconds"])
+    # Fine-tuning moved the weights on from the first stage's.
+    assert not np.allclose(first.transition()[0], tuned.transition()[0])
+    assert (run_dir / "test_pairs.npy").is_file() and not (run_dir / "backup").exists()
+    # The same command again reuses the finished first stage and retrains the second.
+    first_model = warm_dir / "model.keras"
+    stamp = first_model.stat().st_mtime_ns
+    assert main(command) == 0
+    assert first_model.stat().st_mtime_ns == stamp
+    again, _ = load_run(run_dir)
+    np.testing.assert_allclose(again.transition()[0], tuned.transition()[0], atol=1e-6)
+    # Another first-stage configuration trains the first stage anew.
+    assert main(command[:-2] + ["--learning-rate", "0.002", "--output", str(run_dir)]) == 0
+    assert first_model.stat().st_mtime_ns != stamp
+    assert load_run(warm_dir)[1]["training"]["learning_rate"] == 0.002
+
+
+def test_generate_starts_from_the_held_out_test_pair_by_default(trained_run, tmp_path,
+                                                                 capsys):
+    from dynamic_vae.data import counting_mnist
+    from dynamic_vae.synthesis import initial_state_from_pair, synthesize
+    from dynamic_vae.training import load_run
+
+    # The run keeps its held-out pair: the last pair of its 300 training frames, in [0, 1].
+    kept = np.load(trained_run / "test_pairs.npy")
+    assert kept.shape == (1, 2, 32, 32, 1) and kept.dtype == np.float32
+    frames, _ = counting_mnist("1234", num_frames=300, seed=0)  # the run's training frames
+    np.testing.assert_allclose(kept[0], frames[-2:] / 255.0, atol=1e-6)
+    outputs = {}
+    for name, flags in {"default": [], "test_pair": ["--start", "test-pair"],
+                        "prior": ["--start", "prior"]}.items():
+        outputs[name] = tmp_path / f"{name}.npy"
+        assert main(["generate", str(trained_run), "--frames", "12", "--seed", "3",
+                     *flags, "--out", str(outputs[name])]) == 0
+        assert "x0: " in capsys.readouterr().out
+    np.testing.assert_array_equal(np.load(outputs["default"]), np.load(outputs["test_pair"]))
+    model, _ = load_run(trained_run)
+    expected, latents = synthesize(model, 12, seed=3, initial_pair=frames[-2:])
+    np.testing.assert_array_equal(np.load(outputs["default"]), expected[0])
+    np.testing.assert_allclose(latents[0, 0], initial_state_from_pair(model, frames[-2:]),
+                               atol=1e-5)
+    prior, _ = synthesize(model, 12, seed=3)
+    np.testing.assert_array_equal(np.load(outputs["prior"]), prior[0])
+    assert not np.array_equal(np.load(outputs["prior"]), np.load(outputs["default"]))
+
+
+def test_generate_without_a_kept_test_pair(trained_run, tmp_path, capsys):
+    import shutil
+
+    old_run = tmp_path / "old-run"
+    shutil.copytree(trained_run, old_run)
+    (old_run / "test_pairs.npy").unlink()
+    out = tmp_path / "seq.npy"
+    # Runs from before runs kept their pair fall back to the prior, and say so.
+    assert main(["generate", str(old_run), "--frames", "4", "--out", str(out)]) == 0
+    assert "the run has no test_pairs.npy" in capsys.readouterr().out
+    out.unlink()
+    assert main(["generate", str(old_run), "--frames", "4", "--start", "test-pair", "--out",
+                 str(out)]) == 2
+    assert f"{old_run / 'test_pairs.npy'} is missing" in capsys.readouterr().err
+    assert not out.exists()
+    (old_run / "test_pairs.npy").write_bytes(b"not an array")
+    assert main(["generate", str(old_run), "--frames", "4", "--out", str(out)]) == 2
+    assert "test_pairs.npy: not a readable .npy array" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: one start only
+        main(["generate", str(old_run), "--start", "prior", "--from-pair", str(out), "--out",
+              str(out)])
+    assert not out.exists()
+
+
 def test_inspect_prints_the_spectrum(trained_run, capsys):
     assert main(["inspect", str(trained_run), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -137,7 +235,7 @@ def test_init_from_warm_starts_a_run_and_checks_the_architecture(trained_run, tm
     run_dir = tmp_path / "finetuned"
     common = ["train", "--preset", "counting-mnist", "--num-frames", "300", "--epochs", "1",
               "--latent-dim", "4", "--image-every", "0", "--quiet", "--init-from",
-              str(trained_run)]
+              str(trained_run), "--finetune-epochs", "0"]
     # A learning rate of 1e-9 leaves the copied weights where they were.
     assert main(common + ["--posterior", "smoothed", "--learning-rate", "1e-9",
                           "--prediction-shrink", "0.9", "--output", str(run_dir)]) == 0
@@ -192,6 +290,11 @@ def test_baseline_fit_and_generate_on_counting_digits(tmp_path):
                  str(out)]) == 0
     frames = np.load(out)
     assert frames.shape == (30, 32, 32, 1) and frames.dtype == np.uint8
+    assert np.load(run_dir / "test_pairs.npy").shape == (1, 2, 32, 32, 1)
+    prior = tmp_path / "prior.npy"
+    assert main(["generate", str(run_dir), "--frames", "30", "--seed", "2", "--start", "prior",
+                 "--out", str(prior)]) == 0
+    assert not np.array_equal(np.load(prior), frames)
     again = tmp_path / "again.npy"
     main(["generate", str(run_dir), "--frames", "30", "--seed", "2", "--out", str(again)])
     np.testing.assert_array_equal(np.load(again), frames)

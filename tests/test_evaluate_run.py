@@ -54,7 +54,7 @@ def experiment(tmp_path_factory, judge):
                       lambda self, condition, run_dir: {"run": run_dir.name})
         patch.setattr(CountingExperiment, "row", recording_row)
         code = main(["experiment", "counting", "--cycles", "123", "--epochs", "1",
-                     "--num-frames", "240", "--seeds", "2", "--horizon", "40", "--quiet",
+                     "--finetune-epochs", "1", "--num-frames", "240", "--seeds", "2", "--horizon", "40", "--quiet",
                      "--output", str(output)])
     assert code == 0
     assert seen == [{"run": "cycle-123"}]
@@ -91,10 +91,12 @@ def test_counting_run_report(counting_run, judge):
     assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
     assert metrics["kind"] == "counting" and metrics["seeds"] == [0, 1]
     digits = metrics["digits"]
-    for name in ("dynamic_vae", "linear_baseline", "ground_truth"):
+    # The run keeps its test pair, so the paper's start is measured beside x_0 ~ N(0, I).
+    for name in ("dynamic_vae", "dynamic_vae_test_pair", "linear_baseline", "ground_truth"):
         assert len(digits[name]["per_sequence_transition_accuracy"]) == (
             1 if name == "ground_truth" else 2)
         assert 0 <= digits[name]["transition_accuracy"] <= 1
+    assert "x_0 from the held-out test pair" in (out / "report.md").read_text()
     assert set(metrics["prediction"]["dynamic_vae"]) == {"1", "5", "10"}
     assert metrics["prediction"]["windows"] == 30
     assert [h["k"] for h in metrics["cycle_spectrum"]["dynamic_vae"]["harmonics"]] == [1]
@@ -155,15 +157,20 @@ def test_experiment_counting_tiny(experiment, tmp_path):
     (row,) = results["rows"]
     assert row["cycle"] == "123"
     config = json.loads((output / "cycle-123" / "config.json").read_text())
+    # The preset's two stages, one epoch each: config.json is the fine-tuned model's.
+    assert config["first_stage"]["training"]["epochs"] == 1
     assert config["training"]["epochs"] == 1 and config["training"]["num_frames"] == 240
+    assert config["model"]["posterior"] == "smoothed"
     assert config["training"]["cycle"] == "123"
-    for key in ("transition_accuracy_dvae", "transition_accuracy_lds", "legibility_dvae"):
+    for key in ("transition_accuracy_dvae", "transition_accuracy_dvae_test_pair",
+                "transition_accuracy_lds", "legibility_dvae"):
         assert 0 <= row[key] <= 1
     summary = json.loads((output / "cycle-123" / "summary.json").read_text())
     assert row["stationarity_residual"] == summary["spectrum"]["stationarity_residual"]
     assert 0 < row["train_seconds"] <= row["wall_seconds"]
     table = (output / "results.md").read_text()
-    assert "| cycle | transition accuracy DVAE | transition accuracy LDS |" in table
+    assert ("| cycle | transition accuracy DVAE | transition accuracy DVAE, x_0 from the test "
+            "pair | transition accuracy LDS |") in table
     assert f"| 123 | {row['transition_accuracy_dvae']:.3f} |" in table
     assert f"| 123 | {row['transition_accuracy_dvae']:.3f} |" in printed
     assert (output / "cycle-123" / "evaluation" / "report.md").is_file()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 LABELS = {"dynamic_vae": "Dynamic VAE", "linear_baseline": "linear baseline",
+          "dynamic_vae_test_pair": "Dynamic VAE, x_0 from the held-out test pair",
           "ground_truth": "ground truth (held-out real sequence)"}
 
 
@@ -30,9 +31,11 @@ def format_report(metrics: dict[str, Any]) -> str:
                   f"(held-out accuracy on real digits {digits['classifier_heldout_accuracy']:.3f})."
                   " Transition accuracy: fraction of t where digit(t+1) follows digit(t) in the "
                   "cycle (mean +- std over sequences). Legible: confidence > "
-                  f"{digits['dynamic_vae']['legible_threshold']}.", ""]
+                  f"{digits['dynamic_vae']['legible_threshold']}. Sequences start from "
+                  "x_0 ~ N(0, I) unless the row says otherwise.", ""]
         rows = []
-        for name in [*models, "ground_truth"]:
+        for name in [*models, *(["dynamic_vae_test_pair"] if "dynamic_vae_test_pair" in digits
+                                else []), "ground_truth"]:
             d = digits[name]
             rows.append([LABELS[name],
                          f"{d['transition_accuracy']:.3f} +- {d['transition_accuracy_std']:.3f}",

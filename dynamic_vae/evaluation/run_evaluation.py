@@ -41,6 +41,7 @@ from dynamic_vae.outputs import atomic_write_text
 EVALUATION_DIR = "evaluation"
 BASELINE_FILE = "baseline.npz"
 COUNTING_SOURCE = "counting-mnist"
+TEST_PAIR_START = "dynamic_vae_test_pair"
 
 
 def unit_frames(frames: np.ndarray, name: str = "frames") -> np.ndarray:
@@ -167,11 +168,13 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _dynamic_vae_sequences(model, seeds: Sequence[int], horizon: int) -> np.ndarray:
+def _dynamic_vae_sequences(model, seeds: Sequence[int], horizon: int,
+                           initial_pair: np.ndarray | None = None) -> np.ndarray:
     from dynamic_vae.synthesis import synthesize
 
     low, high = model.pixel_range
-    sequences = [synthesize(model, horizon, seed=seed, as_uint8=False)[0][0] for seed in seeds]
+    sequences = [synthesize(model, horizon, seed=seed, initial_pair=initial_pair,
+                            as_uint8=False)[0][0] for seed in seeds]
     return np.clip((np.stack(sequences) - low) / (high - low), 0.0, 1.0)
 
 
@@ -230,6 +233,7 @@ def evaluate_run(
     Returns:
         The metrics (what metrics.json holds).
     """
+    from dynamic_vae.held_out import load_test_pair
     from dynamic_vae.spectrum import spectrum_report
     from dynamic_vae.training import load_run
 
@@ -300,8 +304,14 @@ def evaluate_run(
             eigenvalue = first["modulus"] * np.exp(1j * np.radians(first["nearest_degrees"]))
             match["ceiling"] = (cycle_ceiling(eigenvalue, period)
                                 if first["modulus"] <= 1 else None)
+        counted = dict(sequences)
+        test_pair = load_test_pair(run_dir)
+        if test_pair is not None:
+            # The paper's start (eq. 35), which `dynamic-vae generate` uses by default.
+            counted[TEST_PAIR_START] = _dynamic_vae_sequences(model, seed_list, horizon,
+                                                              initial_pair=test_pair)
         metrics["digits"] = _counting_metrics(config, classifier, classifier_accuracy,
-                                              sequences, heldout)
+                                              counted, heldout)
 
     target = run_dir / EVALUATION_DIR
     with atomic_directory(target) as out:

@@ -28,6 +28,8 @@ class CountingExperiment(ExperimentFamily):
     columns = (
         ("cycle", "cycle", ""),
         ("transition_accuracy_dvae", "transition accuracy DVAE", ".3f"),
+        ("transition_accuracy_dvae_test_pair", "transition accuracy DVAE, x_0 from the test pair",
+         ".3f"),
         ("transition_accuracy_lds", "transition accuracy LDS", ".3f"),
         ("legibility_dvae", "legibility DVAE", ".3f"),
         ("legibility_lds", "legibility LDS", ".3f"),
@@ -66,6 +68,8 @@ class CountingExperiment(ExperimentFamily):
         return {
             "cycle": condition.labels["cycle"],
             "transition_accuracy_dvae": digits["dynamic_vae"]["transition_accuracy"],
+            "transition_accuracy_dvae_test_pair": digits.get("dynamic_vae_test_pair", {}).get(
+                "transition_accuracy"),
             "transition_accuracy_lds": lds.get("transition_accuracy"),
             "legibility_dvae": digits["dynamic_vae"]["legible_fraction"],
             "legibility_lds": lds.get("legible_fraction"),

@@ -1,0 +1,67 @@
+"""The fine-tuning stage of a RunConfig: what each stage gets, round trips and bad input."""
+
+import json
+
+import pytest
+
+from dynamic_vae.config import RunConfig, get_preset
+
+
+def test_the_counting_preset_has_a_smoothed_fine_tuning_stage():
+    config = get_preset("counting-mnist")
+    first, second = config.first_stage(), config.finetune_stage()
+    assert first.finetune == {} and second.finetune == {}
+    assert (first.model.posterior, first.training.window) == ("factorized", 5)
+    assert (second.model.posterior, second.training.window) == ("smoothed", 9)
+    assert second.model.stationarity_weight == 10000.0
+    assert second.model.prediction_shrink == 0.95
+    assert (first.training.epochs, second.training.epochs) == (8, 4)
+    # Everything the stage does not name is the first stage's.
+    assert second.model.kl_weight == first.model.kl_weight == 2.0
+    assert second.training.batch_size == first.training.batch_size
+
+
+def test_flags_set_every_stage_and_epochs_each_its_own():
+    config = get_preset("counting-mnist").override(window=3, sigma=0.7, epochs=2,
+                                                   finetune_epochs=1)
+    first, second = config.first_stage(), config.finetune_stage()
+    assert first.training.window == second.training.window == 3
+    assert first.model.sigma == second.model.sigma == 0.7
+    assert (first.training.epochs, second.training.epochs) == (2, 1)
+    assert second.model.posterior == "smoothed"
+    assert get_preset("counting-mnist").override(finetune_epochs=0).finetune == {}
+    assert get_preset("paper-v1").finetune == {}
+
+
+def test_a_two_stage_config_round_trips_through_json():
+    config = get_preset("counting-mnist").override(cycle="6789")
+    again = RunConfig.from_dict(json.loads(config.to_json()))
+    assert again == config
+    assert again.finetune_stage() == config.finetune_stage()
+
+
+@pytest.mark.parametrize("finetune,message", [
+    ({"latent_dim": 3}, "finetune: ['latent_dim'] cannot change in a fine-tuning stage"),
+    ({"encoder_mode": "pair"}, "finetune: ['encoder_mode'] cannot change"),
+    ({"pixel_range": [-1, 1]}, "finetune: ['pixel_range'] cannot change"),
+    ({"nope": 1}, "finetune: unknown config field 'nope'"),
+    ({"window": 1}, "finetune: window must be >= 2 frames, got 1"),
+    ({"sigma": "x"}, "finetune: sigma: expected a number, got str 'x'"),
+    ([1, 2], "config section 'finetune': expected a mapping of fields, got list"),
+])
+def test_bad_fine_tuning_stages_are_named(finetune, message):
+    data = {**get_preset("counting-mnist").to_dict(), "finetune": finetune}
+    with pytest.raises(ValueError) as error:
+        RunConfig.from_dict(data)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize("preset,value,message", [
+    ("paper-v1", 3, "finetune_epochs: this configuration has no fine-tuning stage"),
+    ("counting-mnist", -1, "finetune_epochs must be an int >= 0, got -1"),
+    ("counting-mnist", 1.5, "finetune_epochs must be an int >= 0, got 1.5"),
+])
+def test_bad_finetune_epochs(preset, value, message):
+    with pytest.raises(ValueError) as error:
+        get_preset(preset).override(finetune_epochs=value)
+    assert message in str(error.value)
