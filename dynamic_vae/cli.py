@@ -11,8 +11,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from dynamic_vae.held_out import TEST_PAIRS_FILE, load_test_pair  # noqa: E402
+
 BASELINE_FILE = "baseline.npz"
-TEST_PAIRS_NAME = "test_pairs.npy"  # dynamic_vae.held_out.TEST_PAIRS_FILE, without importing TF
 START_CHOICES = ("test-pair", "prior")
 
 
@@ -87,7 +88,7 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
     start.add_argument("--start", choices=START_CHOICES, default=None,
                        help="x0: the posterior mean of the run's held-out test pair (the "
                             "paper's protocol; the default when the run keeps one in "
-                            f"{TEST_PAIRS_NAME}) or x0 ~ N(0, I), the stationary prior")
+                            f"{TEST_PAIRS_FILE}) or x0 ~ N(0, I), the stationary prior")
     start.add_argument("--from-pair", type=Path,
                        help="start from the posterior mean of this (2, H, W[, C]) .npy pair")
     parser.add_argument("--float", action="store_true",
@@ -283,8 +284,6 @@ def generation_start(run_dir: Path, start: str | None, from_pair: Path | None
 
     `start` None picks the run's held-out test pair when it has one, else the prior.
     """
-    from dynamic_vae.held_out import load_test_pair
-
     if from_pair is not None:
         pair = load_frames_file(from_pair, flag="--from-pair")
         if pair.ndim not in (3, 4) or len(pair) != 2:
@@ -297,10 +296,10 @@ def generation_start(run_dir: Path, start: str | None, from_pair: Path | None
     if pair is not None:
         return pair, "posterior mean of the held-out test pair"
     if start == "test-pair":
-        raise ValueError(f"--start test-pair: {run_dir / TEST_PAIRS_NAME} is missing (runs "
+        raise ValueError(f"--start test-pair: {run_dir / TEST_PAIRS_FILE} is missing (runs "
                          "trained before dynamic-vae kept their test pair); use --start "
                          "prior or --from-pair")
-    return None, f"N(0, I); the run has no {TEST_PAIRS_NAME}"
+    return None, f"N(0, I); the run has no {TEST_PAIRS_FILE}"
 
 
 def run_inspect(args: argparse.Namespace) -> int:

@@ -72,6 +72,10 @@ def summary_text(metrics: dict[str, Any]) -> str:
             digits = metrics["digits"][key]
             parts.append(f"transition accuracy {digits['transition_accuracy']:.3f}, "
                          f"legible {digits['legible_fraction']:.3f}")
+            from_pair = metrics["digits"].get(f"{key}_test_pair")
+            if from_pair is not None:
+                parts[-1] += (f" (x_0 from the test pair: {from_pair['transition_accuracy']:.3f}"
+                              f", legible {from_pair['legible_fraction']:.3f})")
         errors = metrics["prediction"][key]
         parts.append("k-step MSE " + ", ".join(f"k={k}: {v['mse']:.4f}"
                                                for k, v in errors.items()))
