@@ -219,6 +219,7 @@ def train(
         init_from: a finished run directory whose encoder, decoder, A and B start this run
             (a warm start, e.g. to fine-tune with another posterior or loss); its network
             architecture must match `config.model`. Ignored when resuming from a backup.
+            With a fine-tuning stage it starts the first stage.
 
     Returns:
         `(model, summary)` where summary is what summary.json holds (with a fine-tuning
