@@ -51,10 +51,12 @@ def main() -> None:
     starts = {"prior": None} if test_pair is None else {"test_pair": test_pair, "prior": None}
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.training_pairs > 0:
-        frames = load_run_frames(args.run, config)
-        picks = np.random.default_rng(0).choice(len(frames) - 2, args.training_pairs,
-                                                replace=False)
-        starts.update({f"pair_{t}": frames[t:t + 2] for t in sorted(int(t) for t in picks)})
+        training_frames = load_run_frames(args.run, config)
+        # The last pair is the test pair: pick among the training pairs before it.
+        picks = np.random.default_rng(0).choice(len(training_frames) - 2,
+                                                args.training_pairs, replace=False)
+        starts.update({f"pair_{t}": training_frames[t:t + 2]
+                       for t in sorted(int(t) for t in picks)})
     rows = []
     print(f"digit classifier held-out accuracy: {classifier_accuracy:.3f}")
     print(f"{'x0':>9} {'seed':>4} {'noise':>5} {'transition acc':>14} {'legible':>8}  "

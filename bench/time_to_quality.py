@@ -38,7 +38,7 @@ from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E
 from dynamic_vae.outputs import atomic_write_text  # noqa: E402
 from dynamic_vae.spectrum import spectrum_report  # noqa: E402
 from dynamic_vae.synthesis import synthesize  # noqa: E402
-from dynamic_vae.held_out import save_test_pairs  # noqa: E402
+from dynamic_vae.held_out import save_test_pairs, unit_pairs  # noqa: E402
 from dynamic_vae.training import (build_model, copy_weights,  # noqa: E402
                                   load_training_frames, save_model)
 
@@ -125,8 +125,7 @@ def main() -> None:
     stages = [config.first_stage()] + ([config.finetune_stage()] if config.finetune else [])
     frames, data = load_training_frames(config)
     pairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
-    low, high = config.model.pixel_range
-    test_pair = (pairs.test_pairs[0] - low) / (high - low)
+    test_pair = unit_pairs(pairs.test_pairs, config.model.pixel_range)[0]
     probe = QualityProbe(args.cycle, args.frames, [int(s) for s in args.seeds.split(",")],
                          test_pair)
     print(f"{'epoch':>5} {'stage':>8} {'train s':>8} {'acc':>8} {'legible':>8} "

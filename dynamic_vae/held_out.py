@@ -16,13 +16,19 @@ from dynamic_vae.outputs import atomic_save_npy
 TEST_PAIRS_FILE = "test_pairs.npy"
 
 
+def unit_pairs(pairs: np.ndarray, pixel_range: tuple[float, float]) -> np.ndarray:
+    """Frame pairs given in the model's `pixel_range`, as float32 in [0, 1] (what
+    `synthesize(initial_pair=...)` takes)."""
+    low, high = pixel_range
+    unit = np.clip((np.asarray(pairs, np.float32) - low) / (high - low), 0.0, 1.0)
+    return unit.astype(np.float32)
+
+
 def save_test_pairs(run_dir: str | Path, test_pairs: np.ndarray,
                     pixel_range: tuple[float, float] = (0.0, 1.0)) -> None:
     """Writes a run's held-out pairs `(P, 2, H, W, C)`, given in `pixel_range`, as float32
     in [0, 1]."""
-    low, high = pixel_range
-    unit = np.clip((np.asarray(test_pairs, np.float32) - low) / (high - low), 0.0, 1.0)
-    atomic_save_npy(Path(run_dir) / TEST_PAIRS_FILE, unit.astype(np.float32))
+    atomic_save_npy(Path(run_dir) / TEST_PAIRS_FILE, unit_pairs(test_pairs, pixel_range))
 
 
 def load_test_pair(run_dir: str | Path) -> np.ndarray | None:

@@ -237,16 +237,15 @@ def train(
     data = _training_data(config, frames, frames_source)
     common = dict(data=data, verbose=verbose, restart=restart,
                   strategy=(strategy, distribution), callbacks=callbacks)
+    first_record = {} if init_from is None else {"init_from": str(init_from)}
     if not config.finetune:
-        return _train_stage(config, output_dir, source=source,
-                            record={} if init_from is None else {"init_from": str(init_from)},
-                            **common)
+        return _train_stage(config, output_dir, source=source, record=first_record, **common)
     first, second = config.first_stage(), config.finetune_stage()
     warm_dir = Path(output_dir) / WARM_START_DIR
-    warm = None if restart else _finished_stage(warm_dir, first, data[1])
+    warm = None if restart else _finished_stage(warm_dir, {
+        **json.loads(first.to_json()), "data": data[1], **first_record})
     if warm is None:
-        warm = _train_stage(first, warm_dir, source=source, record=(
-            {} if init_from is None else {"init_from": str(init_from)}), **common)
+        warm = _train_stage(first, warm_dir, source=source, record=first_record, **common)
     model, summary = _train_stage(
         second, output_dir, source=warm[0],
         record={"init_from": str(warm_dir), "finetune": dict(config.finetune),
@@ -280,18 +279,16 @@ def _training_data(config: RunConfig, frames: np.ndarray | list[np.ndarray] | No
     return pairs, data_info
 
 
-def _finished_stage(run_dir: Path, config: RunConfig, data_info: dict[str, Any]
+def _finished_stage(run_dir: Path, wanted: dict[str, Any]
                     ) -> tuple[DynamicVAE, dict[str, Any]] | None:
-    """`(model, summary)` of a first stage that finished with `config` on the same data,
-    else `None`."""
+    """`(model, summary)` of a first stage that finished with the config.json `wanted`
+    (configuration, data and warm start, as JSON holds them), else `None`."""
     try:
         recorded = json.loads((run_dir / CONFIG_FILE).read_text())
         summary = json.loads((run_dir / "summary.json").read_text())
     except (OSError, ValueError):
         return None
-    wanted = json.loads(config.to_json())  # as config.json holds it (tuples are lists)
-    if any(recorded.get(key) != wanted[key] for key in ("model", "training")) or (
-            recorded.get("data") != data_info):
+    if recorded != wanted:
         return None
     try:
         return load_run(run_dir)[0], summary

@@ -126,6 +126,16 @@ def test_the_counting_preset_trains_then_fine_tunes_into_one_run(tmp_path, capsy
     assert main(command[:-2] + ["--learning-rate", "0.002", "--output", str(run_dir)]) == 0
     assert first_model.stat().st_mtime_ns != stamp
     assert load_run(warm_dir)[1]["training"]["learning_rate"] == 0.002
+    # So does the same configuration warm-started from another run.
+    import shutil
+
+    source = tmp_path / "source"
+    shutil.copytree(warm_dir, source)
+    stamp = first_model.stat().st_mtime_ns
+    assert main(command[:-2] + ["--learning-rate", "0.002", "--init-from", str(source),
+                                "--output", str(run_dir)]) == 0
+    assert first_model.stat().st_mtime_ns != stamp
+    assert load_run(warm_dir)[1]["init_from"] == str(source)
 
 
 def test_generate_starts_from_the_held_out_test_pair_by_default(trained_run, tmp_path,
