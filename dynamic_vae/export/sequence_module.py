@@ -21,8 +21,10 @@ SEED_MODULUS = 2**31 - 1
 class SequenceModule(tf.Module):
     """A trained `DynamicVAE` packaged for `tf.saved_model.save`.
 
-    Only the encoder, decoder and dynamic layer are tracked (not the optimizer), so the
-    SavedModel holds the weights that serving needs and nothing else.
+    Only the backing variables of the encoder, decoder and dynamic layer are tracked (not
+    the layers, not the optimizer), so the SavedModel holds the weights that serving needs and
+    nothing else, and loads both through `tf.saved_model.load` and through the session-based
+    loader of TF Serving.
 
     Args:
         model: a trained `DynamicVAE`.
@@ -47,12 +49,15 @@ class SequenceModule(tf.Module):
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
         if frames_dtype not in FRAME_DTYPES:
             raise ValueError(f"frames_dtype must be one of {FRAME_DTYPES}, got {frames_dtype!r}")
-        # A bound method, not the model: tf.Module would track the model and save its
-        # optimizer's slots too. The encoder it uses is tracked below.
-        self._encode_model = model.encode
-        self.encoder = model.encoder
-        self.decoder = model.decoder
-        self.dynamic_layer = model.dynamic_layer
+        # The Keras layers sit behind a plain object, out of tf.Module's reach: tracked, each
+        # Keras variable would export a second resource beside its backing tf.Variable, the
+        # checkpoint would restore one and the functions read the other, and a session-based
+        # loader (TF Serving's C++ LoadSavedModel) would find the variables uninitialised.
+        # The module tracks the backing tf.Variables only, as keras.export.ExportArchive does:
+        # the ones the traced functions capture are exactly the ones the checkpoint restores.
+        self._parts = _ModelParts(model)
+        self.model_variables = [variable.value for layer in self._parts.layers()
+                                for variable in layer.variables]
         self.max_frames = int(max_frames)
         self.frames_dtype = frames_dtype
         self.frame_shape = tuple(int(v) for v in model.frame_shape)
@@ -62,6 +67,18 @@ class SequenceModule(tf.Module):
         # dynamic_vae.inference (written against DynamicVAE), so signatures reuse it as is.
         self.model_config = model.model_config
         self.compute_dtype = model.compute_dtype
+
+    @property
+    def encoder(self):
+        return self._parts.encoder
+
+    @property
+    def decoder(self):
+        return self._parts.decoder
+
+    @property
+    def dynamic_layer(self):
+        return self._parts.dynamic_layer
 
     # --- specs signature builders use ----------------------------------------------------
 
@@ -123,7 +140,7 @@ class SequenceModule(tf.Module):
 
     def encode_pairs(self, frame_pairs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Posterior mean and log-variance `(N, 2n)` of frame pairs `(N, 2, H, W, C)`."""
-        return self._encode_model(self.to_model_pixels(frame_pairs))
+        return self._parts.model.encode(self.to_model_pixels(frame_pairs))
 
     def initial_state(self, frame_pair: tf.Tensor) -> tf.Tensor:
         """x_0 `(1, n)`: the first half of the posterior mean of one pair `(2, H, W, C)`."""
@@ -158,3 +175,17 @@ class SequenceModule(tf.Module):
 
         later = tf.scan(step, noise, initializer=initial_state)
         return tf.concat([initial_state, tf.reshape(later, [-1, self.latent_dim])], axis=0)
+
+
+class _ModelParts:
+    """The trained model's layers, held where `tf.Module` does not track them (a plain
+    object is not trackable): `SequenceModule` saves their backing variables instead."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.encoder = model.encoder
+        self.decoder = model.decoder
+        self.dynamic_layer = model.dynamic_layer
+
+    def layers(self) -> tuple:
+        return (self.encoder, self.decoder, self.dynamic_layer)

@@ -1,4 +1,9 @@
-"""One loaded SavedModel version and the checked execution of its signatures."""
+"""One loaded SavedModel version and the checked execution of its signatures.
+
+A version is loaded as TF Serving loads it (`SessionModel`: MetaGraph, restore op, tensor
+names), not through `tf.saved_model.load`, so the embedded server serves exactly the versions
+that TF Serving can serve, and fails to load the ones it cannot.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ from pathlib import Path
 import grpc
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
 from dynamic_vae.serving.serving_error import ServingError, invalid_argument
+from dynamic_vae.serving.session_model import SessionModel
 
 DEFAULT_SIGNATURE = "serving_default"
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
@@ -43,13 +48,10 @@ class Servable:
         self.version = int(version)
         self.max_frames = max_frames
         self.max_batch = max_batch
-        self._loaded = tf.saved_model.load(str(self.path))
-        self.functions = dict(self._loaded.signatures)
-        self.input_specs = {name: dict(fn.structured_input_signature[1])
-                            for name, fn in self.functions.items()}
-        self.output_names = {name: sorted(fn.structured_outputs)
-                             for name, fn in self.functions.items()}
-        self.signature_defs = _read_signature_defs(self.path)
+        self._model = SessionModel(self.path)
+        self.input_specs = self._model.input_specs
+        self.output_names = self._model.output_names
+        self.signature_defs = self._model.signature_defs
         self.warmup_requests = self._warm_up()
 
     def _warm_up(self) -> int:
@@ -78,10 +80,10 @@ class Servable:
 
     def check_signature(self, signature_name: str) -> str:
         signature_name = signature_name or DEFAULT_SIGNATURE
-        if signature_name not in self.functions:
+        if signature_name not in self.signature_defs:
             raise invalid_argument(
                 f"signature_name {signature_name!r} not found; this model has "
-                f"{sorted(self.functions)}")
+                f"{sorted(self.signature_defs)}")
         return signature_name
 
     def run(self, signature_name: str, inputs: dict[str, np.ndarray],
@@ -130,16 +132,14 @@ class Servable:
                     raise invalid_argument(
                         f"input {name!r}: must lie in [1, {self.max_frames}] on this "
                         f"server, got {value.tolist()}")
-            tensors[name] = tf.constant(value, dtype=spec.dtype)
+            tensors[name] = value
         try:
-            outputs = self.functions[signature_name](**tensors)
+            return self._model.run(signature_name, tensors, output_filter)
         except tf.errors.InvalidArgumentError as error:
             raise invalid_argument(_first_line(error.message)) from None
         except tf.errors.ResourceExhaustedError as error:
             raise ServingError(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                _first_line(error.message)) from None
-        names = output_filter or outputs.keys()
-        return {name: outputs[name].numpy() for name in names}
 
 
 def _shape_text(shape: tf.TensorShape) -> str:
@@ -154,15 +154,3 @@ def _first_line(message: str) -> str:
     if "assertion failed:" in message:
         message = message[message.index("assertion failed:"):]
     return message.strip().splitlines()[0] if message.strip() else "invalid argument"
-
-
-def _read_signature_defs(path: Path) -> dict[str, meta_graph_pb2.SignatureDef]:
-    """The SignatureDefs of the `serve` meta graph, as TF Serving reports them."""
-    saved_model = saved_model_pb2.SavedModel()
-    saved_model.ParseFromString((path / "saved_model.pb").read_bytes())
-    for meta_graph in saved_model.meta_graphs:
-        if "serve" in meta_graph.meta_info_def.tags:
-            return {name: signature for name, signature in meta_graph.signature_def.items()
-                    if not name.startswith("__")}
-    raise ServingError(grpc.StatusCode.FAILED_PRECONDITION,
-                       f"{path}: the SavedModel has no 'serve' meta graph")
