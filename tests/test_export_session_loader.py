@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from dynamic_vae.data import make_frame_pairs
 from dynamic_vae.export import export_model
+from dynamic_vae.export.example_requests import example_requests
 from dynamic_vae.models import DynamicVAE
 from dynamic_vae.serving.servable import Servable
 from dynamic_vae.serving.session_model import SessionModel
@@ -50,20 +51,7 @@ def trained_export(tmp_path_factory):
 
 
 def request_inputs() -> dict[str, dict[str, np.ndarray]]:
-    rng = np.random.default_rng(0)
-    clip = (rng.random((5, *FRAME_SHAPE)) * 255).astype(np.uint8)
-    return {
-        "generate": {"num_frames": np.int32(12), "seed": np.int64(4)},
-        "serving_default": {"num_frames": np.int32(12), "seed": np.int64(4)},
-        "generate_from": {"frame_pair": clip[:2], "num_frames": np.int32(9),
-                          "seed": np.int64(2)},
-        "encode": {"frame_pairs": clip[:4].reshape(2, 2, *FRAME_SHAPE)},
-        "decode": {"latents": rng.normal(size=(3, LATENT_DIM)).astype(np.float32)},
-        "metadata": {},
-        "forecast": {"frames": clip, "num_steps": np.int32(3), "num_samples": np.int32(2),
-                     "seed": np.int64(1)},
-        "impute": {"frames": clip, "missing": np.array([False, True, False, True, False])},
-    }
+    return example_requests(FRAME_SHAPE, LATENT_DIM)
 
 
 def test_every_variable_the_session_graph_holds_is_initialised(trained_export):

@@ -1,0 +1,81 @@
+"""Every signature of an exported version on TF Serving's loading path and on Python's.
+
+TF Serving's C++ loader imports the MetaGraph into a session, runs the restore op and fetches
+the SignatureDef's tensor names (`dynamic_vae.serving.session_model.SessionModel` does the
+same); `tf.saved_model.load` restores through the object graph instead. This runs one request
+per signature on both, plus the embedded server's `Servable`, and prints, per signature, the
+largest difference between the paths and whether uint8 frames are identical. Writes
+bench/results/serving_loaders.json. Not a test.
+Usage: python bench/serving_loaders.py VERSION_DIR   (e.g. saved_models/counting/1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from dynamic_vae.export.example_requests import example_requests  # noqa: E402
+from dynamic_vae.serving.servable import Servable  # noqa: E402
+from dynamic_vae.serving.session_model import SessionModel  # noqa: E402
+
+
+def largest_difference(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> float:
+    return max((float(np.max(np.abs(first[k].astype(np.float64) - second[k].astype(np.float64)),
+                                 initial=0.0)) for k in first), default=0.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("version_dir", type=Path)
+    args = parser.parse_args()
+    info = json.loads((args.version_dir / "assets.extra" / "dynamic_vae_export.json").read_text())
+    requests = example_requests(tuple(info["frame_shape"]), info["latent_dim"],
+                                info["frames_dtype"])
+    started = time.perf_counter()
+    session = SessionModel(args.version_dir)
+    session_seconds = time.perf_counter() - started
+    python = tf.saved_model.load(str(args.version_dir)).signatures
+    servable = Servable(args.version_dir, int(args.version_dir.name))
+    rows = []
+    for name in sorted(session.signature_defs):
+        inputs = requests[name]
+        by_session = session.run(name, inputs)
+        by_python = {k: v.numpy() for k, v in python[name](
+            **{k: tf.constant(v) for k, v in inputs.items()}).items()}
+        by_server = servable.run(name, inputs)
+        frames = [k for k, v in by_python.items() if v.dtype == np.uint8]
+        rows.append({
+            "signature": name, "outputs": sorted(by_session),
+            "max_diff_session_python": largest_difference(by_session, by_python),
+            "max_diff_server_session": largest_difference(by_server, by_session),
+            "uint8_frames_identical": all(np.array_equal(by_session[k], by_python[k])
+                                          for k in frames),
+        })
+    print(f"{'signature':<16} {'session vs python':>18} {'server vs session':>18} "
+          f"{'frames identical':>17}")
+    for row in rows:
+        print(f"{row['signature']:<16} {row['max_diff_session_python']:>18.2e} "
+              f"{row['max_diff_server_session']:>18.2e} {str(row['uint8_frames_identical']):>17}")
+    print(f"session load (restore op + init): {session_seconds:.2f} s; "
+          f"warm-up records replayed by the server: {servable.warmup_requests}")
+    out = Path(__file__).resolve().parent / "results" / "serving_loaders.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "version_dir": str(args.version_dir.resolve()), "rows": rows,
+        "session_load_seconds": session_seconds, "warmup_requests": servable.warmup_requests,
+        "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()}-core "
+        f"{platform.machine()} CPU", "tensorflow": tf.__version__}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
