@@ -34,8 +34,11 @@ def _stage_channels(config: ModelConfig) -> list[int]:
     return [c0, max(c0 // 4, 1), max(c0 // 16, 1)]
 
 
-def _padding(config: ModelConfig) -> tuple[tuple[int, int], tuple[int, int]]:
-    height, width, _ = config.frame_shape
+def padding_to_multiple_of_8(frame_shape: tuple[int, int, int]
+                             ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The zero padding (top, bottom), (left, right) that the encoders add and the decoders
+    crop, so three halvings of H and W are exact."""
+    height, width, _ = frame_shape
     pad_h, pad_w = padded_size(height) - height, padded_size(width) - width
     return ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
 
@@ -61,7 +64,8 @@ def build_encoder(config: ModelConfig, name: str = "encoder") -> keras.Model:
 
     inputs = keras.Input(shape=(height, width, in_channels), name="frames")
     hidden = config.hidden_dtype
-    x = keras.layers.ZeroPadding2D(_padding(config), name="pad", dtype=hidden)(inputs)
+    x = keras.layers.ZeroPadding2D(padding_to_multiple_of_8(config.frame_shape), name="pad",
+                                   dtype=hidden)(inputs)
     for i, filters in enumerate(reversed(_stage_channels(config))):
         x = keras.layers.Conv2D(filters, config.filter_size, padding="same", activation="relu",
                                 name=f"conv{i}", dtype=hidden)(x)
@@ -100,5 +104,6 @@ def build_decoder(config: ModelConfig, name: str = "decoder") -> keras.Model:
         x = keras.layers.Conv2D(filters, config.filter_size, padding="same",
                                 activation=config.output_activation if last else "relu",
                                 name=f"conv{i}", dtype="float32" if last else hidden)(x)
-    x = keras.layers.Cropping2D(_padding(config), name="crop", dtype="float32")(x)
+    x = keras.layers.Cropping2D(padding_to_multiple_of_8(config.frame_shape), name="crop",
+                                dtype="float32")(x)
     return keras.Model(inputs, x, name=name)

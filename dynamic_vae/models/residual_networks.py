@@ -1,0 +1,125 @@
+"""Residual encoder and decoder: the observation network that scales with the frame.
+
+The paper's v1 networks (`dynamic_vae.models.networks`) divide channels by 4 per stage, so at
+48x48 their hidden maps have 4 and 16 channels and reconstructions are blurry whatever the
+dynamics. These keep the channels wide where the resolution is high:
+
+Encoder: zero-pad to a multiple of 8 -> Conv2D(width) -> three levels of [`depth` residual
+blocks, strided Conv2D (stride 2) doubling the channels] -> GroupNorm + SiLU -> Flatten ->
+Dense heads for the posterior mean and log-variance.
+
+Decoder: Dense -> reshape to (H/8, W/8, 4 width) -> three levels of [nearest-neighbour
+upsample x2, Conv2D halving the channels, `depth` residual blocks] -> GroupNorm + SiLU ->
+Conv2D to the frame's channels with the output activation -> crop.
+
+A residual block is GroupNorm -> SiLU -> Conv2D(3x3) -> GroupNorm -> SiLU -> Conv2D(3x3),
+added to its input (through a 1x1 Conv2D where the channels change). Only Keras built-in
+layers are used, so the networks serialise like any functional model. Mixed precision as in
+v1: hidden layers compute in the config's `hidden_dtype`, the posterior heads and the output
+convolution in float32.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from dynamic_vae.models.networks import padded_size, padding_to_multiple_of_8
+
+LEVELS = 3
+
+
+def _groups(channels: int) -> int:
+    """The largest of 8, 4, 2, 1 that divides `channels`."""
+    return next(g for g in (8, 4, 2, 1) if channels % g == 0)
+
+
+def _residual_block(x, channels: int, name: str, dtype: str):
+    skip = x
+    if x.shape[-1] != channels:
+        skip = keras.layers.Conv2D(channels, 1, name=f"{name}_skip", dtype=dtype)(x)
+    h = keras.layers.GroupNormalization(_groups(x.shape[-1]), name=f"{name}_norm0",
+                                        dtype=dtype)(x)
+    h = keras.layers.Activation("silu", name=f"{name}_act0", dtype=dtype)(h)
+    h = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv0", dtype=dtype)(h)
+    h = keras.layers.GroupNormalization(_groups(channels), name=f"{name}_norm1",
+                                        dtype=dtype)(h)
+    h = keras.layers.Activation("silu", name=f"{name}_act1", dtype=dtype)(h)
+    h = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv1", dtype=dtype)(h)
+    return keras.layers.Add(name=f"{name}_add", dtype=dtype)([skip, h])
+
+
+def _level_channels(width: int) -> list[int]:
+    """Channels from the finest level to the coarsest: width, 2 width, 4 width."""
+    return [width * 2 ** level for level in range(LEVELS)]
+
+
+def build_residual_encoder(config, name: str = "encoder") -> keras.Model:
+    """The residual encoder as a functional model `frames -> [mean, log_variance]`.
+
+    Args:
+        config: a `ModelConfig` (reads `frame_shape`, `latent_dim`, `encoder_mode`, `width`,
+            `depth`, `hidden_dtype`).
+        name: the model's name.
+
+    Example:
+    >>> encoder = build_residual_encoder(ModelConfig(architecture="residual", width=32))
+    """
+    height, width, channels = config.frame_shape
+    pair = config.encoder_mode == "pair"
+    in_channels = 2 * channels if pair else channels
+    out_dim = 2 * config.latent_dim if pair else config.latent_dim
+    hidden = config.hidden_dtype
+
+    inputs = keras.Input(shape=(height, width, in_channels), name="frames")
+    x = keras.layers.ZeroPadding2D(padding_to_multiple_of_8(config.frame_shape), name="pad",
+                                   dtype=hidden)(inputs)
+    level_channels = _level_channels(config.width)
+    x = keras.layers.Conv2D(level_channels[0], 3, padding="same", name="stem",
+                            dtype=hidden)(x)
+    for level, level_width in enumerate(level_channels):
+        for block in range(config.depth):
+            x = _residual_block(x, level_width, f"down{level}_block{block}", hidden)
+        x = keras.layers.Conv2D(level_channels[min(level + 1, LEVELS - 1)], 3, strides=2,
+                                padding="same", name=f"down{level}", dtype=hidden)(x)
+    x = keras.layers.GroupNormalization(_groups(x.shape[-1]), name="head_norm",
+                                        dtype=hidden)(x)
+    x = keras.layers.Activation("silu", name="head_act", dtype=hidden)(x)
+    x = keras.layers.Flatten(name="flatten", dtype=hidden)(x)
+    mean = keras.layers.Dense(out_dim, name="mean", dtype="float32")(x)
+    log_variance = keras.layers.Dense(out_dim, name="log_variance", dtype="float32")(x)
+    return keras.Model(inputs, [mean, log_variance], name=name)
+
+
+def build_residual_decoder(config, name: str = "decoder") -> keras.Model:
+    """The residual decoder C as a functional model `(n,) latents -> (H, W, C) frames`.
+
+    Args:
+        config: a `ModelConfig` (reads `frame_shape`, `latent_dim`, `width`, `depth`,
+            `output_activation`, `hidden_dtype`).
+        name: the model's name.
+    """
+    height, width, channels = config.frame_shape
+    hidden = config.hidden_dtype
+    level_channels = _level_channels(config.width)
+    coarse_h, coarse_w = padded_size(height) // 8, padded_size(width) // 8
+
+    inputs = keras.Input(shape=(config.latent_dim,), name="latents")
+    x = keras.layers.Dense(coarse_h * coarse_w * level_channels[-1], name="dense",
+                           dtype=hidden)(inputs)
+    x = keras.layers.Reshape((coarse_h, coarse_w, level_channels[-1]), name="reshape",
+                             dtype=hidden)(x)
+    for level, level_width in enumerate(reversed(level_channels)):
+        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"upsample{level}",
+                                      dtype=hidden)(x)
+        x = keras.layers.Conv2D(level_width, 3, padding="same", name=f"up{level}",
+                                dtype=hidden)(x)
+        for block in range(config.depth):
+            x = _residual_block(x, level_width, f"up{level}_block{block}", hidden)
+    x = keras.layers.GroupNormalization(_groups(x.shape[-1]), name="out_norm",
+                                        dtype=hidden)(x)
+    x = keras.layers.Activation("silu", name="out_act", dtype=hidden)(x)
+    x = keras.layers.Conv2D(channels, 3, padding="same", activation=config.output_activation,
+                            name="output", dtype="float32")(x)
+    x = keras.layers.Cropping2D(padding_to_multiple_of_8(config.frame_shape), name="crop",
+                                dtype="float32")(x)
+    return keras.Model(inputs, x, name=name)
