@@ -53,7 +53,7 @@ def test_unprepared_dataset_fails_with_exit_2(tmp_path, capsys):
 
 
 def test_frames_flags_load_a_real_dyntex_clip(shared_data):
-    from dynamic_vae.cli_frames import frame_shape_of, load_frame_source
+    from dynamic_vae.cli.frame_source import frame_shape_of, load_frame_source
 
     clip = shared_data / "dyntex" / "seawave.avi"
     args = build_parser().parse_args(["train", "-o", "r", "--frames", str(clip), "--grayscale",

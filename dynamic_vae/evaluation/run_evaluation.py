@@ -59,7 +59,7 @@ def load_run_frames(run_dir: str | Path, config: dict[str, Any]) -> np.ndarray:
         FileNotFoundError: when the recorded source is not a readable file (pass the frames
             explicitly then).
     """
-    from dynamic_vae.cli import load_frames_file
+    from dynamic_vae.cli.frame_source import load_frames_file
     from dynamic_vae.config import RunConfig
     from dynamic_vae.training import load_training_frames
 

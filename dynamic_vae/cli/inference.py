@@ -65,7 +65,7 @@ def check_output_path(path: Path, flag: str = "--out") -> None:
 
 
 def _load_frames(args: argparse.Namespace):
-    from dynamic_vae.cli import load_frames_file
+    from dynamic_vae.cli.frame_source import load_frames_file
     from dynamic_vae.data.frame_pairs import validate_frames
 
     check_output_path(args.out)
@@ -89,7 +89,7 @@ def _missing(args: argparse.Namespace, frames):
     """The --missing argument as a bool mask, or None (blank frames)."""
     import numpy as np
 
-    from dynamic_vae.cli import load_frames_file
+    from dynamic_vae.cli.frame_source import load_frames_file
     from dynamic_vae.inference.masks import missing_mask, parse_indices
 
     if args.missing is None:

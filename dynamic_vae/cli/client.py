@@ -1,4 +1,4 @@
-"""`dynamic-vae client forecast | impute`: Kalman inference on a served model over gRPC.
+"""`dynamic-vae client generate | forecast | impute`: call a served model over gRPC.
 
 Only the official TF Serving stubs are used, so these work against `tensorflow_model_server`
 as well as `dynamic-vae serve`.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dynamic_vae.cli_inference import OUTPUT_HELP, add_forecast_arguments
+from dynamic_vae.cli.inference import OUTPUT_HELP, add_forecast_arguments
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -24,13 +24,59 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds")
 
 
-def add_client_actions(actions: argparse._SubParsersAction) -> None:
-    """Adds `forecast` and `impute` to the actions of `dynamic-vae client`."""
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "client", help="call a TF Serving (or 'dynamic-vae serve') server over gRPC")
+    actions = parser.add_subparsers(dest="action", required=True)
+    generate = actions.add_parser("generate", help="generate a sequence and write it")
+    generate.add_argument("--target", default="localhost:8500", help="gRPC host:port")
+    generate.add_argument("--model", required=True, help="model name")
+    generate.add_argument("--version", type=int, help="pin a version (default: newest)")
+    generate.add_argument("--frames", type=int, default=64)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--out", type=Path, required=True,
+                          help=".npy (uint8 array), .png (grid), .gif or .mp4")
+    generate.add_argument("--fps", type=int, default=10)
+    generate.add_argument("--scale", type=int, default=1, help="enlarge images by this factor")
+    generate.add_argument("--timeout", type=float, default=60.0, help="seconds")
+    generate.set_defaults(handler=run_client_generate)
+    _add_forecast(actions)
+    _add_impute(actions)
+
+
+def run_client_generate(args: argparse.Namespace) -> int:
+    import time
+
+    import grpc
+
+    from dynamic_vae.outputs import FORMATS, write_frames
+    from dynamic_vae.serving import PredictionClient
+
+    if args.out.suffix.lower() not in FORMATS:
+        raise ValueError(f"--out {args.out}: unsupported format "
+                         f"'{args.out.suffix or '(none)'}'; expected one of {', '.join(FORMATS)}")
+    with PredictionClient(args.target, args.model, version=args.version,
+                          timeout=args.timeout) as client:
+        start = time.perf_counter()
+        try:
+            frames, _ = client.generate(args.frames, args.seed)
+        except grpc.RpcError as error:
+            raise ValueError(f"{args.target}: {error.code().name}: {error.details()}") from None
+        latency = time.perf_counter() - start
+    write_frames(args.out, frames, fps=args.fps, scale=args.scale)
+    print(f"wrote {len(frames)} frames of shape {frames.shape[1:]} from {args.model} at "
+          f"{args.target} to {args.out} ({1000 * latency:.1f} ms)")
+    return 0
+
+
+def _add_forecast(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser("forecast", help="forecast the frames after a clip")
     _add_common(parser)
     add_forecast_arguments(parser)
     parser.set_defaults(handler=run_client_forecast)
 
+
+def _add_impute(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser("impute", help="fill the missing frames of a clip")
     _add_common(parser)
     parser.add_argument("--missing", help="missing frames: indices such as '3,5,8-10' or a "
@@ -42,8 +88,8 @@ def add_client_actions(actions: argparse._SubParsersAction) -> None:
 
 
 def _load_clip(args: argparse.Namespace):
-    from dynamic_vae.cli import load_frames_file
-    from dynamic_vae.cli_inference import check_output_path
+    from dynamic_vae.cli.frame_source import load_frames_file
+    from dynamic_vae.cli.inference import check_output_path
     from dynamic_vae.data.frame_pairs import validate_frames
 
     check_output_path(args.out)
@@ -97,7 +143,7 @@ def _as_uint8(frames):
 
 
 def run_client_forecast(args: argparse.Namespace) -> int:
-    from dynamic_vae.cli_inference import check_forecast_flags, write_output, write_samples
+    from dynamic_vae.cli.inference import check_forecast_flags, write_output, write_samples
 
     check_forecast_flags(args)
     frames = _load_clip(args)
@@ -114,7 +160,7 @@ def run_client_forecast(args: argparse.Namespace) -> int:
 
 
 def run_client_impute(args: argparse.Namespace) -> int:
-    from dynamic_vae.cli_inference import frames_to_impute, write_output
+    from dynamic_vae.cli.inference import frames_to_impute, write_output
 
     frames = _load_clip(args)
     missing = frames_to_impute(args, frames)

@@ -1,17 +1,12 @@
-"""The `dynamic-vae` command line: train, generate, inspect."""
+"""`dynamic-vae train | generate | inspect | baseline`: fit a model to a video and sample it."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import os
-import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from dynamic_vae.held_out import TEST_PAIRS_FILE, load_test_pair  # noqa: E402
+from dynamic_vae.cli.frame_source import add_frame_source_arguments, load_frames_file
 
 BASELINE_FILE = "baseline.npz"
 START_CHOICES = ("test-pair", "prior")
@@ -40,6 +35,13 @@ TRAINING_FLAGS = {
 }
 
 
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    _add_train(subparsers)
+    _add_generate(subparsers)
+    _add_inspect(subparsers)
+    _add_baseline(subparsers)
+
+
 def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train a model into a run directory",
@@ -52,7 +54,6 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", default="counting-mnist",
                         help="counting-mnist (default) or paper-v1")
     parser.add_argument("--output", "-o", type=Path, required=True, help="run directory")
-    from dynamic_vae.cli_frames import add_frame_source_arguments
     add_frame_source_arguments(parser)
     for name, kind in {**MODEL_FLAGS, **TRAINING_FLAGS}.items():
         parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
@@ -61,6 +62,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
                              "architecture), e.g. to fine-tune with --posterior smoothed")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_run_control_flags(parser)
+    parser.set_defaults(handler=run_train)
 
 
 def _add_run_control_flags(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +79,8 @@ def _add_run_control_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_generate(subparsers: argparse._SubParsersAction) -> None:
+    from dynamic_vae.held_out import TEST_PAIRS_FILE
+
     parser = subparsers.add_parser("generate", help="synthesise a new sequence (eq. 35)")
     parser.add_argument("run", type=Path, help="run directory")
     parser.add_argument("--frames", type=int, default=200, help="frames to synthesise")
@@ -95,12 +99,14 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
                         help=".npy: float32 frames in [0, 1] instead of uint8")
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--scale", type=int, default=1, help="enlarge images by this factor")
+    parser.set_defaults(handler=run_generate)
 
 
 def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("inspect", help="eigenvalues and periods of A")
     parser.add_argument("run", type=Path, help="run directory")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(handler=run_inspect)
 
 
 def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
@@ -108,7 +114,6 @@ def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
         "baseline", help="fit the linear dynamic texture baseline (Doretto et al. 2003)")
     parser.add_argument("--output", "-o", type=Path, required=True,
                         help="run directory (baseline.npz is written there)")
-    from dynamic_vae.cli_frames import add_frame_source_arguments
     add_frame_source_arguments(parser)
     parser.add_argument("--cycle", default="1234", help="counting-MNIST digit cycle")
     parser.add_argument("--num-frames", type=int, default=8000)
@@ -117,67 +122,11 @@ def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--noise-dim", type=int, default=None)
     parser.add_argument("--no-clip", action="store_true",
                         help="keep A's singular values above 1 (synthesis may blow up)")
-
-
-_COMMAND_MODULES: list[str] = [
-    "dynamic_vae.cli_evaluation",
-    "dynamic_vae.cli_inference",
-    "dynamic_vae.cli_datasets",
-    "dynamic_vae.cli_serving",
-]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dynamic-vae",
-        description="Linear models of non-linear visual processes (Dynamic VAE).")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    _add_train(subparsers)
-    _add_generate(subparsers)
-    _add_inspect(subparsers)
-    _add_baseline(subparsers)
-    # Feature modules own their subcommands: each has add_parsers(subparsers) and sets
-    # `handler` on its parsers, so adding a command never touches the dispatch below.
-    for module_name in _COMMAND_MODULES:
-        importlib.import_module(module_name).add_parsers(subparsers)
-    return parser
-
-
-def load_frames_file(path: Path, flag: str = "--frames"):
-    """Frames from a `.npy` file or the single array (or `frames` array) of a `.npz` file.
-
-    Errors name `flag` and the file; nothing is unpickled.
-    """
-    import numpy as np
-
-    if not path.is_file():
-        raise FileNotFoundError(f"{flag} {path}: no such file")
-    if path.suffix not in (".npy", ".npz"):
-        raise ValueError(f"{flag} {path}: expected a .npy or .npz file, got "
-                         f"'{path.suffix or '(no ending)'}'")
-    import zipfile
-    import zlib
-
-    # A damaged .npz fails as a zip archive, at opening or only when a member is read.
-    unreadable = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
-    try:
-        data = np.load(path, allow_pickle=False)
-        if path.suffix == ".npz":
-            keys = list(data.keys())
-            key = "frames" if "frames" in keys else (keys[0] if len(keys) == 1 else None)
-            if key is None:
-                raise LookupError(keys)
-            data = data[key]
-    except LookupError as keys:
-        raise ValueError(f"{flag} {path}: holds arrays {keys.args[0]}; expected one array "
-                         "or one named 'frames'") from None
-    except unreadable as error:
-        raise ValueError(f"{flag} {path}: cannot read it as a numpy array ({error})") from None
-    return data
+    parser.set_defaults(handler=run_baseline)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from dynamic_vae.cli_frames import frame_shape_of, load_frame_source
+    from dynamic_vae.cli.frame_source import frame_shape_of, load_frame_source
     from dynamic_vae.config import get_preset
     from dynamic_vae.training import train
 
@@ -210,7 +159,7 @@ def run_baseline(args: argparse.Namespace) -> int:
     import json
 
     from dynamic_vae.baseline import LinearDynamicTexture
-    from dynamic_vae.cli_frames import load_single_sequence
+    from dynamic_vae.cli.frame_source import load_single_sequence
     from dynamic_vae.data.counting_mnist import counting_mnist
     from dynamic_vae.data.frame_pairs import to_pixel_range, validate_frames
     from dynamic_vae.held_out import save_test_pairs
@@ -284,6 +233,8 @@ def generation_start(run_dir: Path, start: str | None, from_pair: Path | None
 
     `start` None picks the run's held-out test pair when it has one, else the prior.
     """
+    from dynamic_vae.held_out import TEST_PAIRS_FILE, load_test_pair
+
     if from_pair is not None:
         pair = load_frames_file(from_pair, flag="--from-pair")
         if pair.ndim not in (3, 4) or len(pair) != 2:
@@ -310,19 +261,3 @@ def run_inspect(args: argparse.Namespace) -> int:
     report = spectrum_report(*model.transition())
     print(json.dumps(report, indent=2) if args.json else format_spectrum(report))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    commands = {"train": run_train, "generate": run_generate, "inspect": run_inspect,
-                "baseline": run_baseline}
-    handler = getattr(args, "handler", None) or commands[args.command]
-    try:
-        return handler(args)
-    except (ValueError, FileNotFoundError, FloatingPointError) as error:
-        print(f"dynamic-vae {args.command}: error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

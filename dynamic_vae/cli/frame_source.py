@@ -114,3 +114,36 @@ def frame_shape_of(frames: np.ndarray | list[np.ndarray]) -> tuple[int, int, int
     """`(H, W, C)` of loaded frames (all sequences share it)."""
     first = frames[0] if isinstance(frames, list) else frames[0:1]
     return tuple(int(v) for v in np.asarray(first).shape[-3:])
+
+
+def load_frames_file(path: Path, flag: str = "--frames"):
+    """Frames from a `.npy` file or the single array (or `frames` array) of a `.npz` file.
+
+    Errors name `flag` and the file; nothing is unpickled.
+    """
+    import numpy as np
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{flag} {path}: no such file")
+    if path.suffix not in (".npy", ".npz"):
+        raise ValueError(f"{flag} {path}: expected a .npy or .npz file, got "
+                         f"'{path.suffix or '(no ending)'}'")
+    import zipfile
+    import zlib
+
+    # A damaged .npz fails as a zip archive, at opening or only when a member is read.
+    unreadable = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
+    try:
+        data = np.load(path, allow_pickle=False)
+        if path.suffix == ".npz":
+            keys = list(data.keys())
+            key = "frames" if "frames" in keys else (keys[0] if len(keys) == 1 else None)
+            if key is None:
+                raise LookupError(keys)
+            data = data[key]
+    except LookupError as keys:
+        raise ValueError(f"{flag} {path}: holds arrays {keys.args[0]}; expected one array "
+                         "or one named 'frames'") from None
+    except unreadable as error:
+        raise ValueError(f"{flag} {path}: cannot read it as a numpy array ({error})") from None
+    return data
