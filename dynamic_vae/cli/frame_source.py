@@ -116,34 +116,18 @@ def frame_shape_of(frames: np.ndarray | list[np.ndarray]) -> tuple[int, int, int
     return tuple(int(v) for v in np.asarray(first).shape[-3:])
 
 
-def load_frames_file(path: Path, flag: str = "--frames"):
-    """Frames from a `.npy` file or the single array (or `frames` array) of a `.npz` file.
+def load_frames_file(path: Path, flag: str = "--frames") -> np.ndarray:
+    """The array in the `.npy`/`.npz` file given to `flag`: its only array, or its 'frames'.
 
-    Errors name `flag` and the file; nothing is unpickled.
+    Any dtype is returned (frames, frame pairs and bool masks all come this way); the caller
+    checks what it needs. Nothing is unpickled.
+
+    Raises:
+        FileNotFoundError, ValueError: naming `flag` and the file.
     """
-    import numpy as np
+    from dynamic_vae.data.numpy_frames import read_array
 
-    if not path.is_file():
-        raise FileNotFoundError(f"{flag} {path}: no such file")
-    if path.suffix not in (".npy", ".npz"):
-        raise ValueError(f"{flag} {path}: expected a .npy or .npz file, got "
-                         f"'{path.suffix or '(no ending)'}'")
-    import zipfile
-    import zlib
-
-    # A damaged .npz fails as a zip archive, at opening or only when a member is read.
-    unreadable = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
     try:
-        data = np.load(path, allow_pickle=False)
-        if path.suffix == ".npz":
-            keys = list(data.keys())
-            key = "frames" if "frames" in keys else (keys[0] if len(keys) == 1 else None)
-            if key is None:
-                raise LookupError(keys)
-            data = data[key]
-    except LookupError as keys:
-        raise ValueError(f"{flag} {path}: holds arrays {keys.args[0]}; expected one array "
-                         "or one named 'frames'") from None
-    except unreadable as error:
-        raise ValueError(f"{flag} {path}: cannot read it as a numpy array ({error})") from None
-    return data
+        return read_array(path, dtypes=None)
+    except (FileNotFoundError, ValueError) as error:
+        raise type(error)(f"{flag} {error}") from None
