@@ -126,7 +126,7 @@ def test_baseline_fits_a_real_clip_through_the_loader_flags(tmp_path, shared_dat
     config = json.loads((run_dir / "config.json").read_text())
     assert config["data"] == {"source": str(clip)}
     out = tmp_path / "ldt.npy"
-    assert main(["generate", str(run_dir), "--frames", "6", "--out", str(out)]) == 0
+    assert main(["generate", str(run_dir), "--length", "6", "--out", str(out)]) == 0
     assert np.load(out).shape == (6, 32, 32, 1)
     coil = shared_data / "coil20" / "coil20_objects01-14.npz"
     assert main(["baseline", "--frames", str(coil), "--output", str(tmp_path / "x")]) == 2

@@ -32,7 +32,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--target", default="localhost:8500", help="gRPC host:port")
     generate.add_argument("--model", required=True, help="model name")
     generate.add_argument("--version", type=int, help="pin a version (default: newest)")
-    generate.add_argument("--frames", type=int, default=64)
+    generate.add_argument("--length", type=int, default=64, help="frames to generate")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--out", type=Path, required=True,
                           help=".npy (uint8 array), .png (grid), .gif or .mp4")
@@ -59,7 +59,7 @@ def run_client_generate(args: argparse.Namespace) -> int:
                           timeout=args.timeout) as client:
         start = time.perf_counter()
         try:
-            frames, _ = client.generate(args.frames, args.seed)
+            frames, _ = client.generate(args.length, args.seed)
         except grpc.RpcError as error:
             raise ValueError(f"{args.target}: {error.code().name}: {error.details()}") from None
         latency = time.perf_counter() - start

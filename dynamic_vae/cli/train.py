@@ -83,7 +83,7 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser("generate", help="synthesise a new sequence (eq. 35)")
     parser.add_argument("run", type=Path, help="run directory")
-    parser.add_argument("--frames", type=int, default=200, help="frames to synthesise")
+    parser.add_argument("--length", type=int, default=200, help="frames to synthesise")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True,
                         help="output file: .npy (uint8 array), .png (grid), .gif or .mp4")
@@ -193,8 +193,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
     from dynamic_vae.outputs import write_frames
 
-    if args.frames < 1:
-        raise ValueError(f"--frames must be >= 1, got {args.frames}")
+    if args.length < 1:
+        raise ValueError(f"--length must be >= 1, got {args.length}")
     suffix = args.out.suffix.lower()
     if suffix not in (".npy", ".png", ".gif", ".mp4"):
         raise ValueError(f"--out {args.out}: unsupported format '{suffix or '(none)'}'; "
@@ -206,7 +206,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
         baseline = LinearDynamicTexture.load(args.run / BASELINE_FILE)
         sequence, _ = baseline.synthesize(
-            args.frames, seed=args.seed, noise_scale=args.noise_scale,
+            args.length, seed=args.seed, noise_scale=args.noise_scale,
             initial_frame=None if initial_pair is None else initial_pair[0])
         if not args.float:
             sequence = from_pixel_range(sequence, (0.0, 1.0))
@@ -215,14 +215,14 @@ def run_generate(args: argparse.Namespace) -> int:
         from dynamic_vae.training import load_run
 
         model, _ = load_run(args.run)
-        frames, _ = synthesize(model, args.frames, seed=args.seed, initial_pair=initial_pair,
+        frames, _ = synthesize(model, args.length, seed=args.seed, initial_pair=initial_pair,
                                noise_scale=args.noise_scale, as_uint8=not args.float)
         sequence = frames[0]
         if args.float:
             low, high = model.pixel_range
             sequence = (sequence - low) / (high - low)
     write_frames(args.out, sequence, fps=args.fps, scale=args.scale)
-    print(f"wrote {args.frames} frames of shape {sequence.shape[1:]} to {args.out} "
+    print(f"wrote {args.length} frames of shape {sequence.shape[1:]} to {args.out} "
           f"(x0: {start})")
     return 0
 
