@@ -6,33 +6,24 @@ import argparse
 import json
 from pathlib import Path
 
+from dynamic_vae.cli.flags import ConfigFlag, check_config_flags, config_flags
 from dynamic_vae.cli.frame_source import add_frame_source_arguments, load_frames_file
 
 BASELINE_FILE = "baseline.npz"
 START_CHOICES = ("test-pair", "prior")
 
-
-def _boolean(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+# `epochs` sets the first stage's length; this sets the fine-tuning stage's (it is a
+# `RunConfig.override` field, not a dataclass field).
+FINETUNE_EPOCHS_FLAG = ConfigFlag("finetune_epochs", int, help=(
+    "epochs of the preset's fine-tuning stage, if it has one (0: no fine-tuning)"))
 
 
-# Flags that override a preset field, with their types.
-MODEL_FLAGS = {
-    "latent_dim": int, "filter_size": int, "base_channels": int, "sigma": float,
-    "stationarity_weight": float, "kl_weight": float, "output_activation": str,
-    "num_samples": int, "encoder_mode": str, "prediction_weight": float,
-    "prediction_noise": _boolean, "prediction_shrink": float, "posterior": str, "mixed_precision": str,
-}
-TRAINING_FLAGS = {
-    "learning_rate": float, "batch_size": int, "epochs": int, "seed": int, "cycle": str,
-    "num_frames": int, "steps_per_execution": int, "image_every": int,
-    "kl_warmup_epochs": int, "window": int, "jit_compile": _boolean,
-    "finetune_epochs": int,
-}
+def run_config_flags() -> tuple[ConfigFlag, ...]:
+    """The flags that override fields of the preset: every model and training field a flag
+    can hold, and the fine-tuning stage's length."""
+    from dynamic_vae.config import ModelConfig, TrainingConfig
+
+    return (*config_flags(ModelConfig), *config_flags(TrainingConfig), FINETUNE_EPOCHS_FLAG)
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -55,8 +46,10 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
                         help="counting-mnist (default) or paper-v1")
     parser.add_argument("--output", "-o", type=Path, required=True, help="run directory")
     add_frame_source_arguments(parser)
-    for name, kind in {**MODEL_FLAGS, **TRAINING_FLAGS}.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
+    group = parser.add_argument_group(
+        "model and training", "Each overrides the preset's field of the same name.")
+    for flag in run_config_flags():
+        flag.add_to(group)
     parser.add_argument("--init-from", type=Path, default=None, metavar="RUN",
                         help="start from this finished run's networks, A and B (same "
                              "architecture), e.g. to fine-tune with --posterior smoothed")
@@ -130,8 +123,10 @@ def run_train(args: argparse.Namespace) -> int:
     from dynamic_vae.config import get_preset
     from dynamic_vae.training import train
 
+    flags = run_config_flags()
+    check_config_flags(args, flags)
     config = get_preset(args.preset)
-    overrides = {name: getattr(args, name) for name in {**MODEL_FLAGS, **TRAINING_FLAGS}}
+    overrides = {flag.name: getattr(args, flag.name) for flag in flags}
     frames, frames_source = load_frame_source(args)
     if frames is not None:
         overrides["frame_shape"] = frame_shape_of(frames)
