@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from dynamic_vae.cli import quiet
+
 # Each command group owns its subcommands: its module has `add_parsers(subparsers)` and sets
 # `handler` on its parsers, so adding a command never touches the dispatch below. The order
 # is the order of `dynamic-vae --help`.
@@ -24,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dynamic-vae",
         description="Linear models of non-linear visual processes (Dynamic VAE).")
+    parser.add_argument(quiet.VERBOSE_FLAG, action="store_true",
+                        help="show TensorFlow's start-up and C++ log lines, which are hidden "
+                             f"by default (also {quiet.VERBOSE_ENV}=1)")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module_name in COMMAND_GROUPS:
         importlib.import_module(module_name).add_parsers(subparsers)
@@ -32,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs one `dynamic-vae` command.
+
+    Run as the program (`argv` None), it first hides TensorFlow's log lines from its stderr
+    unless `--verbose` or DYNAMIC_VAE_VERBOSE=1 asks for them (see `dynamic_vae.cli.quiet`);
+    called with `argv`, it leaves the calling process's stderr alone.
 
     Args:
         argv: the arguments after the program name (default: `sys.argv[1:]`).
@@ -43,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
     >>> main(["inspect", "runs/demo"])
     """
+    if argv is None and not quiet.verbose_requested(sys.argv[1:]):
+        quiet.quiet_tensorflow()
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dynamic_vae.cli import quiet
+
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     _add_export(subparsers)
@@ -80,6 +82,9 @@ def run_serve(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if not (getattr(args, "verbose", False) or quiet.verbose_requested()):
+        # The server's own INFO lines, not TensorFlow's (restoring variables, deprecations).
+        quiet.quiet_tensorflow_logging()
     server = ModelServer(args.model_base_path, name=args.model_name, port=args.port,
                          rest_port=args.rest_port or None, host=args.host,
                          num_versions=args.num_versions or None,
