@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dynamic_vae.cli.inference import OUTPUT_HELP, add_forecast_arguments
+from dynamic_vae.cli.formats import (OUTPUT_HELP, as_uint8, check_output_path, write_output,
+                                     write_samples)
+from dynamic_vae.cli.inference import add_forecast_arguments, load_clip
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -34,8 +36,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--version", type=int, help="pin a version (default: newest)")
     generate.add_argument("--length", type=int, default=64, help="frames to generate")
     generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--out", type=Path, required=True,
-                          help=".npy (uint8 array), .png (grid), .gif or .mp4")
+    generate.add_argument("--out", type=Path, required=True, help=OUTPUT_HELP)
     generate.add_argument("--fps", type=int, default=10)
     generate.add_argument("--scale", type=int, default=1, help="enlarge images by this factor")
     generate.add_argument("--timeout", type=float, default=60.0, help="seconds")
@@ -49,12 +50,9 @@ def run_client_generate(args: argparse.Namespace) -> int:
 
     import grpc
 
-    from dynamic_vae.outputs import FORMATS, write_frames
     from dynamic_vae.serving import PredictionClient
 
-    if args.out.suffix.lower() not in FORMATS:
-        raise ValueError(f"--out {args.out}: unsupported format "
-                         f"'{args.out.suffix or '(none)'}'; expected one of {', '.join(FORMATS)}")
+    check_output_path(args.out)
     with PredictionClient(args.target, args.model, version=args.version,
                           timeout=args.timeout) as client:
         start = time.perf_counter()
@@ -63,7 +61,7 @@ def run_client_generate(args: argparse.Namespace) -> int:
         except grpc.RpcError as error:
             raise ValueError(f"{args.target}: {error.code().name}: {error.details()}") from None
         latency = time.perf_counter() - start
-    write_frames(args.out, frames, fps=args.fps, scale=args.scale)
+    write_output(args, args.out, frames)
     print(f"wrote {len(frames)} frames of shape {frames.shape[1:]} from {args.model} at "
           f"{args.target} to {args.out} ({1000 * latency:.1f} ms)")
     return 0
@@ -85,17 +83,6 @@ def _add_impute(actions: argparse._SubParsersAction) -> None:
     parser.add_argument("--smooth-all", action="store_true",
                         help="write every frame's smoothed estimate, not only the missing ones")
     parser.set_defaults(handler=run_client_impute)
-
-
-def _load_clip(args: argparse.Namespace):
-    from dynamic_vae.cli.frame_source import load_frames_file
-    from dynamic_vae.cli.inference import check_output_path
-    from dynamic_vae.data.frame_pairs import validate_frames
-
-    check_output_path(args.out)
-    if args.scale < 1:
-        raise ValueError(f"--scale must be >= 1, got {args.scale}")
-    return validate_frames(load_frames_file(args.frames), name=f"--frames {args.frames}")
 
 
 def _as_served_frames(client, signature: str, frames, flag: str):
@@ -135,23 +122,16 @@ def _call(args: argparse.Namespace, method: str, **inputs):
         return outputs, time.perf_counter() - start
 
 
-def _as_uint8(frames):
-    """Served frames (uint8, or float32 in [0, 1]) as uint8 for writing."""
-    from dynamic_vae.data.frame_pairs import from_pixel_range
-
-    return frames if frames.dtype.name == "uint8" else from_pixel_range(frames, (0.0, 1.0))
-
-
 def run_client_forecast(args: argparse.Namespace) -> int:
-    from dynamic_vae.cli.inference import check_forecast_flags, write_output, write_samples
+    from dynamic_vae.cli.inference import check_forecast_flags
 
     check_forecast_flags(args)
-    frames = _load_clip(args)
+    frames = load_clip(args)
     outputs, latency = _call(args, "forecast", frames=frames, num_steps=args.steps,
                              num_samples=args.samples, seed=args.seed)
-    write_output(args, args.out, _as_uint8(outputs["mean_frames"]))
+    write_output(args, args.out, as_uint8(outputs["mean_frames"]))
     if args.samples:
-        write_samples(args, _as_uint8(outputs["sampled_frames"]))
+        write_samples(args, as_uint8(outputs["sampled_frames"]))
     print(f"forecast {args.steps} frames after {len(frames)} from {args.model} at "
           f"{args.target}: mean to {args.out}"
           + (f", {args.samples} samples to {args.samples_out}" if args.samples else "")
@@ -160,13 +140,13 @@ def run_client_forecast(args: argparse.Namespace) -> int:
 
 
 def run_client_impute(args: argparse.Namespace) -> int:
-    from dynamic_vae.cli.inference import frames_to_impute, write_output
+    from dynamic_vae.cli.inference import frames_to_impute
 
-    frames = _load_clip(args)
+    frames = load_clip(args)
     missing = frames_to_impute(args, frames)
     outputs, latency = _call(args, "impute", frames=frames, missing=missing)
     key = "smoothed_frames" if args.smooth_all else "imputed_frames"
-    write_output(args, args.out, _as_uint8(outputs[key]))
+    write_output(args, args.out, as_uint8(outputs[key]))
     print(f"imputed {int(missing.sum())} of {len(frames)} frames with {args.model} at "
           f"{args.target}; wrote {args.out} ({1000 * latency:.1f} ms)")
     return 0

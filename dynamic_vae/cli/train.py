@@ -6,7 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from dynamic_vae.cli.flags import ConfigFlag, check_config_flags, config_flags
+from dynamic_vae.cli.formats import check_output_path, write_output
 from dynamic_vae.cli.frame_source import add_frame_source_arguments, load_frames_file
 
 BASELINE_FILE = "baseline.npz"
@@ -184,16 +187,9 @@ def run_baseline(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from dynamic_vae.outputs import write_frames
-
     if args.length < 1:
         raise ValueError(f"--length must be >= 1, got {args.length}")
-    suffix = args.out.suffix.lower()
-    if suffix not in (".npy", ".png", ".gif", ".mp4"):
-        raise ValueError(f"--out {args.out}: unsupported format '{suffix or '(none)'}'; "
-                         "expected .npy, .png, .gif or .mp4")
+    check_output_path(args.out)
     initial_pair, start = generation_start(args.run, args.start, args.from_pair)
     if (args.run / BASELINE_FILE).is_file() and not (args.run / "model.keras").is_file():
         from dynamic_vae.baseline import LinearDynamicTexture
@@ -216,14 +212,14 @@ def run_generate(args: argparse.Namespace) -> int:
         if args.float:
             low, high = model.pixel_range
             sequence = (sequence - low) / (high - low)
-    write_frames(args.out, sequence, fps=args.fps, scale=args.scale)
+    write_output(args, args.out, sequence)
     print(f"wrote {args.length} frames of shape {sequence.shape[1:]} to {args.out} "
           f"(x0: {start})")
     return 0
 
 
 def generation_start(run_dir: Path, start: str | None, from_pair: Path | None
-                     ) -> tuple["np.ndarray | None", str]:
+                     ) -> tuple[np.ndarray | None, str]:
     """The frame pair synthesis starts from (`None`: x0 ~ N(0, I)) and a description of it.
 
     `start` None picks the run's held-out test pair when it has one, else the prior.
