@@ -1,6 +1,10 @@
-"""Command-line options that choose the frames a command trains on: any supported file or
-folder (`--frames`) or a prepared TFDS data set (`--dataset NAME/CONFIG`), plus the loader's
-conversions (colour, size, crop, stride, max frames)."""
+"""Where a command's frames come from.
+
+The options that choose the frames a command trains on: any supported file or folder
+(`--frames`) or a prepared TFDS data set (`--dataset NAME/CONFIG`), plus the loader's
+conversions (colour, size, crop, stride, max frames); and the reader of the one `.npy`/`.npz`
+array a flag names (a clip, a frame pair, a mask).
+"""
 
 from __future__ import annotations
 
