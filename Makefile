@@ -28,9 +28,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/dynamic-vae train --preset counting-mnist --cycle 1234 --output $(DEMO_DIR)
 	$(BIN)/dynamic-vae inspect $(DEMO_DIR)
-	$(BIN)/dynamic-vae generate $(DEMO_DIR) --frames 200 --seed 0 --out $(DEMO_DIR)/synthesised.gif --scale 2
-	$(BIN)/dynamic-vae generate $(DEMO_DIR) --frames 200 --seed 0 --out $(DEMO_DIR)/synthesised.png
-	$(BIN)/dynamic-vae generate $(DEMO_DIR) --frames 200 --seed 0 --out $(DEMO_DIR)/synthesised.npy
+	$(BIN)/dynamic-vae generate $(DEMO_DIR) --length 200 --seed 0 --out $(DEMO_DIR)/synthesised.gif --scale 2
+	$(BIN)/dynamic-vae generate $(DEMO_DIR) --length 200 --seed 0 --out $(DEMO_DIR)/synthesised.png
+	$(BIN)/dynamic-vae generate $(DEMO_DIR) --length 200 --seed 0 --out $(DEMO_DIR)/synthesised.npy
 	$(BIN)/dynamic-vae evaluate $(DEMO_DIR) --seeds 3 --horizon 1000
 	@echo "demo: synthesised sequence in $(DEMO_DIR)/synthesised.{gif,png,npy}," \
 	      "evaluation report in $(DEMO_DIR)/evaluation/report.md"

@@ -8,7 +8,7 @@ encoded frame occupies; README, "What mattered"). `--training-pairs K` adds K st
 training pairs picked at random (seeded), one per seed in turn, to show that the test pair's
 figure is no luck of one pair.
 
-Usage: python bench/counting_quality.py RUN_DIR [--frames 200] [--seeds 0,1,2,3,4]
+Usage: python bench/counting_quality.py RUN_DIR [--length 200] [--seeds 0,1,2,3,4]
            [--training-pairs K]
 Prints a table and writes RUN_DIR/counting_quality.json (and bench/results/ when --out is given).
 """
@@ -39,7 +39,7 @@ from dynamic_vae.training import load_run  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run", type=Path)
-    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--training-pairs", type=int, default=0)
     parser.add_argument("--out", type=Path)
@@ -72,7 +72,7 @@ def main() -> None:
                 # Without noise a test-pair start is one sequence whatever the seed.
                 chosen = seeds if pair is None or noise_scale else seeds[:1]
             for seed in chosen:
-                frames, _ = synthesize(model, args.frames, seed=seed, initial_pair=pair,
+                frames, _ = synthesize(model, args.length, seed=seed, initial_pair=pair,
                                        noise_scale=noise_scale)
                 digits, confidence = classify_digits(classifier, frames[0])
                 row = {"start": start, "seed": seed, "noise_scale": noise_scale,
@@ -93,7 +93,7 @@ def main() -> None:
     # Above modulus 1 (A A^T slightly over I) the process is not stationary: no ceiling.
     ceiling = cycle_ceiling(eigenvalue, len(cycle)) if abs(eigenvalue) <= 1 else None
     summary = {
-        "run": str(args.run), "cycle": cycle, "frames": args.frames, "seeds": seeds,
+        "run": str(args.run), "cycle": cycle, "frames": args.length, "seeds": seeds,
         "classifier_heldout_accuracy": classifier_accuracy,
         "mean_transition_accuracy": mean_of("prior", "transition_accuracy"),
         "mean_legible_fraction": mean_of("prior", "legible_fraction"),

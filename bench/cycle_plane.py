@@ -12,7 +12,7 @@
    stays where it starts, so starting sequences at a given radius (the rest of x_0 ~ N(0, I))
    measures the decoder's transition accuracy as a function of that radius.
 
-Usage: python bench/cycle_plane.py RUN [--moduli 0.99,0.995,0.997] [--seeds 5] [--frames 200]
+Usage: python bench/cycle_plane.py RUN [--moduli 0.99,0.995,0.997] [--seeds 5] [--length 200]
            [--radii 0.25,0.5,0.75,1,1.5,2,3]
 Prints a table and writes RUN/cycle_plane.json.
 """
@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("--moduli", default="0.99,0.995,0.997")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--radii", default="0.25,0.5,0.75,1,1.5,2,3")
     args = parser.parse_args()
     model, config = load_run(args.run)
@@ -174,7 +174,7 @@ def main() -> None:
                         else with_modulus(a, period, modulus))
         accuracies, legible = [], []
         for seed in range(args.seeds):
-            latents = synthesize_latents(new_a, new_b, args.frames, seed=seed)
+            latents = synthesize_latents(new_a, new_b, args.length, seed=seed)
             images = from_pixel_range(decode_in_batches(model, latents), model.pixel_range)
             digits, confidence = classify_digits(classifier, images[0])
             accuracies.append(transition_accuracy(digits, cycle))
@@ -186,7 +186,7 @@ def main() -> None:
         print(f"{label:>14} {np.mean(accuracies):15.3f} {np.mean(legible):8.3f}")
     radii = [float(r) for r in args.radii.split(",")]
     result["accuracy_by_radius"] = accuracy_by_radius(model, a, period, cycle, classifier, radii,
-                                                      args.seeds, args.frames)
+                                                      args.seeds, args.length)
     print(f"\n{'start radius':>14} {'transition acc':>15} {'worst seed':>11}  (modulus 0.999)")
     for radius, row in result["accuracy_by_radius"].items():
         print(f"{radius:>14} {row['transition_accuracy']:15.3f} {row['worst_seed']:11.3f}")

@@ -6,7 +6,7 @@ gRPC overhead (p50 gRPC / p50 in-process) <= 1.5x.
 Exports RUN into a temporary folder, serves it with `dynamic-vae serve` in a separate process
 (as deployed; client threads in the server's process would share its GIL) on a free port,
 prints a table and writes bench/results/serving_latency.json. Not a test.
-Usage: python bench/serving_latency.py [RUN] [--frames 64] [--requests 200]
+Usage: python bench/serving_latency.py [RUN] [--length 64] [--requests 200]
 """
 
 from __future__ import annotations
@@ -108,28 +108,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", nargs="?", default="/work/runs/counting-1234")
-    parser.add_argument("--frames", type=int, default=64)
+    parser.add_argument("--length", type=int, default=64)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                               "serving_latency.json"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        version_dir = export_run(args.run, "bench", base_dir=tmp, max_frames=args.frames)
-        results = {"run": str(args.run), "frames": args.frames, "requests": args.requests,
+        version_dir = export_run(args.run, "bench", base_dir=tmp, max_frames=args.length)
+        results = {"run": str(args.run), "frames": args.length, "requests": args.requests,
                    "cpu_count": os.cpu_count(), "load_average_1min": os.getloadavg()[0]}
         server, port = start_server(version_dir.parent)
         try:
             target = f"127.0.0.1:{port}"
             results["in_process"], results["grpc_1_clients"] = interleaved(
-                version_dir, target, "bench", args.frames, args.requests)
-            results["grpc_8_clients"] = over_grpc(target, "bench", args.frames,
+                version_dir, target, "bench", args.length, args.requests)
+            results["grpc_8_clients"] = over_grpc(target, "bench", args.length,
                                                   args.requests, 8)
         finally:
             server.terminate()
             server.wait()
     results["grpc_overhead_p50"] = (results["grpc_1_clients"]["p50_ms"]
                                     / results["in_process"]["p50_ms"])
-    print(f"generate({args.frames} frames), {args.requests} requests per case, "
+    print(f"generate({args.length} frames), {args.requests} requests per case, "
           f"{os.cpu_count()} cores, load average {results['load_average_1min']:.1f} at start")
     print(f"{'case':22} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>7}")
     for case in ("in_process", "grpc_1_clients", "grpc_8_clients"):

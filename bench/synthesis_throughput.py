@@ -3,7 +3,7 @@ throughput alone (windows/s and pairs/s), on this machine.
 
 Prints a table and writes bench/results/synthesis_throughput.json. Not a test. Each case runs
 in its own process, so its peak resident memory (MiB) is its own.
-Usage: python bench/synthesis_throughput.py [--frames 1000]
+Usage: python bench/synthesis_throughput.py [--length 1000]
 """
 
 from __future__ import annotations
@@ -59,14 +59,14 @@ def pipeline_rate(window: int, batch: int, steps: int = 300) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--frames", type=int, default=1000)
+    parser.add_argument("--length", type=int, default=1000)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                               "synthesis_throughput.json"))
     args = parser.parse_args()
     if args.child:
         if args.child in SHAPES:
-            emit({"rate": synthesis_rate(SHAPES[args.child], args.frames)})
+            emit({"rate": synthesis_rate(SHAPES[args.child], args.length)})
         else:
             emit({"rate": pipeline_rate(*PIPELINES[args.child])})
         return
@@ -77,12 +77,12 @@ def main() -> None:
     cases = [(f"synthesis {key} frames/s", key) for key in SHAPES]
     cases += [(f"pipeline window {PIPELINES[key][0]} pairs/s", key) for key in PIPELINES]
     for name, key in cases:
-        result = run_child(__file__, key, ["--frames", str(args.frames)])
+        result = run_child(__file__, key, ["--length", str(args.length)])
         results[name], peaks[name] = result["rate"], result["peak_rss_mib"]
         print(f"{name:40} {results[name]:10.0f} {peaks[name]:9.0f}", flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"frames": args.frames, "cpus": os.cpu_count(),
+    out.write_text(json.dumps({"frames": args.length, "cpus": os.cpu_count(),
                                "import_baseline_mib": baseline, "results": results,
                                "peak_rss_mib": peaks}, indent=2))
     print(f"wrote {out}")

@@ -8,7 +8,7 @@ reads their digits. Training time excludes the evaluation time. Prints a table a
 Not a test: numbers depend on the machine.
 
 Usage: python bench/time_to_quality.py [--preset counting-mnist] [--cycle 1234] [--epochs 8]
-           [--finetune-epochs 4] [--targets 0.8,0.9,0.95] [--frames 200] [--seeds 0,1,2]
+           [--finetune-epochs 4] [--targets 0.8,0.9,0.95] [--length 200] [--seeds 0,1,2]
            [--set kl_weight=0.3 ...]
            [--save-run DIR]   (also keep the trained model as a run directory, for
                                `dynamic-vae evaluate` or bench/cycle_plane.py)
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--finetune-epochs", type=int, default=None,
                         help="fine-tuning epochs (default: the preset's; 0: none)")
     parser.add_argument("--targets", default="0.8,0.9,0.95")
-    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                         help="config overrides, e.g. kl_weight=0.3 sigma=0.7")
@@ -126,7 +126,7 @@ def main() -> None:
     frames, data = load_training_frames(config)
     pairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
     test_pair = unit_pairs(pairs.test_pairs, config.model.pixel_range)[0]
-    probe = QualityProbe(args.cycle, args.frames, [int(s) for s in args.seeds.split(",")],
+    probe = QualityProbe(args.cycle, args.length, [int(s) for s in args.seeds.split(",")],
                          test_pair)
     print(f"{'epoch':>5} {'stage':>8} {'train s':>8} {'acc':>8} {'legible':>8} "
           f"{'prior':>8} {'legible':>8} {'radius':>8}   (acc: x0 from the test pair)")
@@ -163,7 +163,7 @@ def main() -> None:
               "preset": args.preset, "cycle": args.cycle, "overrides": overrides,
               "stages": [stage.to_dict() for stage in stages],
               "targets_judged_on": "x0 from the held-out test pair",
-              "eval_frames": args.frames, "eval_seeds": args.seeds,
+              "eval_frames": args.length, "eval_seeds": args.seeds,
               "per_epoch": probe.rows, "reached": reached, "best": best}
     if args.save_run is not None:
         args.save_run.mkdir(parents=True, exist_ok=True)

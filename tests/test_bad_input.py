@@ -360,7 +360,7 @@ def test_cli_generate_and_inspect_on_damaged_runs_exit_2_and_write_nothing(
     run_dir = copy_run(saved_run, tmp_path)
     damage(run_dir)
     out = tmp_path / "out.npy"
-    assert main(["generate", str(run_dir), "--frames", "3", "--out", str(out)]) == 2
+    assert main(["generate", str(run_dir), "--length", "3", "--out", str(out)]) == 2
     assert main(["inspect", str(run_dir)]) == 2
     errors = capsys.readouterr().err
     assert errors.count(str(run_dir)) >= 2
@@ -369,7 +369,7 @@ def test_cli_generate_and_inspect_on_damaged_runs_exit_2_and_write_nothing(
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--frames", "0"], r"--frames must be >= 1, got 0"),
+    (["--length", "0"], r"--length must be >= 1, got 0"),
     (["--out", "x.txt"], r"unsupported format '.txt'"),
     (["--from-pair", "pair3.npy"], r"--from-pair .*pair3.npy: expected a frame pair of shape "
                                    r"\(2, H, W\[, C\]\), got \(3, 16, 16\)"),
@@ -382,7 +382,7 @@ def test_cli_generate_rejects_bad_flags(saved_run, tmp_path, capsys, flags, mess
     flags = [str(tmp_path / f) if f.endswith(".npy") or f.endswith(".txt") else f
              for f in flags]
     out = tmp_path / "out.npy"
-    args = ["generate", str(saved_run), "--frames", "3", "--out", str(out)]
+    args = ["generate", str(saved_run), "--length", "3", "--out", str(out)]
     assert main(args + flags) == 2
     assert re.search(message, capsys.readouterr().err)
     assert not out.exists()

@@ -60,13 +60,13 @@ def test_tensorboard_has_spectral_radius_and_strip_image(trained_run):
 @pytest.mark.parametrize("suffix", [".npy", ".gif", ".png", ".mp4"])
 def test_generate_every_format(trained_run, tmp_path, suffix):
     out = tmp_path / f"seq{suffix}"
-    assert main(["generate", str(trained_run), "--frames", "20", "--seed", "0",
+    assert main(["generate", str(trained_run), "--length", "20", "--seed", "0",
                  "--out", str(out)]) == 0
     if suffix == ".npy":
         frames = np.load(out)
         assert frames.shape == (20, 32, 32, 1) and frames.dtype == np.uint8
         again = tmp_path / "again.npy"
-        main(["generate", str(trained_run), "--frames", "20", "--seed", "0", "--out",
+        main(["generate", str(trained_run), "--length", "20", "--seed", "0", "--out",
               str(again)])
         np.testing.assert_array_equal(np.load(again), frames)
     elif suffix == ".gif":
@@ -79,7 +79,7 @@ def test_generate_from_a_frame_pair(trained_run, tmp_path, counting_frames):
     pair_path = tmp_path / "pair.npy"
     np.save(pair_path, counting_frames[0][:2])
     out = tmp_path / "seq.npy"
-    assert main(["generate", str(trained_run), "--frames", "5", "--from-pair", str(pair_path),
+    assert main(["generate", str(trained_run), "--length", "5", "--from-pair", str(pair_path),
                  "--out", str(out)]) == 0
     assert np.load(out).shape == (5, 32, 32, 1)
 
@@ -153,7 +153,7 @@ def test_generate_starts_from_the_held_out_test_pair_by_default(trained_run, tmp
     for name, flags in {"default": [], "test_pair": ["--start", "test-pair"],
                         "prior": ["--start", "prior"]}.items():
         outputs[name] = tmp_path / f"{name}.npy"
-        assert main(["generate", str(trained_run), "--frames", "12", "--seed", "3",
+        assert main(["generate", str(trained_run), "--length", "12", "--seed", "3",
                      *flags, "--out", str(outputs[name])]) == 0
         assert "x0: " in capsys.readouterr().out
     np.testing.assert_array_equal(np.load(outputs["default"]), np.load(outputs["test_pair"]))
@@ -175,15 +175,15 @@ def test_generate_without_a_kept_test_pair(trained_run, tmp_path, capsys):
     (old_run / "test_pairs.npy").unlink()
     out = tmp_path / "seq.npy"
     # Runs from before runs kept their pair fall back to the prior, and say so.
-    assert main(["generate", str(old_run), "--frames", "4", "--out", str(out)]) == 0
+    assert main(["generate", str(old_run), "--length", "4", "--out", str(out)]) == 0
     assert "the run has no test_pairs.npy" in capsys.readouterr().out
     out.unlink()
-    assert main(["generate", str(old_run), "--frames", "4", "--start", "test-pair", "--out",
+    assert main(["generate", str(old_run), "--length", "4", "--start", "test-pair", "--out",
                  str(out)]) == 2
     assert f"{old_run / 'test_pairs.npy'} is missing" in capsys.readouterr().err
     assert not out.exists()
     (old_run / "test_pairs.npy").write_bytes(b"not an array")
-    assert main(["generate", str(old_run), "--frames", "4", "--out", str(out)]) == 2
+    assert main(["generate", str(old_run), "--length", "4", "--out", str(out)]) == 2
     assert "test_pairs.npy: not a readable .npy array" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse: one start only
         main(["generate", str(old_run), "--start", "prior", "--from-pair", str(out), "--out",
@@ -210,7 +210,7 @@ def test_train_on_a_frames_file(tmp_path, shared_data):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["model"]["frame_shape"] == [48, 48, 1]
     out = tmp_path / "seq.npy"
-    assert main(["generate", str(run_dir), "--frames", "7", "--out", str(out)]) == 0
+    assert main(["generate", str(run_dir), "--length", "7", "--out", str(out)]) == 0
     assert np.load(out).shape == (7, 48, 48, 1)
 
 
@@ -225,7 +225,7 @@ def test_train_with_the_smoothed_posterior_then_generate_and_forecast(tmp_path):
     history = json.loads((run_dir / "history.json").read_text())
     assert np.isfinite(history["loss"]).all() and history["loss"][-1] < history["loss"][0]
     out = tmp_path / "seq.npy"
-    assert main(["generate", str(run_dir), "--frames", "6", "--seed", "1", "--out",
+    assert main(["generate", str(run_dir), "--length", "6", "--seed", "1", "--out",
                  str(out)]) == 0
     assert np.load(out).shape == (6, 32, 32, 1)
     # The Kalman forecast reads the encoder as the smoothed posterior does.
@@ -266,7 +266,7 @@ def test_init_from_warm_starts_a_run_and_checks_the_architecture(trained_run, tm
 
 
 @pytest.mark.parametrize("args,message", [
-    (["generate", "{run}", "--frames", "0", "--out", "{tmp}/x.npy"], "--frames must be >= 1"),
+    (["generate", "{run}", "--length", "0", "--out", "{tmp}/x.npy"], "--length must be >= 1"),
     (["generate", "{run}", "--out", "{tmp}/x.avi"], "unsupported format"),
     (["generate", "{tmp}/missing", "--out", "{tmp}/x.npy"], "not a finished run directory"),
     (["train", "--frames", "{tmp}/missing.npy", "--output", "{tmp}/r"], "no such file"),
@@ -296,15 +296,15 @@ def test_baseline_fit_and_generate_on_counting_digits(tmp_path):
                  "--output", str(run_dir)]) == 0
     assert (run_dir / "baseline.npz").is_file()
     out = tmp_path / "seq.npy"
-    assert main(["generate", str(run_dir), "--frames", "30", "--seed", "2", "--out",
+    assert main(["generate", str(run_dir), "--length", "30", "--seed", "2", "--out",
                  str(out)]) == 0
     frames = np.load(out)
     assert frames.shape == (30, 32, 32, 1) and frames.dtype == np.uint8
     assert np.load(run_dir / "test_pairs.npy").shape == (1, 2, 32, 32, 1)
     prior = tmp_path / "prior.npy"
-    assert main(["generate", str(run_dir), "--frames", "30", "--seed", "2", "--start", "prior",
+    assert main(["generate", str(run_dir), "--length", "30", "--seed", "2", "--start", "prior",
                  "--out", str(prior)]) == 0
     assert not np.array_equal(np.load(prior), frames)
     again = tmp_path / "again.npy"
-    main(["generate", str(run_dir), "--frames", "30", "--seed", "2", "--out", str(again)])
+    main(["generate", str(run_dir), "--length", "30", "--seed", "2", "--out", str(again)])
     np.testing.assert_array_equal(np.load(again), frames)

@@ -53,7 +53,7 @@ def test_unprepared_dataset_fails_with_exit_2(tmp_path, capsys):
 
 
 def test_frames_flags_load_a_real_dyntex_clip(shared_data):
-    from dynamic_vae.cli_frames import frame_shape_of, load_frame_source
+    from dynamic_vae.cli.frame_source import frame_shape_of, load_frame_source
 
     clip = shared_data / "dyntex" / "seawave.avi"
     args = build_parser().parse_args(["train", "-o", "r", "--frames", str(clip), "--grayscale",
@@ -126,7 +126,7 @@ def test_baseline_fits_a_real_clip_through_the_loader_flags(tmp_path, shared_dat
     config = json.loads((run_dir / "config.json").read_text())
     assert config["data"] == {"source": str(clip)}
     out = tmp_path / "ldt.npy"
-    assert main(["generate", str(run_dir), "--frames", "6", "--out", str(out)]) == 0
+    assert main(["generate", str(run_dir), "--length", "6", "--out", str(out)]) == 0
     assert np.load(out).shape == (6, 32, 32, 1)
     coil = shared_data / "coil20" / "coil20_objects01-14.npz"
     assert main(["baseline", "--frames", str(coil), "--output", str(tmp_path / "x")]) == 2

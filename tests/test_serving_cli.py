@@ -69,18 +69,18 @@ def test_serve_and_client_generate_a_gif(exported_cli, capsys):
         assert f"127.0.0.1:{port}" in line
         gif = exported_cli["root"] / "seq.gif"
         assert main(["client", "generate", "--target", f"127.0.0.1:{port}", "--model", "tiny",
-                     "--frames", "16", "--seed", "3", "--out", str(gif)]) == 0
+                     "--length", "16", "--seed", "3", "--out", str(gif)]) == 0
         assert "wrote 16 frames" in capsys.readouterr().out
         frames = iio.imread(gif, index=None)
         assert frames.shape[:3] == (16, 32, 32)
         npy = exported_cli["root"] / "seq.npy"
         assert main(["client", "generate", "--target", f"127.0.0.1:{port}", "--model", "tiny",
-                     "--frames", "16", "--seed", "3", "--version", "1", "--out", str(npy)]) == 0
+                     "--length", "16", "--seed", "3", "--version", "1", "--out", str(npy)]) == 0
         model, _ = load_run(exported_cli["run"])
         expected, _ = synthesize(model, 16, seed=3)
         assert np.abs(np.load(npy).astype(int) - expected[0]).max() <= 1
         assert main(["client", "generate", "--target", f"127.0.0.1:{port}", "--model", "tiny",
-                     "--frames", "33", "--out", str(npy)]) == 2
+                     "--length", "33", "--out", str(npy)]) == 2
         assert "INVALID_ARGUMENT" in capsys.readouterr().err
         assert process.poll() is None  # still serving
     finally:
@@ -101,7 +101,7 @@ def test_client_against_a_real_tensorflow_model_server(exported_cli, tmp_path):
         out = tmp_path / "seq.npy"
         deadline = time.monotonic() + 60
         while main(["client", "generate", "--target", f"127.0.0.1:{port}", "--model", "tiny",
-                    "--frames", "8", "--seed", "3", "--out", str(out)]) != 0:
+                    "--length", "8", "--seed", "3", "--out", str(out)]) != 0:
             assert time.monotonic() < deadline, "tensorflow_model_server did not answer"
             time.sleep(1)
         model, _ = load_run(exported_cli["run"])

@@ -12,14 +12,34 @@ from dynamic_vae.data.video_load_error import VideoLoadError
 NUMPY_SUFFIXES = (".npy", ".npz")
 
 
-def read_array(path: Path, key: str | None = None) -> np.ndarray:
+def read_array(path: str | Path, key: str | None = None,
+               dtypes: tuple[str, ...] | None = SUPPORTED_DTYPES) -> np.ndarray:
     """The array of a `.npy` file, or of a `.npz` file: `key`, else its only array, else the
     one named 'frames'.
 
+    Args:
+        path: a `.npy` or `.npz` file.
+        key: the `.npz` member to read.
+        dtypes: the dtype names the array may have; `None` accepts any (e.g. a bool mask).
+
+    Returns:
+        The array, as stored.
+
     Raises:
-        VideoLoadError: naming the file when it is empty, truncated, pickled, not an array
-            file, or an .npz without a single/'frames' array.
+        FileNotFoundError: when `path` is not a file.
+        VideoLoadError: naming the file when it is not a .npy/.npz file, is empty, truncated or
+            pickled, is an .npz without a single/'frames' array, or has a dtype not in `dtypes`.
+
+    Example:
+
+    >>> frames = read_array(Path("clip.npz"))  # its only array, or its 'frames'
     """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix.lower() not in NUMPY_SUFFIXES:
+        raise VideoLoadError(f"{path}: expected a .npy or .npz file, got "
+                             f"'{path.suffix or '(no ending)'}'")
     if path.stat().st_size == 0:
         raise VideoLoadError(f"{path}: empty file (0 bytes)")
     try:
@@ -43,9 +63,11 @@ def read_array(path: Path, key: str | None = None) -> np.ndarray:
         # ValueError for pickles and short reads): all mean "not a readable array file".
         raise VideoLoadError(f"{path}: cannot read it as a numpy array "
                              f"({type(error).__name__}: {error})") from None
-    if not isinstance(array, np.ndarray) or array.dtype.name not in SUPPORTED_DTYPES:
-        raise VideoLoadError(f"{path}: expected uint8 (0..255) or float (0..1) frames "
-                             f"({', '.join(SUPPORTED_DTYPES)}), got dtype {array.dtype}")
+    if dtypes is not None and array.dtype.name not in dtypes:
+        expected = ("uint8 (0..255) or float (0..1) frames" if dtypes == SUPPORTED_DTYPES
+                    else "an array")
+        raise VideoLoadError(f"{path}: expected {expected} ({', '.join(dtypes)}), got dtype "
+                             f"{array.dtype}")
     return array
 
 

@@ -59,8 +59,8 @@ def load_run_frames(run_dir: str | Path, config: dict[str, Any]) -> np.ndarray:
         FileNotFoundError: when the recorded source is not a readable file (pass the frames
             explicitly then).
     """
-    from dynamic_vae.cli import load_frames_file
     from dynamic_vae.config import RunConfig
+    from dynamic_vae.data.numpy_frames import read_array
     from dynamic_vae.training import load_training_frames
 
     data = config.get("data", {})
@@ -70,8 +70,7 @@ def load_run_frames(run_dir: str | Path, config: dict[str, Any]) -> np.ndarray:
         frames, _ = load_training_frames(run_config)
         return unit_frames(frames, name=f"{run_dir}: counting-MNIST frames")
     if source and Path(source).is_file():
-        return unit_frames(load_frames_file(Path(source), flag=f"{run_dir}/config.json data"),
-                           name=str(source))
+        return unit_frames(read_array(Path(source)), name=str(source))
     raise FileNotFoundError(
         f"{run_dir}/config.json: the training frames came from {source!r}, which is not a "
         "readable .npy/.npz file; pass them explicitly (evaluate_run(frames=...), CLI --frames)")

@@ -1,15 +1,16 @@
-"""`dynamic-vae export`, `serve` and `client`: SavedModel export and TF Serving's APIs."""
+"""`dynamic-vae export | serve`: TF Serving SavedModels and an embedded model server."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from dynamic_vae.cli import quiet
+
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     _add_export(subparsers)
     _add_serve(subparsers)
-    _add_client(subparsers)
 
 
 def _add_export(subparsers: argparse._SubParsersAction) -> None:
@@ -81,6 +82,9 @@ def run_serve(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if not (getattr(args, "verbose", False) or quiet.verbose_requested()):
+        # The server's own INFO lines, not TensorFlow's (restoring variables, deprecations).
+        quiet.quiet_tensorflow_logging()
     server = ModelServer(args.model_base_path, name=args.model_name, port=args.port,
                          rest_port=args.rest_port or None, host=args.host,
                          num_versions=args.num_versions or None,
@@ -92,49 +96,4 @@ def run_serve(args: argparse.Namespace) -> int:
           + (f" and {args.host}:{server.rest_port} (REST)" if server.rest_port else ""),
           flush=True)
     server.wait()
-    return 0
-
-
-def _add_client(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "client", help="call a TF Serving (or 'dynamic-vae serve') server over gRPC")
-    actions = parser.add_subparsers(dest="action", required=True)
-    generate = actions.add_parser("generate", help="generate a sequence and write it")
-    generate.add_argument("--target", default="localhost:8500", help="gRPC host:port")
-    generate.add_argument("--model", required=True, help="model name")
-    generate.add_argument("--version", type=int, help="pin a version (default: newest)")
-    generate.add_argument("--frames", type=int, default=64)
-    generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--out", type=Path, required=True,
-                          help=".npy (uint8 array), .png (grid), .gif or .mp4")
-    generate.add_argument("--fps", type=int, default=10)
-    generate.add_argument("--scale", type=int, default=1, help="enlarge images by this factor")
-    generate.add_argument("--timeout", type=float, default=60.0, help="seconds")
-    generate.set_defaults(handler=run_client_generate)
-    from dynamic_vae.cli_serving_inference import add_client_actions
-    add_client_actions(actions)
-
-
-def run_client_generate(args: argparse.Namespace) -> int:
-    import time
-
-    import grpc
-
-    from dynamic_vae.outputs import FORMATS, write_frames
-    from dynamic_vae.serving import PredictionClient
-
-    if args.out.suffix.lower() not in FORMATS:
-        raise ValueError(f"--out {args.out}: unsupported format "
-                         f"'{args.out.suffix or '(none)'}'; expected one of {', '.join(FORMATS)}")
-    with PredictionClient(args.target, args.model, version=args.version,
-                          timeout=args.timeout) as client:
-        start = time.perf_counter()
-        try:
-            frames, _ = client.generate(args.frames, args.seed)
-        except grpc.RpcError as error:
-            raise ValueError(f"{args.target}: {error.code().name}: {error.details()}") from None
-        latency = time.perf_counter() - start
-    write_frames(args.out, frames, fps=args.fps, scale=args.scale)
-    print(f"wrote {len(frames)} frames of shape {frames.shape[1:]} from {args.model} at "
-          f"{args.target} to {args.out} ({1000 * latency:.1f} ms)")
     return 0

@@ -1,6 +1,10 @@
-"""Command-line options that choose the frames a command trains on: any supported file or
-folder (`--frames`) or a prepared TFDS data set (`--dataset NAME/CONFIG`), plus the loader's
-conversions (colour, size, crop, stride, max frames)."""
+"""Where a command's frames come from.
+
+The options that choose the frames a command trains on: any supported file or folder
+(`--frames`) or a prepared TFDS data set (`--dataset NAME/CONFIG`), plus the loader's
+conversions (colour, size, crop, stride, max frames); and the reader of the one `.npy`/`.npz`
+array a flag names (a clip, a frame pair, a mask).
+"""
 
 from __future__ import annotations
 
@@ -114,3 +118,20 @@ def frame_shape_of(frames: np.ndarray | list[np.ndarray]) -> tuple[int, int, int
     """`(H, W, C)` of loaded frames (all sequences share it)."""
     first = frames[0] if isinstance(frames, list) else frames[0:1]
     return tuple(int(v) for v in np.asarray(first).shape[-3:])
+
+
+def load_frames_file(path: Path, flag: str = "--frames") -> np.ndarray:
+    """The array in the `.npy`/`.npz` file given to `flag`: its only array, or its 'frames'.
+
+    Any dtype is returned (frames, frame pairs and bool masks all come this way); the caller
+    checks what it needs. Nothing is unpickled.
+
+    Raises:
+        FileNotFoundError, ValueError: naming `flag` and the file.
+    """
+    from dynamic_vae.data.numpy_frames import read_array
+
+    try:
+        return read_array(path, dtypes=None)
+    except (FileNotFoundError, ValueError) as error:
+        raise type(error)(f"{flag} {error}") from None

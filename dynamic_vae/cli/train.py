@@ -1,43 +1,39 @@
-"""The `dynamic-vae` command line: train, generate, inspect."""
+"""`dynamic-vae train | generate | inspect | baseline`: fit a model to a video and sample it."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import os
-import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-from dynamic_vae.held_out import TEST_PAIRS_FILE, load_test_pair  # noqa: E402
+from dynamic_vae.cli.flags import ConfigFlag, check_config_flags, config_flags
+from dynamic_vae.cli.formats import check_output_path, write_output
+from dynamic_vae.cli.frame_source import add_frame_source_arguments, load_frames_file
 
 BASELINE_FILE = "baseline.npz"
 START_CHOICES = ("test-pair", "prior")
 
-
-def _boolean(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+# `epochs` sets the first stage's length; this sets the fine-tuning stage's (it is a
+# `RunConfig.override` field, not a dataclass field).
+FINETUNE_EPOCHS_FLAG = ConfigFlag("finetune_epochs", int, help=(
+    "epochs of the preset's fine-tuning stage, if it has one (0: no fine-tuning)"))
 
 
-# Flags that override a preset field, with their types.
-MODEL_FLAGS = {
-    "latent_dim": int, "filter_size": int, "base_channels": int, "sigma": float,
-    "stationarity_weight": float, "kl_weight": float, "output_activation": str,
-    "num_samples": int, "encoder_mode": str, "prediction_weight": float,
-    "prediction_noise": _boolean, "prediction_shrink": float, "posterior": str, "mixed_precision": str,
-}
-TRAINING_FLAGS = {
-    "learning_rate": float, "batch_size": int, "epochs": int, "seed": int, "cycle": str,
-    "num_frames": int, "steps_per_execution": int, "image_every": int,
-    "kl_warmup_epochs": int, "window": int, "jit_compile": _boolean,
-    "finetune_epochs": int,
-}
+def run_config_flags() -> tuple[ConfigFlag, ...]:
+    """The flags that override fields of the preset: every model and training field a flag
+    can hold, and the fine-tuning stage's length."""
+    from dynamic_vae.config import ModelConfig, TrainingConfig
+
+    return (*config_flags(ModelConfig), *config_flags(TrainingConfig), FINETUNE_EPOCHS_FLAG)
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    _add_train(subparsers)
+    _add_generate(subparsers)
+    _add_inspect(subparsers)
+    _add_baseline(subparsers)
 
 
 def _add_train(subparsers: argparse._SubParsersAction) -> None:
@@ -52,15 +48,17 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", default="counting-mnist",
                         help="counting-mnist (default) or paper-v1")
     parser.add_argument("--output", "-o", type=Path, required=True, help="run directory")
-    from dynamic_vae.cli_frames import add_frame_source_arguments
     add_frame_source_arguments(parser)
-    for name, kind in {**MODEL_FLAGS, **TRAINING_FLAGS}.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
+    group = parser.add_argument_group(
+        "model and training", "Each overrides the preset's field of the same name.")
+    for flag in run_config_flags():
+        flag.add_to(group)
     parser.add_argument("--init-from", type=Path, default=None, metavar="RUN",
                         help="start from this finished run's networks, A and B (same "
                              "architecture), e.g. to fine-tune with --posterior smoothed")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_run_control_flags(parser)
+    parser.set_defaults(handler=run_train)
 
 
 def _add_run_control_flags(parser: argparse.ArgumentParser) -> None:
@@ -77,9 +75,11 @@ def _add_run_control_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_generate(subparsers: argparse._SubParsersAction) -> None:
+    from dynamic_vae.held_out import TEST_PAIRS_FILE
+
     parser = subparsers.add_parser("generate", help="synthesise a new sequence (eq. 35)")
     parser.add_argument("run", type=Path, help="run directory")
-    parser.add_argument("--frames", type=int, default=200, help="frames to synthesise")
+    parser.add_argument("--length", type=int, default=200, help="frames to synthesise")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True,
                         help="output file: .npy (uint8 array), .png (grid), .gif or .mp4")
@@ -95,12 +95,14 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
                         help=".npy: float32 frames in [0, 1] instead of uint8")
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--scale", type=int, default=1, help="enlarge images by this factor")
+    parser.set_defaults(handler=run_generate)
 
 
 def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("inspect", help="eigenvalues and periods of A")
     parser.add_argument("run", type=Path, help="run directory")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(handler=run_inspect)
 
 
 def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
@@ -108,7 +110,6 @@ def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
         "baseline", help="fit the linear dynamic texture baseline (Doretto et al. 2003)")
     parser.add_argument("--output", "-o", type=Path, required=True,
                         help="run directory (baseline.npz is written there)")
-    from dynamic_vae.cli_frames import add_frame_source_arguments
     add_frame_source_arguments(parser)
     parser.add_argument("--cycle", default="1234", help="counting-MNIST digit cycle")
     parser.add_argument("--num-frames", type=int, default=8000)
@@ -117,72 +118,18 @@ def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--noise-dim", type=int, default=None)
     parser.add_argument("--no-clip", action="store_true",
                         help="keep A's singular values above 1 (synthesis may blow up)")
-
-
-_COMMAND_MODULES: list[str] = [
-    "dynamic_vae.cli_evaluation",
-    "dynamic_vae.cli_inference",
-    "dynamic_vae.cli_datasets",
-    "dynamic_vae.cli_serving",
-]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dynamic-vae",
-        description="Linear models of non-linear visual processes (Dynamic VAE).")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    _add_train(subparsers)
-    _add_generate(subparsers)
-    _add_inspect(subparsers)
-    _add_baseline(subparsers)
-    # Feature modules own their subcommands: each has add_parsers(subparsers) and sets
-    # `handler` on its parsers, so adding a command never touches the dispatch below.
-    for module_name in _COMMAND_MODULES:
-        importlib.import_module(module_name).add_parsers(subparsers)
-    return parser
-
-
-def load_frames_file(path: Path, flag: str = "--frames"):
-    """Frames from a `.npy` file or the single array (or `frames` array) of a `.npz` file.
-
-    Errors name `flag` and the file; nothing is unpickled.
-    """
-    import numpy as np
-
-    if not path.is_file():
-        raise FileNotFoundError(f"{flag} {path}: no such file")
-    if path.suffix not in (".npy", ".npz"):
-        raise ValueError(f"{flag} {path}: expected a .npy or .npz file, got "
-                         f"'{path.suffix or '(no ending)'}'")
-    import zipfile
-    import zlib
-
-    # A damaged .npz fails as a zip archive, at opening or only when a member is read.
-    unreadable = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
-    try:
-        data = np.load(path, allow_pickle=False)
-        if path.suffix == ".npz":
-            keys = list(data.keys())
-            key = "frames" if "frames" in keys else (keys[0] if len(keys) == 1 else None)
-            if key is None:
-                raise LookupError(keys)
-            data = data[key]
-    except LookupError as keys:
-        raise ValueError(f"{flag} {path}: holds arrays {keys.args[0]}; expected one array "
-                         "or one named 'frames'") from None
-    except unreadable as error:
-        raise ValueError(f"{flag} {path}: cannot read it as a numpy array ({error})") from None
-    return data
+    parser.set_defaults(handler=run_baseline)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from dynamic_vae.cli_frames import frame_shape_of, load_frame_source
+    from dynamic_vae.cli.frame_source import frame_shape_of, load_frame_source
     from dynamic_vae.config import get_preset
     from dynamic_vae.training import train
 
+    flags = run_config_flags()
+    check_config_flags(args, flags)
     config = get_preset(args.preset)
-    overrides = {name: getattr(args, name) for name in {**MODEL_FLAGS, **TRAINING_FLAGS}}
+    overrides = {flag.name: getattr(args, flag.name) for flag in flags}
     frames, frames_source = load_frame_source(args)
     if frames is not None:
         overrides["frame_shape"] = frame_shape_of(frames)
@@ -210,7 +157,7 @@ def run_baseline(args: argparse.Namespace) -> int:
     import json
 
     from dynamic_vae.baseline import LinearDynamicTexture
-    from dynamic_vae.cli_frames import load_single_sequence
+    from dynamic_vae.cli.frame_source import load_single_sequence
     from dynamic_vae.data.counting_mnist import counting_mnist
     from dynamic_vae.data.frame_pairs import to_pixel_range, validate_frames
     from dynamic_vae.held_out import save_test_pairs
@@ -240,16 +187,9 @@ def run_baseline(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from dynamic_vae.outputs import write_frames
-
-    if args.frames < 1:
-        raise ValueError(f"--frames must be >= 1, got {args.frames}")
-    suffix = args.out.suffix.lower()
-    if suffix not in (".npy", ".png", ".gif", ".mp4"):
-        raise ValueError(f"--out {args.out}: unsupported format '{suffix or '(none)'}'; "
-                         "expected .npy, .png, .gif or .mp4")
+    if args.length < 1:
+        raise ValueError(f"--length must be >= 1, got {args.length}")
+    check_output_path(args.out)
     initial_pair, start = generation_start(args.run, args.start, args.from_pair)
     if (args.run / BASELINE_FILE).is_file() and not (args.run / "model.keras").is_file():
         from dynamic_vae.baseline import LinearDynamicTexture
@@ -257,7 +197,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
         baseline = LinearDynamicTexture.load(args.run / BASELINE_FILE)
         sequence, _ = baseline.synthesize(
-            args.frames, seed=args.seed, noise_scale=args.noise_scale,
+            args.length, seed=args.seed, noise_scale=args.noise_scale,
             initial_frame=None if initial_pair is None else initial_pair[0])
         if not args.float:
             sequence = from_pixel_range(sequence, (0.0, 1.0))
@@ -266,24 +206,26 @@ def run_generate(args: argparse.Namespace) -> int:
         from dynamic_vae.training import load_run
 
         model, _ = load_run(args.run)
-        frames, _ = synthesize(model, args.frames, seed=args.seed, initial_pair=initial_pair,
+        frames, _ = synthesize(model, args.length, seed=args.seed, initial_pair=initial_pair,
                                noise_scale=args.noise_scale, as_uint8=not args.float)
         sequence = frames[0]
         if args.float:
             low, high = model.pixel_range
             sequence = (sequence - low) / (high - low)
-    write_frames(args.out, sequence, fps=args.fps, scale=args.scale)
-    print(f"wrote {args.frames} frames of shape {sequence.shape[1:]} to {args.out} "
+    write_output(args, args.out, sequence)
+    print(f"wrote {args.length} frames of shape {sequence.shape[1:]} to {args.out} "
           f"(x0: {start})")
     return 0
 
 
 def generation_start(run_dir: Path, start: str | None, from_pair: Path | None
-                     ) -> tuple["np.ndarray | None", str]:
+                     ) -> tuple[np.ndarray | None, str]:
     """The frame pair synthesis starts from (`None`: x0 ~ N(0, I)) and a description of it.
 
     `start` None picks the run's held-out test pair when it has one, else the prior.
     """
+    from dynamic_vae.held_out import TEST_PAIRS_FILE, load_test_pair
+
     if from_pair is not None:
         pair = load_frames_file(from_pair, flag="--from-pair")
         if pair.ndim not in (3, 4) or len(pair) != 2:
@@ -310,19 +252,3 @@ def run_inspect(args: argparse.Namespace) -> int:
     report = spectrum_report(*model.transition())
     print(json.dumps(report, indent=2) if args.json else format_spectrum(report))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    commands = {"train": run_train, "generate": run_generate, "inspect": run_inspect,
-                "baseline": run_baseline}
-    handler = getattr(args, "handler", None) or commands[args.command]
-    try:
-        return handler(args)
-    except (ValueError, FileNotFoundError, FloatingPointError) as error:
-        print(f"dynamic-vae {args.command}: error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

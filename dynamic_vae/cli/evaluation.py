@@ -90,7 +90,7 @@ def summary_text(metrics: dict[str, Any]) -> str:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from dynamic_vae.cli import load_frames_file
+    from dynamic_vae.cli.frame_source import load_frames_file
     from dynamic_vae.evaluation import evaluate_run
 
     frames = None if args.frames is None else load_frames_file(args.frames)

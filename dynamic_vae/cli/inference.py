@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-OUTPUT_HELP = "output file: .npy (uint8 array (T, H, W, C)), .png (grid), .gif or .mp4"
+import numpy as np
+
+from dynamic_vae.cli.formats import OUTPUT_HELP, check_output_path, write_output, write_samples
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -56,16 +58,13 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_denoise)
 
 
-def check_output_path(path: Path, flag: str = "--out") -> None:
-    from dynamic_vae.outputs import FORMATS
+def load_clip(args: argparse.Namespace) -> np.ndarray:
+    """The clip of --frames, after the cheap checks of --out and --scale.
 
-    if path.suffix.lower() not in FORMATS:
-        raise ValueError(f"{flag} {path}: unsupported format '{path.suffix or '(none)'}'; "
-                         f"expected one of {', '.join(FORMATS)}")
-
-
-def _load_frames(args: argparse.Namespace):
-    from dynamic_vae.cli import load_frames_file
+    Raises:
+        FileNotFoundError, ValueError: naming the flag at fault.
+    """
+    from dynamic_vae.cli.frame_source import load_frames_file
     from dynamic_vae.data.frame_pairs import validate_frames
 
     check_output_path(args.out)
@@ -87,9 +86,7 @@ def _load_model(args: argparse.Namespace, frames):
 
 def _missing(args: argparse.Namespace, frames):
     """The --missing argument as a bool mask, or None (blank frames)."""
-    import numpy as np
-
-    from dynamic_vae.cli import load_frames_file
+    from dynamic_vae.cli.frame_source import load_frames_file
     from dynamic_vae.inference.masks import missing_mask, parse_indices
 
     if args.missing is None:
@@ -103,27 +100,6 @@ def _missing(args: argparse.Namespace, frames):
         return missing_mask(len(frames), mask, name=flag)
     return missing_mask(len(frames), np.array(parse_indices(args.missing, flag), np.int64),
                         name=flag)
-
-
-def write_output(args: argparse.Namespace, path: Path, frames, columns: int = 20) -> None:
-    from dynamic_vae.outputs import write_frames
-
-    write_frames(path, frames, fps=args.fps, scale=args.scale, columns=columns)
-
-
-def write_samples(args: argparse.Namespace, samples) -> None:
-    """Sampled futures `(S, K, H, W, C)` to --samples-out: the array as .npy, else one row of
-    K frames per sample."""
-    import numpy as np
-
-    from dynamic_vae.outputs import atomic_path
-
-    if args.samples_out.suffix.lower() == ".npy":
-        with atomic_path(args.samples_out) as tmp:
-            np.save(tmp, samples)
-    else:
-        write_output(args, args.samples_out, samples.reshape(-1, *samples.shape[2:]),
-                     columns=args.steps)
 
 
 def frames_to_impute(args: argparse.Namespace, frames):
@@ -156,7 +132,7 @@ def run_forecast(args: argparse.Namespace) -> int:
     from dynamic_vae.inference.video import forecast
 
     check_forecast_flags(args)
-    frames = _load_frames(args)
+    frames = load_clip(args)
     missing = _missing(args, frames)
     model = _load_model(args, frames)
     mean, samples = forecast(model, frames, args.steps, num_samples=args.samples,
@@ -173,7 +149,7 @@ def run_forecast(args: argparse.Namespace) -> int:
 def run_impute(args: argparse.Namespace) -> int:
     from dynamic_vae.inference.video import impute
 
-    frames = _load_frames(args)
+    frames = load_clip(args)
     missing = frames_to_impute(args, frames)
     model = _load_model(args, frames)
     imputed = impute(model, frames, missing, keep_observed=not args.smooth_all,
@@ -186,7 +162,7 @@ def run_impute(args: argparse.Namespace) -> int:
 def run_denoise(args: argparse.Namespace) -> int:
     from dynamic_vae.inference.video import denoise
 
-    frames = _load_frames(args)
+    frames = load_clip(args)
     model = _load_model(args, frames)
     write_output(args, args.out, denoise(model, frames, as_uint8=not args.float))
     print(f"denoised {len(frames)} frames; wrote {args.out}")

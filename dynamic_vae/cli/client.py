@@ -1,4 +1,4 @@
-"""`dynamic-vae client forecast | impute`: Kalman inference on a served model over gRPC.
+"""`dynamic-vae client generate | forecast | impute`: call a served model over gRPC.
 
 Only the official TF Serving stubs are used, so these work against `tensorflow_model_server`
 as well as `dynamic-vae serve`.
@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dynamic_vae.cli_inference import OUTPUT_HELP, add_forecast_arguments
+from dynamic_vae.cli.formats import (OUTPUT_HELP, as_uint8, check_output_path, write_output,
+                                     write_samples)
+from dynamic_vae.cli.inference import add_forecast_arguments, load_clip
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -24,13 +26,55 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds")
 
 
-def add_client_actions(actions: argparse._SubParsersAction) -> None:
-    """Adds `forecast` and `impute` to the actions of `dynamic-vae client`."""
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "client", help="call a TF Serving (or 'dynamic-vae serve') server over gRPC")
+    actions = parser.add_subparsers(dest="action", required=True)
+    generate = actions.add_parser("generate", help="generate a sequence and write it")
+    generate.add_argument("--target", default="localhost:8500", help="gRPC host:port")
+    generate.add_argument("--model", required=True, help="model name")
+    generate.add_argument("--version", type=int, help="pin a version (default: newest)")
+    generate.add_argument("--length", type=int, default=64, help="frames to generate")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--out", type=Path, required=True, help=OUTPUT_HELP)
+    generate.add_argument("--fps", type=int, default=10)
+    generate.add_argument("--scale", type=int, default=1, help="enlarge images by this factor")
+    generate.add_argument("--timeout", type=float, default=60.0, help="seconds")
+    generate.set_defaults(handler=run_client_generate)
+    _add_forecast(actions)
+    _add_impute(actions)
+
+
+def run_client_generate(args: argparse.Namespace) -> int:
+    import time
+
+    import grpc
+
+    from dynamic_vae.serving import PredictionClient
+
+    check_output_path(args.out)
+    with PredictionClient(args.target, args.model, version=args.version,
+                          timeout=args.timeout) as client:
+        start = time.perf_counter()
+        try:
+            frames, _ = client.generate(args.length, args.seed)
+        except grpc.RpcError as error:
+            raise ValueError(f"{args.target}: {error.code().name}: {error.details()}") from None
+        latency = time.perf_counter() - start
+    write_output(args, args.out, frames)
+    print(f"wrote {len(frames)} frames of shape {frames.shape[1:]} from {args.model} at "
+          f"{args.target} to {args.out} ({1000 * latency:.1f} ms)")
+    return 0
+
+
+def _add_forecast(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser("forecast", help="forecast the frames after a clip")
     _add_common(parser)
     add_forecast_arguments(parser)
     parser.set_defaults(handler=run_client_forecast)
 
+
+def _add_impute(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser("impute", help="fill the missing frames of a clip")
     _add_common(parser)
     parser.add_argument("--missing", help="missing frames: indices such as '3,5,8-10' or a "
@@ -39,17 +83,6 @@ def add_client_actions(actions: argparse._SubParsersAction) -> None:
     parser.add_argument("--smooth-all", action="store_true",
                         help="write every frame's smoothed estimate, not only the missing ones")
     parser.set_defaults(handler=run_client_impute)
-
-
-def _load_clip(args: argparse.Namespace):
-    from dynamic_vae.cli import load_frames_file
-    from dynamic_vae.cli_inference import check_output_path
-    from dynamic_vae.data.frame_pairs import validate_frames
-
-    check_output_path(args.out)
-    if args.scale < 1:
-        raise ValueError(f"--scale must be >= 1, got {args.scale}")
-    return validate_frames(load_frames_file(args.frames), name=f"--frames {args.frames}")
 
 
 def _as_served_frames(client, signature: str, frames, flag: str):
@@ -89,23 +122,16 @@ def _call(args: argparse.Namespace, method: str, **inputs):
         return outputs, time.perf_counter() - start
 
 
-def _as_uint8(frames):
-    """Served frames (uint8, or float32 in [0, 1]) as uint8 for writing."""
-    from dynamic_vae.data.frame_pairs import from_pixel_range
-
-    return frames if frames.dtype.name == "uint8" else from_pixel_range(frames, (0.0, 1.0))
-
-
 def run_client_forecast(args: argparse.Namespace) -> int:
-    from dynamic_vae.cli_inference import check_forecast_flags, write_output, write_samples
+    from dynamic_vae.cli.inference import check_forecast_flags
 
     check_forecast_flags(args)
-    frames = _load_clip(args)
+    frames = load_clip(args)
     outputs, latency = _call(args, "forecast", frames=frames, num_steps=args.steps,
                              num_samples=args.samples, seed=args.seed)
-    write_output(args, args.out, _as_uint8(outputs["mean_frames"]))
+    write_output(args, args.out, as_uint8(outputs["mean_frames"]))
     if args.samples:
-        write_samples(args, _as_uint8(outputs["sampled_frames"]))
+        write_samples(args, as_uint8(outputs["sampled_frames"]))
     print(f"forecast {args.steps} frames after {len(frames)} from {args.model} at "
           f"{args.target}: mean to {args.out}"
           + (f", {args.samples} samples to {args.samples_out}" if args.samples else "")
@@ -114,13 +140,13 @@ def run_client_forecast(args: argparse.Namespace) -> int:
 
 
 def run_client_impute(args: argparse.Namespace) -> int:
-    from dynamic_vae.cli_inference import frames_to_impute, write_output
+    from dynamic_vae.cli.inference import frames_to_impute
 
-    frames = _load_clip(args)
+    frames = load_clip(args)
     missing = frames_to_impute(args, frames)
     outputs, latency = _call(args, "impute", frames=frames, missing=missing)
     key = "smoothed_frames" if args.smooth_all else "imputed_frames"
-    write_output(args, args.out, _as_uint8(outputs[key]))
+    write_output(args, args.out, as_uint8(outputs[key]))
     print(f"imputed {int(missing.sum())} of {len(frames)} frames with {args.model} at "
           f"{args.target}; wrote {args.out} ({1000 * latency:.1f} ms)")
     return 0
