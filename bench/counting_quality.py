@@ -29,7 +29,7 @@ from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E
                                                      load_digit_classifier,
                                                      transition_accuracy)
 from dynamic_vae.held_out import load_test_pair  # noqa: E402
-from dynamic_vae.outputs import atomic_write_text  # noqa: E402
+from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.spectrum import (cycle_ceiling, cycle_eigenvalue,  # noqa: E402
                                   spectrum_report)
 from dynamic_vae.synthesis import synthesize  # noqa: E402

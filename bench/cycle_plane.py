@@ -33,7 +33,7 @@ from dynamic_vae.data.frame_pairs import from_pixel_range, to_pixel_range  # noq
 from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E402
                                                      load_digit_classifier,
                                                      transition_accuracy)
-from dynamic_vae.outputs import atomic_write_text  # noqa: E402
+from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.spectrum import cycle_eigenvalue  # noqa: E402
 from dynamic_vae.synthesis import decode_in_batches, synthesize_latents  # noqa: E402
 from dynamic_vae.training import load_run, load_training_frames  # noqa: E402

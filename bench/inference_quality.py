@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from dynamic_vae.evaluation.inference_quality import (evaluate_counting,  # noqa: E402
                                                       evaluate_rotation, format_rotation_table,
                                                       format_tables)
-from dynamic_vae.outputs import atomic_write_text  # noqa: E402
+from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.training import load_run  # noqa: E402
 
 

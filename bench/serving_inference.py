@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serving_latency import percentiles, start_server  # noqa: E402
 
+from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.data.counting_mnist import counting_mnist, successor_map  # noqa: E402
 from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E402
                                                      load_digit_classifier)
@@ -160,10 +161,7 @@ def main() -> int:
         print(f"{key:34s} {result[key]}")
     print("forecast mean accuracy by step  ",
           " ".join(f"{v:.2f}" for v in result["forecast_mean_digit_accuracy_by_step"]))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = RESULTS.with_suffix(".json.tmp")
-    tmp_path.write_text(json.dumps(result, indent=2))
-    os.replace(tmp_path, RESULTS)
+    atomic_write_text(RESULTS, json.dumps(result, indent=2))
     print(f"wrote {RESULTS}")
     return 0
 

@@ -35,7 +35,7 @@ from dynamic_vae.data import make_frame_pairs  # noqa: E402
 from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E402
                                                      load_digit_classifier,
                                                      transition_accuracy)
-from dynamic_vae.outputs import atomic_write_text  # noqa: E402
+from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.spectrum import spectrum_report  # noqa: E402
 from dynamic_vae.synthesis import synthesize  # noqa: E402
 from dynamic_vae.held_out import save_test_pairs, unit_pairs  # noqa: E402

@@ -214,7 +214,7 @@ def run_baseline(args: argparse.Namespace) -> int:
     from dynamic_vae.data.counting_mnist import counting_mnist
     from dynamic_vae.data.frame_pairs import to_pixel_range, validate_frames
     from dynamic_vae.held_out import save_test_pairs
-    from dynamic_vae.outputs import atomic_write_text
+    from dynamic_vae.atomic import atomic_write_text
 
     frames, frames_source = load_single_sequence(args)
     if frames is not None:

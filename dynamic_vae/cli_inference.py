@@ -116,7 +116,7 @@ def write_samples(args: argparse.Namespace, samples) -> None:
     K frames per sample."""
     import numpy as np
 
-    from dynamic_vae.outputs import atomic_path
+    from dynamic_vae.atomic import atomic_path
 
     if args.samples_out.suffix.lower() == ".npy":
         with atomic_path(args.samples_out) as tmp:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dynamic_vae.outputs import atomic_save_npy
+from dynamic_vae.atomic import atomic_save_npy
 
 TEST_PAIRS_FILE = "test_pairs.npy"
 

@@ -36,7 +36,8 @@ from dynamic_vae.data.frame_pairs import FramePairs, make_frame_pairs
 from dynamic_vae.distribute import is_chief, make_strategy
 from dynamic_vae.models.dynamic_vae import DynamicVAE
 from dynamic_vae.held_out import save_test_pairs
-from dynamic_vae.outputs import atomic_path, atomic_write_text, tile_frames
+from dynamic_vae.atomic import atomic_path, atomic_write_text
+from dynamic_vae.outputs import tile_frames
 from dynamic_vae.run_backup import RunBackup
 from dynamic_vae.spectrum import spectrum_report
 from dynamic_vae.synthesis import synthesize

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dynamic_vae.outputs import atomic_path, tile_frames
+from dynamic_vae.atomic import atomic_path
+from dynamic_vae.outputs import tile_frames
 
 
 def _pyplot():

@@ -13,13 +13,9 @@ previous complete evaluation or the new one, never a mixture.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +32,7 @@ from dynamic_vae.evaluation.prediction import (DEFAULT_STEPS, context_pairs,
                                                linear_baseline_predictor, prediction_starts)
 from dynamic_vae.evaluation.report import format_report
 from dynamic_vae.evaluation.stability import per_frame_statistics, stability_metrics
-from dynamic_vae.outputs import atomic_write_text
+from dynamic_vae.atomic import atomic_directory, atomic_write_text
 
 EVALUATION_DIR = "evaluation"
 BASELINE_FILE = "baseline.npz"
@@ -143,29 +139,6 @@ def whitened_transition(baseline) -> tuple[np.ndarray, np.ndarray]:
     inverse_root = (vectors / np.sqrt(values)) @ vectors.T
     return (inverse_root @ baseline.transition_matrix @ root,
             inverse_root @ baseline.noise_matrix)
-
-
-@contextlib.contextmanager
-def atomic_directory(target: Path) -> Iterator[Path]:
-    """Yields an empty temporary directory beside `target` that replaces `target` when the
-    block succeeds (and is removed when it fails)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would survive the rename
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
-        target.rename(old / target.name)
-    tmp.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _dynamic_vae_sequences(model, seeds: Sequence[int], horizon: int,
