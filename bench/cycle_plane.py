@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from dynamic_vae.config import RunConfig  # noqa: E402
-from dynamic_vae.data.frame_pairs import from_pixel_range, to_pixel_range  # noqa: E402
+from dynamic_vae.pixels import from_pixel_range, to_pixel_range  # noqa: E402
 from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E402
                                                      load_digit_classifier,
                                                      transition_accuracy)

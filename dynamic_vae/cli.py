@@ -212,7 +212,8 @@ def run_baseline(args: argparse.Namespace) -> int:
     from dynamic_vae.baseline import LinearDynamicTexture
     from dynamic_vae.cli_frames import load_single_sequence
     from dynamic_vae.data.counting_mnist import counting_mnist
-    from dynamic_vae.data.frame_pairs import to_pixel_range, validate_frames
+    from dynamic_vae.data.frame_pairs import validate_frames
+    from dynamic_vae.pixels import to_pixel_range
     from dynamic_vae.held_out import save_test_pairs
     from dynamic_vae.atomic import atomic_write_text
 
@@ -253,7 +254,7 @@ def run_generate(args: argparse.Namespace) -> int:
     initial_pair, start = generation_start(args.run, args.start, args.from_pair)
     if (args.run / BASELINE_FILE).is_file() and not (args.run / "model.keras").is_file():
         from dynamic_vae.baseline import LinearDynamicTexture
-        from dynamic_vae.data.frame_pairs import from_pixel_range
+        from dynamic_vae.pixels import from_pixel_range
 
         baseline = LinearDynamicTexture.load(args.run / BASELINE_FILE)
         sequence, _ = baseline.synthesize(
@@ -270,8 +271,9 @@ def run_generate(args: argparse.Namespace) -> int:
                                noise_scale=args.noise_scale, as_uint8=not args.float)
         sequence = frames[0]
         if args.float:
-            low, high = model.pixel_range
-            sequence = (sequence - low) / (high - low)
+            from dynamic_vae.pixels import to_unit_range
+
+            sequence = to_unit_range(sequence, model.pixel_range)
     write_frames(args.out, sequence, fps=args.fps, scale=args.scale)
     print(f"wrote {args.frames} frames of shape {sequence.shape[1:]} to {args.out} "
           f"(x0: {start})")

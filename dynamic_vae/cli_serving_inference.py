@@ -57,7 +57,7 @@ def _as_served_frames(client, signature: str, frames, flag: str):
     import numpy as np
     import tensorflow as tf
 
-    from dynamic_vae.data.frame_pairs import from_pixel_range, to_pixel_range
+    from dynamic_vae.pixels import from_pixel_range, to_pixel_range
 
     spec = client.signature_defs().signature_def[signature].inputs["frames"]
     dtype = tf.as_dtype(spec.dtype)
@@ -91,7 +91,7 @@ def _call(args: argparse.Namespace, method: str, **inputs):
 
 def _as_uint8(frames):
     """Served frames (uint8, or float32 in [0, 1]) as uint8 for writing."""
-    from dynamic_vae.data.frame_pairs import from_pixel_range
+    from dynamic_vae.pixels import from_pixel_range
 
     return frames if frames.dtype.name == "uint8" else from_pixel_range(frames, (0.0, 1.0))
 

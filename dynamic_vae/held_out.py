@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from dynamic_vae.atomic import atomic_save_npy
+from dynamic_vae.pixels import to_unit_range
 
 TEST_PAIRS_FILE = "test_pairs.npy"
 
@@ -19,9 +20,7 @@ TEST_PAIRS_FILE = "test_pairs.npy"
 def unit_pairs(pairs: np.ndarray, pixel_range: tuple[float, float]) -> np.ndarray:
     """Frame pairs given in the model's `pixel_range`, as float32 in [0, 1] (what
     `synthesize(initial_pair=...)` takes)."""
-    low, high = pixel_range
-    unit = np.clip((np.asarray(pairs, np.float32) - low) / (high - low), 0.0, 1.0)
-    return unit.astype(np.float32)
+    return to_unit_range(pairs, pixel_range)
 
 
 def save_test_pairs(run_dir: str | Path, test_pairs: np.ndarray,

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from dynamic_vae.data.frame_pairs import from_pixel_range, to_pixel_range, validate_frames
+from dynamic_vae.data.frame_pairs import validate_frames
+from dynamic_vae.pixels import from_pixel_range, to_pixel_range
 
 
 @tf.function(reduce_retracing=True)

@@ -23,11 +23,12 @@ from dynamic_vae.inference.baselines import (linear_interpolation, texture_pixel
                                              texture_posteriors)
 from dynamic_vae.inference.observations import latent_measurements
 from dynamic_vae.inference.video import denoise, forecast, impute
+from dynamic_vae.pixels import as_unit_float, to_unit_range
 from dynamic_vae.synthesis import decode_in_batches
 
 
 def _unit(frames: np.ndarray) -> np.ndarray:
-    return frames.astype(np.float32) / 255.0 if frames.dtype == np.uint8 else frames
+    return as_unit_float(frames) if frames.dtype == np.uint8 else frames
 
 
 def _scores(classifier, predicted: list[np.ndarray], truth: list[np.ndarray],
@@ -40,8 +41,7 @@ def _scores(classifier, predicted: list[np.ndarray], truth: list[np.ndarray],
 
 def _decode_unit(model, latents: np.ndarray) -> np.ndarray:
     frames = decode_in_batches(model, np.asarray(latents, np.float32))
-    low, high = model.pixel_range
-    return np.clip((frames - low) / (high - low), 0.0, 1.0)
+    return to_unit_range(frames, model.pixel_range)
 
 
 def _forecasts(model, texture, pixel_variance: float, seen: np.ndarray,

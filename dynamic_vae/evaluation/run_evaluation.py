@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dynamic_vae.data.frame_pairs import to_pixel_range, validate_frames
+from dynamic_vae.data.frame_pairs import validate_frames
 from dynamic_vae.evaluation.cycle_spectrum import cycle_eigenvalue_match
 from dynamic_vae.spectrum import cycle_ceiling
 from dynamic_vae.evaluation.digit_order import digit_order_metrics
@@ -33,6 +33,7 @@ from dynamic_vae.evaluation.prediction import (DEFAULT_STEPS, context_pairs,
 from dynamic_vae.evaluation.report import format_report
 from dynamic_vae.evaluation.stability import per_frame_statistics, stability_metrics
 from dynamic_vae.atomic import atomic_directory, atomic_write_text
+from dynamic_vae.pixels import to_pixel_range, to_unit_range
 
 EVALUATION_DIR = "evaluation"
 BASELINE_FILE = "baseline.npz"
@@ -145,10 +146,9 @@ def _dynamic_vae_sequences(model, seeds: Sequence[int], horizon: int,
                            initial_pair: np.ndarray | None = None) -> np.ndarray:
     from dynamic_vae.synthesis import synthesize
 
-    low, high = model.pixel_range
     sequences = [synthesize(model, horizon, seed=seed, initial_pair=initial_pair,
                             as_uint8=False)[0][0] for seed in seeds]
-    return np.clip((np.stack(sequences) - low) / (high - low), 0.0, 1.0)
+    return to_unit_range(np.stack(sequences), model.pixel_range)
 
 
 def _counting_metrics(config, classifier, classifier_accuracy, sequences, heldout):

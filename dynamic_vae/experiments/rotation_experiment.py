@@ -158,6 +158,7 @@ class RotationExperiment(ExperimentFamily):
         from dynamic_vae.baseline import LinearDynamicTexture
         from dynamic_vae.evaluation.pose_advance import pose_advance_accuracy
         from dynamic_vae.evaluation.run_evaluation import BASELINE_FILE, EVALUATION_DIR
+        from dynamic_vae.pixels import to_unit_range
         from dynamic_vae.synthesis import synthesize
         from dynamic_vae.training import load_run
 
@@ -167,13 +168,12 @@ class RotationExperiment(ExperimentFamily):
         true_views = condition.labels["true_views"]
         step = condition.labels["step"]
         model, _ = load_run(run_dir)
-        low, high = model.pixel_range
         accuracies: dict[str, list[float]] = {"dynamic_vae": [], "linear_baseline": []}
         baseline_path = evaluation / BASELINE_FILE
         baseline = LinearDynamicTexture.load(baseline_path) if baseline_path.is_file() else None
         for seed in seeds:
             frames = synthesize(model, horizon, seed=seed, as_uint8=False)[0][0]
-            frames = np.clip((frames - low) / (high - low), 0.0, 1.0)
+            frames = to_unit_range(frames, model.pixel_range)
             accuracies["dynamic_vae"].append(pose_advance_accuracy(frames, true_views, step))
             if baseline is not None:
                 accuracies["linear_baseline"].append(
