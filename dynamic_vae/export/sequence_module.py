@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from dynamic_vae.layers.latent_step import latent_rollout
 from dynamic_vae.pixels import from_pixel_range_tf, to_pixel_range_tf, to_unit_range_tf
 
 FRAME_DTYPES = ("uint8", "float32")
@@ -162,14 +163,8 @@ class SequenceModule(tf.Module):
         num_frames = self.checked_num_frames(num_frames)
         noise = tf.random.stateless_normal(
             tf.stack([num_frames - 1, 1, self.latent_dim]), seed=self.split_seed(seed)[1])
-        a, b = self.transition_matrix, self.noise_matrix
-
-        def step(state: tf.Tensor, innovation: tf.Tensor) -> tf.Tensor:
-            return (tf.matmul(state, a, transpose_b=True)
-                    + tf.matmul(innovation, b, transpose_b=True))
-
-        later = tf.scan(step, noise, initializer=initial_state)
-        return tf.concat([initial_state, tf.reshape(later, [-1, self.latent_dim])], axis=0)
+        states = latent_rollout(initial_state, noise, self.transition_matrix, self.noise_matrix)
+        return tf.reshape(states, [-1, self.latent_dim])
 
 
 class _ModelParts:

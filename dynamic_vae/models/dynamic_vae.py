@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from dynamic_vae.config import ModelConfig
 from dynamic_vae.layers.dynamic_layer import DynamicLayer
+from dynamic_vae.layers.latent_step import latent_step
 from dynamic_vae.models.networks import build_decoder, build_encoder
 from dynamic_vae.models.window_posterior import sample_marginals, smoothed_window_posterior
 
@@ -302,13 +303,12 @@ class DynamicVAE(keras.Model):
         state = self._rollout_start(state, training)
         rollout = []
         for _ in range(length - 1):
-            state = tf.matmul(state, self.dynamic_layer.transition_matrix,
-                              transpose_b=True)
+            innovation = None
             if self.model_config.prediction_noise and training:
                 innovation = keras.random.normal(
                     tf.shape(state), seed=self.dynamic_layer.seed_generator)
-                state = state + tf.matmul(innovation, self.dynamic_layer.noise_matrix,
-                                          transpose_b=True)
+            state = latent_step(state, self.dynamic_layer.transition_matrix,
+                                self.dynamic_layer.noise_matrix, innovation)
             rollout.append(state)
         predicted = self.decode(tf.reshape(tf.stack(rollout, axis=1),
                                            [-1, self.latent_dim]), training=training)
