@@ -35,7 +35,7 @@ from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E
 from dynamic_vae.export import export_run  # noqa: E402
 from dynamic_vae.inference.video import forecast, impute  # noqa: E402
 from dynamic_vae.serving import PredictionClient  # noqa: E402
-from dynamic_vae.training import load_run  # noqa: E402
+from dynamic_vae.runs import load_run  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "serving_inference.json"
 
@@ -59,8 +59,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=50, help="timed calls per protocol")
     args = parser.parse_args()
 
-    model, config = load_run(args.run)
-    cycle = str(config["data"]["cycle"])
+    run = load_run(args.run)
+    model, cycle = run.model, run.config.training.cycle
     classifier, classifier_accuracy = load_digit_classifier()
     clip_length = args.observed + args.steps
     # New digit images (seeds != training's 0) and every phase of the cycle.

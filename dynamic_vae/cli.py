@@ -11,9 +11,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from dynamic_vae.held_out import TEST_PAIRS_FILE, load_test_pair  # noqa: E402
+from dynamic_vae.runs import (BASELINE_FILE, BASELINE_KIND, CONFIG_FILE,  # noqa: E402
+                              TEST_PAIRS_FILE, load_test_pair)
 
-BASELINE_FILE = "baseline.npz"
 START_CHOICES = ("test-pair", "prior")
 
 
@@ -214,7 +214,7 @@ def run_baseline(args: argparse.Namespace) -> int:
     from dynamic_vae.data.counting_mnist import counting_mnist
     from dynamic_vae.data.frame_pairs import validate_frames
     from dynamic_vae.pixels import to_pixel_range
-    from dynamic_vae.held_out import save_test_pairs
+    from dynamic_vae.runs import save_test_pairs
     from dynamic_vae.atomic import atomic_write_text
 
     frames, frames_source = load_single_sequence(args)
@@ -231,8 +231,8 @@ def run_baseline(args: argparse.Namespace) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     model.save(args.output / BASELINE_FILE)
     save_test_pairs(args.output, to_pixel_range(validate_frames(frames[-2:]), (0.0, 1.0))[None])
-    atomic_write_text(args.output / "config.json", json.dumps(
-        {"model": "linear-dynamic-texture", "latent_dim": args.latent_dim,
+    atomic_write_text(args.output / CONFIG_FILE, json.dumps(
+        {"model": BASELINE_KIND, "latent_dim": args.latent_dim,
          "noise_dim": model.noise_dim, "clip_spectrum": not args.no_clip,
          "training": {"cycle": args.cycle, "seed": args.seed}, "data": source}, indent=2))
     print(f"fitted the linear baseline (n = {args.latent_dim}) to {len(frames) - 1} frames; "
@@ -252,21 +252,21 @@ def run_generate(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out}: unsupported format '{suffix or '(none)'}'; "
                          "expected .npy, .png, .gif or .mp4")
     initial_pair, start = generation_start(args.run, args.start, args.from_pair)
-    if (args.run / BASELINE_FILE).is_file() and not (args.run / "model.keras").is_file():
-        from dynamic_vae.baseline import LinearDynamicTexture
+    from dynamic_vae.runs import load_run
+
+    run = load_run(args.run, allow_baseline=True)
+    if run.is_baseline:
         from dynamic_vae.pixels import from_pixel_range
 
-        baseline = LinearDynamicTexture.load(args.run / BASELINE_FILE)
-        sequence, _ = baseline.synthesize(
+        sequence, _ = run.model.synthesize(
             args.frames, seed=args.seed, noise_scale=args.noise_scale,
             initial_frame=None if initial_pair is None else initial_pair[0])
         if not args.float:
             sequence = from_pixel_range(sequence, (0.0, 1.0))
     else:
         from dynamic_vae.synthesis import synthesize
-        from dynamic_vae.training import load_run
 
-        model, _ = load_run(args.run)
+        model = run.model
         frames, _ = synthesize(model, args.frames, seed=args.seed, initial_pair=initial_pair,
                                noise_scale=args.noise_scale, as_uint8=not args.float)
         sequence = frames[0]
@@ -305,10 +305,10 @@ def generation_start(run_dir: Path, start: str | None, from_pair: Path | None
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    from dynamic_vae.runs import load_run
     from dynamic_vae.spectrum import format_spectrum, spectrum_report
-    from dynamic_vae.training import load_run
 
-    model, _ = load_run(args.run)
+    model = load_run(args.run).model
     report = spectrum_report(*model.transition())
     print(json.dumps(report, indent=2) if args.json else format_spectrum(report))
     return 0

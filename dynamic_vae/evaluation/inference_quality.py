@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from dynamic_vae.baseline import LinearDynamicTexture
+from dynamic_vae.config import RunConfig
 from dynamic_vae.data.counting_mnist import counting_mnist
 from dynamic_vae.evaluation.digit_classifier import classify_digits, load_digit_classifier
 from dynamic_vae.inference.baselines import (linear_interpolation, texture_pixel_variance,
@@ -64,16 +65,19 @@ def _forecasts(model, texture, pixel_variance: float, seen: np.ndarray,
     }
 
 
-def evaluate_counting(model, config: dict[str, Any], num_clips: int = 50,
+def evaluate_counting(model, config: RunConfig, num_clips: int = 50,
                       clip_length: int = 20, missing_fraction: float = 0.5,
                       observed: int = 10, horizons: tuple[int, ...] = (1, 5, 10),
                       noise_std: float = 0.3, seed: int = 1) -> dict[str, Any]:
-    """Impute / forecast / denoise scores of `model` and the baselines (see module doc)."""
-    data = config["data"]
-    cycle = config["training"]["cycle"]
+    """Impute / forecast / denoise scores of `model` and the baselines (see module doc).
+
+    `config` is the run's (`load_run(...).config`): its counting-MNIST cycle, length and seed
+    rebuild the training frames the linear baseline is fitted on.
+    """
+    cycle = config.training.cycle
     started = time.perf_counter()
-    training_frames, _ = counting_mnist(cycle, data["num_frames"],
-                                        seed=config["training"]["seed"])
+    training_frames, _ = counting_mnist(cycle, config.training.num_frames,
+                                        seed=config.training.seed)
     texture = LinearDynamicTexture(latent_dim=model.latent_dim).fit(training_frames[:-1])
     pixel_variance = texture_pixel_variance(texture, training_frames[:2000])
     frames, digits = counting_mnist(cycle, num_clips * clip_length, seed=seed)

@@ -157,17 +157,16 @@ class RotationExperiment(ExperimentFamily):
     def extra_metrics(self, condition: Condition, run_dir: Path) -> dict[str, Any]:
         from dynamic_vae.baseline import LinearDynamicTexture
         from dynamic_vae.evaluation.pose_advance import pose_advance_accuracy
-        from dynamic_vae.evaluation.run_evaluation import BASELINE_FILE, EVALUATION_DIR
         from dynamic_vae.pixels import to_unit_range
         from dynamic_vae.synthesis import synthesize
-        from dynamic_vae.training import load_run
+        from dynamic_vae.runs import BASELINE_FILE, EVALUATION_DIR, load_run
 
         evaluation = run_dir / EVALUATION_DIR
         evaluated = json.loads((evaluation / "metrics.json").read_text())
         seeds, horizon = evaluated["seeds"], evaluated["horizon"]
         true_views = condition.labels["true_views"]
         step = condition.labels["step"]
-        model, _ = load_run(run_dir)
+        model = load_run(run_dir).model
         accuracies: dict[str, list[float]] = {"dynamic_vae": [], "linear_baseline": []}
         baseline_path = evaluation / BASELINE_FILE
         baseline = LinearDynamicTexture.load(baseline_path) if baseline_path.is_file() else None
