@@ -146,3 +146,25 @@ def test_experiment_rotation_bad_input(tmp_path, coil_subset, capsys):
                  "--output", str(output)]) == 2
     assert "none.npz: no such file" in capsys.readouterr().err
     assert not output.exists()
+
+
+def test_experiments_without_a_data_folder_name_the_flag_and_the_variable(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DYNAMIC_VAE_DATA", raising=False)
+    output = tmp_path / "none"
+    assert main(["experiment", "textures", "--output", str(output)]) == 2
+    error = capsys.readouterr().err
+    assert "--data-dir: no data folder given" in error and "DYNAMIC_VAE_DATA" in error
+    assert main(["experiment", "rotation", "--output", str(output)]) == 2
+    error = capsys.readouterr().err
+    assert "--coil: no data folder given" in error and "DYNAMIC_VAE_DATA" in error
+    assert not output.exists()
+
+
+def test_experiments_read_their_default_data_from_dynamic_vae_data(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DYNAMIC_VAE_DATA", str(tmp_path / "data"))
+    assert main(["experiment", "textures", "--output", str(tmp_path / "t")]) == 2
+    assert f"{tmp_path / 'data' / 'dyntex'}" in capsys.readouterr().err
+    assert main(["experiment", "rotation", "--output", str(tmp_path / "r")]) == 2
+    assert f"{tmp_path / 'data' / 'coil20'}" in capsys.readouterr().err
