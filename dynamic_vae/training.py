@@ -23,6 +23,7 @@ from dynamic_vae.config import ARCHITECTURE_FIELDS, RunConfig
 from dynamic_vae.data.counting_mnist import counting_mnist
 from dynamic_vae.data.frame_pairs import FramePairs, make_frame_pairs
 from dynamic_vae.distribute import is_chief, make_strategy
+from dynamic_vae.evaluation.figures import spectrum_image
 from dynamic_vae.models.dynamic_vae import DynamicVAE
 from dynamic_vae.atomic import atomic_path, atomic_write_text
 from dynamic_vae.outputs import tile_frames
@@ -35,8 +36,20 @@ from dynamic_vae.spectrum import spectrum_report
 from dynamic_vae.synthesis import synthesize
 
 class DynamicsMonitor(keras.callbacks.Callback):
-    """Logs the spectral radius of A and the stationarity residual every epoch, and an image
-    of a synthesised sequence strip every `image_every` epochs, to TensorBoard."""
+    """Logs what the model has learnt to TensorBoard.
+
+    Every epoch: the spectral radius and norm of A and the stationarity residual. Every
+    `image_every` epochs and at the last epoch of `fit` (so a stage shorter than
+    `image_every` still shows its result): a synthesised sequence strip
+    (`synthesised_strip`) and the eigenvalues of A on the unit circle
+    (`eigenvalues_of_A`), as images.
+
+    Args:
+        log_dir: the TensorBoard log folder.
+        image_every: epochs between images; 0 logs none.
+        strip_frames: frames in the synthesised strip.
+        seed: seed of the synthesised strip.
+    """
 
     def __init__(self, log_dir: str | Path, image_every: int = 5, strip_frames: int = 24,
                  seed: int = 0) -> None:
@@ -61,11 +74,20 @@ class DynamicsMonitor(keras.callbacks.Callback):
             tf.summary.scalar("spectral_radius", report["spectral_radius"])
             tf.summary.scalar("spectral_norm", report["spectral_norm"])
             tf.summary.scalar("stationarity_residual", report["stationarity_residual"])
-            if self.image_every and (epoch + 1) % self.image_every == 0:
+            if self._logs_images(epoch):
                 frames, _ = synthesize(self.model, self.strip_frames, seed=self.seed)
                 strip = tile_frames(frames[0])
                 tf.summary.image("synthesised_strip", strip[np.newaxis], max_outputs=1)
+                spectrum = spectrum_image(np.linalg.eigvals(a.astype(np.float64)),
+                                          label=f"epoch {epoch + 1}")
+                tf.summary.image("eigenvalues_of_A", spectrum[np.newaxis], max_outputs=1)
         self._writer.flush()
+
+    def _logs_images(self, epoch: int) -> bool:
+        if not self.image_every:
+            return False
+        last = (epoch + 1) == (self.params or {}).get("epochs")
+        return last or (epoch + 1) % self.image_every == 0
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self._writer is not None:
