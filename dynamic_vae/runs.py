@@ -51,6 +51,8 @@ LOGS_DIR = "logs"
 BACKUP_DIR = "backup"
 WARM_START_DIR = "warm_start"
 EVALUATION_DIR = "evaluation"
+# evaluation/metrics.json: everything the evaluation report states, machine-readable.
+EVALUATION_METRICS_FILE = "metrics.json"
 
 # config.json's `data.source` of runs trained on the generated counting-MNIST sequence.
 COUNTING_SOURCE = "counting-mnist"

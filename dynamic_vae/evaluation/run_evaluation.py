@@ -34,7 +34,8 @@ from dynamic_vae.evaluation.report import format_report
 from dynamic_vae.evaluation.stability import per_frame_statistics, stability_metrics
 from dynamic_vae.atomic import atomic_directory, atomic_write_text
 from dynamic_vae.pixels import to_pixel_range, to_unit_range
-from dynamic_vae.runs import BASELINE_FILE, CONFIG_FILE, EVALUATION_DIR, Run, load_run
+from dynamic_vae.runs import (BASELINE_FILE, CONFIG_FILE, EVALUATION_DIR,
+                              EVALUATION_METRICS_FILE, Run, load_run)
 
 TEST_PAIR_START = "dynamic_vae_test_pair"
 
@@ -301,6 +302,6 @@ def evaluate_run(
             rows[f"{labels[name]}: synthesised, seed 0"] = seq[0, :length]
         plot_strips(rows, out / "strips.png")
         metrics["wall_time_seconds"] = time.perf_counter() - start_time
-        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+        atomic_write_text(out / EVALUATION_METRICS_FILE, json.dumps(metrics, indent=2))
         atomic_write_text(out / "report.md", format_report(metrics))
     return metrics

@@ -163,10 +163,11 @@ class RotationExperiment(ExperimentFamily):
         from dynamic_vae.evaluation.pose_advance import pose_advance_accuracy
         from dynamic_vae.pixels import to_unit_range
         from dynamic_vae.synthesis import synthesize
-        from dynamic_vae.runs import BASELINE_FILE, EVALUATION_DIR, load_run
+        from dynamic_vae.runs import (BASELINE_FILE, EVALUATION_DIR, EVALUATION_METRICS_FILE,
+                                      load_run)
 
         evaluation = run_dir / EVALUATION_DIR
-        evaluated = json.loads((evaluation / "metrics.json").read_text())
+        evaluated = json.loads((evaluation / EVALUATION_METRICS_FILE).read_text())
         seeds, horizon = evaluated["seeds"], evaluated["horizon"]
         true_views = condition.labels["true_views"]
         step = condition.labels["step"]
