@@ -28,12 +28,11 @@ from dynamic_vae.evaluation.run_evaluation import load_run_frames  # noqa: E402
 from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E402
                                                      load_digit_classifier,
                                                      transition_accuracy)
-from dynamic_vae.held_out import load_test_pair  # noqa: E402
-from dynamic_vae.outputs import atomic_write_text  # noqa: E402
+from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.spectrum import (cycle_ceiling, cycle_eigenvalue,  # noqa: E402
                                   spectrum_report)
 from dynamic_vae.synthesis import synthesize  # noqa: E402
-from dynamic_vae.training import load_run  # noqa: E402
+from dynamic_vae.runs import load_run  # noqa: E402
 
 
 def main() -> None:
@@ -44,14 +43,14 @@ def main() -> None:
     parser.add_argument("--training-pairs", type=int, default=0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    model, config = load_run(args.run)
-    cycle = config["training"]["cycle"]
+    run = load_run(args.run)
+    model, cycle = run.model, run.config.training.cycle
     classifier, classifier_accuracy = load_digit_classifier()
-    test_pair = load_test_pair(args.run)
+    test_pair = run.test_pair
     starts = {"prior": None} if test_pair is None else {"test_pair": test_pair, "prior": None}
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.training_pairs > 0:
-        training_frames = load_run_frames(args.run, config)
+        training_frames = load_run_frames(run)
         # The last pair is the test pair: pick among the training pairs before it.
         picks = np.random.default_rng(0).choice(len(training_frames) - 2,
                                                 args.training_pairs, replace=False)

@@ -28,15 +28,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from dynamic_vae.config import RunConfig  # noqa: E402
-from dynamic_vae.data.frame_pairs import from_pixel_range, to_pixel_range  # noqa: E402
+from dynamic_vae.pixels import from_pixel_range, to_pixel_range  # noqa: E402
 from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E402
                                                      load_digit_classifier,
                                                      transition_accuracy)
-from dynamic_vae.outputs import atomic_write_text  # noqa: E402
+from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.spectrum import cycle_eigenvalue  # noqa: E402
 from dynamic_vae.synthesis import decode_in_batches, synthesize_latents  # noqa: E402
-from dynamic_vae.training import load_run, load_training_frames  # noqa: E402
+from dynamic_vae.runs import load_run  # noqa: E402
+from dynamic_vae.training import load_training_frames  # noqa: E402
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
@@ -132,14 +132,13 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--radii", default="0.25,0.5,0.75,1,1.5,2,3")
     args = parser.parse_args()
-    model, config = load_run(args.run)
-    cycle = config["training"]["cycle"]
+    run = load_run(args.run)
+    model, cycle = run.model, run.config.training.cycle
     period = len(cycle)
     a, _ = model.transition()
     to_plane = plane_coordinates(a, period)
 
-    run_config = RunConfig.from_dict({k: config[k] for k in ("model", "training")})
-    frames, _ = load_training_frames(run_config)
+    frames, _ = load_training_frames(run.config)
     frames = to_pixel_range(frames[:2000], model.pixel_range)
     pairs = np.stack([frames[:-1], frames[1:]], axis=1)
     codes = model.encode_states(pairs).numpy()[:, :model.latent_dim]

@@ -22,8 +22,8 @@ import numpy as np  # noqa: E402
 from dynamic_vae.evaluation.inference_quality import (evaluate_counting,  # noqa: E402
                                                       evaluate_rotation, format_rotation_table,
                                                       format_tables)
-from dynamic_vae.outputs import atomic_write_text  # noqa: E402
-from dynamic_vae.training import load_run  # noqa: E402
+from dynamic_vae.atomic import atomic_write_text  # noqa: E402
+from dynamic_vae.runs import load_run  # noqa: E402
 
 
 def main() -> None:
@@ -37,7 +37,8 @@ def main() -> None:
     parser.add_argument("--object", type=int, default=1, help="COIL object id (1-based)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    model, config = load_run(args.run)
+    run = load_run(args.run)
+    model = run.model
     results = Path(__file__).parent / "results"
     if args.rotation is not None:
         data = np.load(args.rotation, allow_pickle=False)
@@ -51,7 +52,7 @@ def main() -> None:
         args.out = args.out or results / "inference_quality_rotation.json"
         print(format_rotation_table(result))
     else:
-        result = evaluate_counting(model, config, num_clips=args.clips,
+        result = evaluate_counting(model, run.config, num_clips=args.clips,
                                    clip_length=args.clip_length, seed=args.seed)
         args.out = args.out or results / "inference_quality.json"
         print(format_tables(result))

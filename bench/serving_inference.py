@@ -28,13 +28,14 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serving_latency import percentiles, start_server  # noqa: E402
 
+from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.data.counting_mnist import counting_mnist, successor_map  # noqa: E402
 from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E402
                                                      load_digit_classifier)
 from dynamic_vae.export import export_run  # noqa: E402
 from dynamic_vae.inference.video import forecast, impute  # noqa: E402
 from dynamic_vae.serving import PredictionClient  # noqa: E402
-from dynamic_vae.training import load_run  # noqa: E402
+from dynamic_vae.runs import load_run  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "serving_inference.json"
 
@@ -58,8 +59,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=50, help="timed calls per protocol")
     args = parser.parse_args()
 
-    model, config = load_run(args.run)
-    cycle = str(config["data"]["cycle"])
+    run = load_run(args.run)
+    model, cycle = run.model, run.config.training.cycle
     classifier, classifier_accuracy = load_digit_classifier()
     clip_length = args.observed + args.steps
     # New digit images (seeds != training's 0) and every phase of the cycle.
@@ -160,10 +161,7 @@ def main() -> int:
         print(f"{key:34s} {result[key]}")
     print("forecast mean accuracy by step  ",
           " ".join(f"{v:.2f}" for v in result["forecast_mean_digit_accuracy_by_step"]))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = RESULTS.with_suffix(".json.tmp")
-    tmp_path.write_text(json.dumps(result, indent=2))
-    os.replace(tmp_path, RESULTS)
+    atomic_write_text(RESULTS, json.dumps(result, indent=2))
     print(f"wrote {RESULTS}")
     return 0
 

@@ -35,12 +35,14 @@ from dynamic_vae.data import make_frame_pairs  # noqa: E402
 from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E402
                                                      load_digit_classifier,
                                                      transition_accuracy)
-from dynamic_vae.outputs import atomic_write_text  # noqa: E402
+from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.spectrum import spectrum_report  # noqa: E402
 from dynamic_vae.synthesis import synthesize  # noqa: E402
-from dynamic_vae.held_out import save_test_pairs, unit_pairs  # noqa: E402
+from dynamic_vae.pixels import to_unit_range  # noqa: E402
+from dynamic_vae.runs import (CONFIG_FILE, MODEL_FILE, save_model,  # noqa: E402
+                              save_test_pairs)
 from dynamic_vae.training import (build_model, copy_weights,  # noqa: E402
-                                  load_training_frames, save_model)
+                                  load_training_frames)
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -125,7 +127,7 @@ def main() -> None:
     stages = [config.first_stage()] + ([config.finetune_stage()] if config.finetune else [])
     frames, data = load_training_frames(config)
     pairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
-    test_pair = unit_pairs(pairs.test_pairs, config.model.pixel_range)[0]
+    test_pair = to_unit_range(pairs.test_pairs, config.model.pixel_range)[0]
     probe = QualityProbe(args.cycle, args.length, [int(s) for s in args.seeds.split(",")],
                          test_pair)
     print(f"{'epoch':>5} {'stage':>8} {'train s':>8} {'acc':>8} {'legible':>8} "
@@ -167,9 +169,9 @@ def main() -> None:
               "per_epoch": probe.rows, "reached": reached, "best": best}
     if args.save_run is not None:
         args.save_run.mkdir(parents=True, exist_ok=True)
-        save_model(model, args.save_run / "model.keras")
+        save_model(model, args.save_run / MODEL_FILE)
         save_test_pairs(args.save_run, pairs.test_pairs, config.model.pixel_range)
-        atomic_write_text(args.save_run / "config.json",
+        atomic_write_text(args.save_run / CONFIG_FILE,
                           json.dumps({**stages[-1].to_dict(), "data": data}, indent=2))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,52 +1,45 @@
 """Writing frame sequences to disk: `.npy`, PNG strip/grid, animated GIF, MP4.
 
-Every writer writes to a temporary file in the target's directory and renames it into place, so
-a reader never sees a half-written file and a failed write leaves nothing behind.
+Every writer writes to a temporary file in the target's directory and renames it into place
+(`dynamic_vae.atomic`), so a reader never sees a half-written file and a failed write leaves
+nothing behind.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from dynamic_vae.atomic import atomic_path
+
 FORMATS = (".npy", ".png", ".gif", ".mp4")
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
-    """Yields a temporary path beside `path`; renames it to `path` if the block succeeds."""
+def check_output_format(path: str | Path, flag: str = "--out") -> str:
+    """The lower-case ending of an output file `write_frames` can write.
+
+    Args:
+        path: the output file.
+        flag: how the caller names the path in errors (a command-line flag or argument).
+
+    Returns:
+        The ending, one of `FORMATS`.
+
+    Raises:
+        ValueError: naming `flag`, the path and the formats when the ending is not one of
+            them.
+
+    Example:
+    >>> check_output_format("out/sequence.GIF")
+    '.gif'
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                               suffix=suffix if suffix is not None else path.suffix)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would survive the rename
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
-    """Saves a `.npy` file atomically (np.save appends `.npy` to other names, so the
-    temporary file keeps that suffix)."""
-    with atomic_path(path, suffix=".npy") as tmp:
-        np.save(tmp, array, allow_pickle=False)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"{flag} {path}: unsupported format '{path.suffix or '(none)'}'; "
+                         f"expected one of {', '.join(FORMATS)}")
+    return suffix
 
 
 def _as_uint8_frames(frames: np.ndarray) -> np.ndarray:
@@ -93,10 +86,7 @@ def write_frames(path: str | Path, frames: np.ndarray, fps: int = 10, columns: i
     import imageio.v3 as iio
 
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise ValueError(f"--out {path}: unsupported format {suffix or '(none)'}; expected one "
-                         f"of {', '.join(FORMATS)}")
+    suffix = check_output_format(path)
     frames = np.asarray(frames)
     _as_uint8_frames(frames)  # validates the shape for every format
     if scale < 1:

@@ -2,16 +2,16 @@
 
 A backup is a directory `backup/epoch-NNNN/` holding `state.npz` (every model variable, the
 latent sampler's SeedGenerator state included, and every optimizer variable) and `state.json`
-(the completed epochs, the history so far and the run's config). It is written as
-`epoch-NNNN.tmp/` and renamed into place, so a kill at any moment leaves either the previous
-backup or the new one, never half of one. The two newest backups are kept.
+(the completed epochs, the history so far and the run's config). It is written under a
+temporary name and renamed into place (`dynamic_vae.atomic.atomic_directory`), so a kill at
+any moment leaves either the previous backup or the new one, never half of one. The two
+newest backups are kept.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -19,6 +19,8 @@ from typing import Any
 
 import keras
 import numpy as np
+
+from dynamic_vae.atomic import atomic_directory
 
 STATE_ARRAYS = "state.npz"
 STATE_JSON = "state.json"
@@ -185,30 +187,16 @@ class RunBackup(keras.callbacks.Callback):
 
     def save(self, epoch: int) -> Path:
         """Writes the backup of `epoch` completed epochs atomically; returns its path."""
-        self.backup_dir.mkdir(parents=True, exist_ok=True)
         final = self.backup_dir / f"{PREFIX}{epoch:04d}"
-        tmp = self.backup_dir / f"{PREFIX}{epoch:04d}.tmp"
-        if tmp.exists():
-            shutil.rmtree(tmp)  # left by a run killed while writing
-        tmp.mkdir()
         variables = _model_variables(self.model)
-        np.savez(tmp / STATE_ARRAYS, **{f"v{i}": keras.ops.convert_to_numpy(v)
-                                        for i, v in enumerate(variables)})
-        (tmp / STATE_JSON).write_text(json.dumps({
-            "epoch": epoch, "history": self.history, "config": self.run_config,
-            "variables": [v.path for v in variables]}, indent=1))
-        _fsync_dir(tmp)
-        if final.exists():
-            shutil.rmtree(final)
-        os.rename(tmp, final)
+        # Durable: a backup must survive a power loss, not only a killed process.
+        with atomic_directory(final, durable=True) as tmp:
+            np.savez(tmp / STATE_ARRAYS, **{f"v{i}": keras.ops.convert_to_numpy(v)
+                                            for i, v in enumerate(variables)})
+            (tmp / STATE_JSON).write_text(json.dumps({
+                "epoch": epoch, "history": self.history, "config": self.run_config,
+                "variables": [v.path for v in variables]}, indent=1))
         for old in self.backups()[self.keep:]:
             shutil.rmtree(old, ignore_errors=True)
         return final
 
-
-def _fsync_dir(path: Path) -> None:
-    """Flushes the files of `path` so the rename never publishes data still in the page
-    cache (matters on power loss, not on SIGKILL)."""
-    for child in path.iterdir():
-        with open(child, "rb") as handle:
-            os.fsync(handle.fileno())

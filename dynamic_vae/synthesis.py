@@ -13,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from dynamic_vae.data.frame_pairs import from_pixel_range, to_pixel_range, validate_frames
+from dynamic_vae.data.frame_pairs import validate_frames
+from dynamic_vae.layers.latent_step import latent_rollout
+from dynamic_vae.pixels import from_pixel_range, to_pixel_range
 
 
 @tf.function(reduce_retracing=True)
@@ -21,14 +23,11 @@ def rollout_latents(transition_matrix: tf.Tensor, noise_matrix: tf.Tensor,
                     initial_states: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
     """States `(S, T, n)` from `x_0` `(S, n)` and innovations `v` `(S, T - 1, n)` (pre-scaled).
 
-    x_{t+1} = A x_t + B v_t for every sequence at once.
+    x_{t+1} = A x_t + B v_t for every sequence at once (`latent_rollout`).
     """
-    def step(state: tf.Tensor, innovation: tf.Tensor) -> tf.Tensor:
-        return (tf.matmul(state, transition_matrix, transpose_b=True)
-                + tf.matmul(innovation, noise_matrix, transpose_b=True))
-
-    later = tf.scan(step, tf.transpose(noise, [1, 0, 2]), initializer=initial_states)
-    return tf.concat([initial_states[:, tf.newaxis], tf.transpose(later, [1, 0, 2])], axis=1)
+    states = latent_rollout(initial_states, tf.transpose(noise, [1, 0, 2]), transition_matrix,
+                            noise_matrix)
+    return tf.transpose(states, [1, 0, 2])
 
 
 def synthesize_latents(

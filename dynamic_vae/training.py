@@ -1,18 +1,7 @@
 """Training a Dynamic VAE into a run directory.
 
-A run directory holds everything a run produced:
-
-    model.keras          the trained model (written atomically)
-    config.json          the complete RunConfig plus where the frames came from
-    history.csv/.json    per-epoch metrics
-    training_curves.png  the loss terms, stationarity residual and spectral radius per epoch
-    summary.json         wall time, training throughput, final metrics, spectrum of A
-    logs/                TensorBoard: every loss term, the stationarity residual and the
-                         spectral radius of A per epoch; synthesised strips every few epochs
-    test_pairs.npy       the held-out frame pair(s) `(P, 2, H, W, C)`, float32 in [0, 1]:
-                         synthesis starts from the first one by default (eq. 35)
-    backup/              the training state of the last epochs while training runs (deleted
-                         when the run finishes; see dynamic_vae.run_backup)
+What a run directory holds, and under which names, is `dynamic_vae.runs`'s to say; this
+module writes it.
 """
 
 from __future__ import annotations
@@ -34,22 +23,33 @@ from dynamic_vae.config import ARCHITECTURE_FIELDS, RunConfig
 from dynamic_vae.data.counting_mnist import counting_mnist
 from dynamic_vae.data.frame_pairs import FramePairs, make_frame_pairs
 from dynamic_vae.distribute import is_chief, make_strategy
+from dynamic_vae.evaluation.figures import spectrum_image
 from dynamic_vae.models.dynamic_vae import DynamicVAE
-from dynamic_vae.held_out import save_test_pairs
-from dynamic_vae.outputs import atomic_path, atomic_write_text, tile_frames
+from dynamic_vae.atomic import atomic_path, atomic_write_text
+from dynamic_vae.outputs import tile_frames
 from dynamic_vae.run_backup import RunBackup
+from dynamic_vae.runs import (BACKUP_DIR, CONFIG_FILE, HISTORY_CSV_FILE, HISTORY_JSON_FILE,
+                              LOGS_DIR, MODEL_FILE, SUMMARY_FILE, TRAINING_CURVES_FILE,
+                              WARM_START_DIR, load_run, load_run_record, save_model,
+                              save_test_pairs)
 from dynamic_vae.spectrum import spectrum_report
 from dynamic_vae.synthesis import synthesize
 
-MODEL_FILE = "model.keras"
-CONFIG_FILE = "config.json"
-BACKUP_DIR = "backup"
-WARM_START_DIR = "warm_start"
-
-
 class DynamicsMonitor(keras.callbacks.Callback):
-    """Logs the spectral radius of A and the stationarity residual every epoch, and an image
-    of a synthesised sequence strip every `image_every` epochs, to TensorBoard."""
+    """Logs what the model has learnt to TensorBoard.
+
+    Every epoch: the spectral radius and norm of A and the stationarity residual. Every
+    `image_every` epochs and at the last epoch of `fit` (so a stage shorter than
+    `image_every` still shows its result): a synthesised sequence strip
+    (`synthesised_strip`) and the eigenvalues of A on the unit circle
+    (`eigenvalues_of_A`), as images.
+
+    Args:
+        log_dir: the TensorBoard log folder.
+        image_every: epochs between images; 0 logs none.
+        strip_frames: frames in the synthesised strip.
+        seed: seed of the synthesised strip.
+    """
 
     def __init__(self, log_dir: str | Path, image_every: int = 5, strip_frames: int = 24,
                  seed: int = 0) -> None:
@@ -74,11 +74,20 @@ class DynamicsMonitor(keras.callbacks.Callback):
             tf.summary.scalar("spectral_radius", report["spectral_radius"])
             tf.summary.scalar("spectral_norm", report["spectral_norm"])
             tf.summary.scalar("stationarity_residual", report["stationarity_residual"])
-            if self.image_every and (epoch + 1) % self.image_every == 0:
+            if self._logs_images(epoch):
                 frames, _ = synthesize(self.model, self.strip_frames, seed=self.seed)
                 strip = tile_frames(frames[0])
                 tf.summary.image("synthesised_strip", strip[np.newaxis], max_outputs=1)
+                spectrum = spectrum_image(np.linalg.eigvals(a.astype(np.float64)),
+                                          label=f"epoch {epoch + 1}")
+                tf.summary.image("eigenvalues_of_A", spectrum[np.newaxis], max_outputs=1)
         self._writer.flush()
+
+    def _logs_images(self, epoch: int) -> bool:
+        if not self.image_every:
+            return False
+        last = (epoch + 1) == (self.params or {}).get("epochs")
+        return last or (epoch + 1) % self.image_every == 0
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self._writer is not None:
@@ -153,12 +162,6 @@ def build_model(config: RunConfig) -> DynamicVAE:
                   jit_compile=training.jit_compile,
                   steps_per_execution=training.steps_per_execution)
     return model
-
-
-def save_model(model: keras.Model, path: str | Path) -> None:
-    """Saves a `.keras` file atomically: a reader never sees a truncated archive."""
-    with atomic_path(path, suffix=".keras") as tmp:
-        model.save(tmp)
 
 
 def plot_history(history: dict[str, list[float]], path: str | Path) -> None:
@@ -261,7 +264,7 @@ def train(
         s["wall_time_seconds"] * s["pairs_per_second"] for s in summary["stages"]) / max(
         summary["wall_time_seconds"], 1e-9)
     if is_chief(distribution):
-        atomic_write_text(Path(output_dir) / "summary.json", json.dumps(summary, indent=2))
+        atomic_write_text(Path(output_dir) / SUMMARY_FILE, json.dumps(summary, indent=2))
     return model, summary
 
 
@@ -284,16 +287,14 @@ def _finished_stage(run_dir: Path, wanted: dict[str, Any]
     """`(model, summary)` of a first stage that finished with the config.json `wanted`
     (configuration, data and warm start, as JSON holds them), else `None`."""
     try:
-        recorded = json.loads((run_dir / CONFIG_FILE).read_text())
-        summary = json.loads((run_dir / "summary.json").read_text())
+        if load_run_record(run_dir) != wanted:
+            return None
+        run = load_run(run_dir)
     except (OSError, ValueError):
         return None
-    if recorded != wanted:
+    if run.summary is None:
         return None
-    try:
-        return load_run(run_dir)[0], summary
-    except (OSError, ValueError):
-        return None
+    return run.model, run.summary
 
 
 def _train_stage(
@@ -343,7 +344,7 @@ def _train_stage(
     replicas = distribution.num_replicas_in_sync
     validation = tf.data.Dataset.from_tensor_slices(
         np.repeat(pairs.test_pairs, replicas, axis=0)).batch(16 * replicas)
-    log_dir = write_dir / "logs"
+    log_dir = write_dir / LOGS_DIR
     divergence = NonFiniteLossStop()
     callbacks = [
         *(callbacks or []),
@@ -397,10 +398,10 @@ def _train_stage(
     }
     save_model(model, write_dir / MODEL_FILE)
     save_test_pairs(write_dir, pairs.test_pairs, config.model.pixel_range)
-    atomic_write_text(write_dir / "history.json", json.dumps(history_data, indent=2))
-    _write_history_csv(history_data, write_dir / "history.csv")
-    plot_history(history_data, write_dir / "training_curves.png")
-    atomic_write_text(write_dir / "summary.json", json.dumps(summary, indent=2))
+    atomic_write_text(write_dir / HISTORY_JSON_FILE, json.dumps(history_data, indent=2))
+    _write_history_csv(history_data, write_dir / HISTORY_CSV_FILE)
+    plot_history(history_data, write_dir / TRAINING_CURVES_FILE)
+    atomic_write_text(write_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     if chief:
         # Only once every output is in place: a kill before this line resumes and rewrites them.
         backup.clear()
@@ -411,9 +412,13 @@ def _train_stage(
 
 def _warm_start_source(run_dir: str | Path, config: RunConfig) -> DynamicVAE:
     try:
-        source, _ = load_run(run_dir)
+        run = load_run(run_dir)
     except FileNotFoundError as error:
         raise FileNotFoundError(f"init_from: {error}") from None
+    if run.is_baseline:
+        raise ValueError(f"init_from {run_dir}: a linear-baseline run has no networks to "
+                         "start from")
+    source = run.model
     for name in ARCHITECTURE_FIELDS:
         theirs = getattr(source.model_config, name)
         ours = getattr(config.model, name)
@@ -437,37 +442,3 @@ def _write_history_csv(history: dict[str, list[float]], path: Path) -> None:
     for epoch in range(len(history.get("loss", []))):
         rows.append(f"{epoch + 1}," + ",".join(f"{history[n][epoch]:.6g}" for n in names))
     atomic_write_text(path, "\n".join(rows) + "\n")
-
-
-def load_run(run_dir: str | Path) -> tuple[DynamicVAE, dict[str, Any]]:
-    """The trained model and the config.json of a run directory.
-
-    Raises:
-        FileNotFoundError: naming the missing file when `run_dir` is not a finished run.
-    """
-    run_dir = Path(run_dir)
-    model_path = run_dir / MODEL_FILE
-    if not model_path.is_file():
-        raise FileNotFoundError(f"{run_dir}: not a finished run directory ({MODEL_FILE} is "
-                                "missing); train one with 'dynamic-vae train'")
-    config_path = run_dir / CONFIG_FILE
-    config: Any = {}
-    if config_path.is_file():
-        try:
-            config = json.loads(config_path.read_text())
-        except (ValueError, UnicodeDecodeError) as error:
-            raise ValueError(f"{config_path}: not valid JSON ({error}); the run directory is "
-                             "damaged") from None
-        if not isinstance(config, dict):
-            raise ValueError(f"{config_path}: expected a JSON object, got "
-                             f"{type(config).__name__}")
-    try:
-        # safe_mode stays on: a .keras file may not smuggle in Python lambdas.
-        model = keras.models.load_model(model_path, safe_mode=True)
-    except Exception as error:  # noqa: BLE001 - damaged archives fail in many ways
-        raise ValueError(f"{model_path}: cannot load the model ({type(error).__name__}: "
-                         f"{str(error)[:300]}); the file is damaged, truncated or not a "
-                         "dynamic-vae .keras archive") from None
-    if not isinstance(model, DynamicVAE):
-        raise ValueError(f"{model_path}: expected a DynamicVAE, got {type(model).__name__}")
-    return model, config

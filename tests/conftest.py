@@ -2,6 +2,13 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("NO_GCE_CHECK", "true")
+# The experiments read their default data from $DYNAMIC_VAE_DATA: the shared test data.
+if "DYNAMIC_VAE_SHARED_DATA" in os.environ:
+    os.environ.setdefault("DYNAMIC_VAE_DATA", os.environ["DYNAMIC_VAE_SHARED_DATA"])
+else:
+    os.environ.setdefault("DYNAMIC_VAE_DATA", os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        "shared", "data"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import socket
 from pathlib import Path
 
 from dynamic_vae.models.dynamic_vae import DynamicVAE
-from dynamic_vae.training import MODEL_FILE, save_model
+from dynamic_vae.config import RunConfig
+from dynamic_vae.runs import CONFIG_FILE, MODEL_FILE, save_model
 
 LATENT_DIM = 4
 FRAME_SHAPE = (32, 32, 1)
@@ -22,7 +22,7 @@ def make_tiny_run(run_dir: Path, seed: int = 0) -> Path:
     model = DynamicVAE(frame_shape=FRAME_SHAPE, latent_dim=LATENT_DIM, base_channels=8,
                        sigma=0.5, seed=seed)
     save_model(model, run_dir / MODEL_FILE)
-    (run_dir / "config.json").write_text(json.dumps({"model": {"latent_dim": LATENT_DIM}}))
+    (run_dir / CONFIG_FILE).write_text(RunConfig(model=model.model_config).to_json())
     return run_dir
 
 
@@ -40,13 +40,13 @@ def shared_tiny_export(tmp_path_factory) -> dict:
     """
     if not _shared_export:
         from dynamic_vae.export import export_run
-        from dynamic_vae.training import load_run
+        from dynamic_vae.runs import load_run
 
         root = tmp_path_factory.mktemp("tiny-export")
         run_dir = make_tiny_run(root / "run")
         version_dir = export_run(run_dir, "tiny", base_dir=root / "saved_models",
                                  max_frames=EXPORT_MAX_FRAMES)
-        model, _ = load_run(run_dir)
+        model = load_run(run_dir).model
         _shared_export.update(root=root, run=run_dir, version_dir=version_dir, model=model)
     return dict(_shared_export)
 

@@ -18,7 +18,8 @@ from dynamic_vae.cli import main
 from dynamic_vae.config import RunConfig
 from dynamic_vae.data.frame_pairs import make_frame_pairs, validate_frames
 from dynamic_vae.run_backup import RunBackup
-from dynamic_vae.training import build_model, load_run, save_model
+from dynamic_vae.runs import load_run, save_model
+from dynamic_vae.training import build_model
 
 GOOD = np.zeros((6, 8, 8), np.uint8)
 
@@ -402,7 +403,7 @@ def test_backup_with_corrupted_state_json_is_skipped_or_named(tmp_path, saved_ru
     backup = RunBackup(tmp_path / "backup", {"model": {}})
     # An unreadable backup is no backup: nothing to compare, nothing to restore.
     backup.check_config()
-    model, _ = load_run(saved_run)
+    model = load_run(saved_run).model
     model.compile(optimizer="adam")
     model.optimizer.build(model.trainable_variables)
     assert backup.restore(model) == 0

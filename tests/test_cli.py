@@ -34,9 +34,11 @@ def test_train_writes_a_complete_run_directory(trained_run):
     for name in ("model.keras", "config.json", "history.csv", "history.json",
                  "training_curves.png", "summary.json"):
         assert (trained_run / name).is_file(), name
-    config = json.loads((trained_run / "config.json").read_text())
-    assert config["training"]["cycle"] == "1234" and config["model"]["latent_dim"] == 4
-    assert config["data"]["source"] == "counting-mnist"
+    from dynamic_vae.runs import load_run
+
+    run = load_run(trained_run)
+    assert run.config.training.cycle == "1234" and run.config.model.latent_dim == 4
+    assert run.data_source == "counting-mnist"
     history = json.loads((trained_run / "history.json").read_text())
     assert history["loss"][-1] < history["loss"][0]
     for term in ("reconstruction", "kl", "stationarity_residual", "spectral_radius"):
@@ -85,7 +87,8 @@ def test_generate_from_a_frame_pair(trained_run, tmp_path, counting_frames):
 
 
 def test_the_counting_preset_trains_then_fine_tunes_into_one_run(tmp_path, capsys):
-    from dynamic_vae.training import load_run
+    from dynamic_vae.config import RunConfig
+    from dynamic_vae.runs import load_run
 
     run_dir = tmp_path / "two-stage"
     command = ["train", "--preset", "counting-mnist", "--num-frames", "200", "--epochs", "2",
@@ -94,17 +97,18 @@ def test_the_counting_preset_trains_then_fine_tunes_into_one_run(tmp_path, capsy
     assert main(command) == 0
     assert "trained 2 epochs" in capsys.readouterr().out
     warm_dir = run_dir / "warm_start"
-    first, first_config = load_run(warm_dir)
-    tuned, config = load_run(run_dir)
+    first_run, tuned_run = load_run(warm_dir), load_run(run_dir)
+    first, first_config = first_run.model, first_run.config
+    tuned, config = tuned_run.model, tuned_run.config
     # The first stage is the preset as flagged; the second changes what `finetune` names.
-    assert first_config["model"]["posterior"] == "factorized"
-    assert first_config["training"]["window"] == 5 and first_config["training"]["epochs"] == 2
-    assert config["model"]["posterior"] == "smoothed"
-    assert config["model"]["stationarity_weight"] == 10000.0
-    assert config["training"]["window"] == 9 and config["training"]["epochs"] == 1
-    assert config["model"]["latent_dim"] == 4 and config["training"]["num_frames"] == 200
-    assert config["init_from"] == str(warm_dir) and config["first_stage"] == {
-        "model": first_config["model"], "training": first_config["training"], "finetune": {}}
+    assert first_config.model.posterior == "factorized"
+    assert first_config.training.window == 5 and first_config.training.epochs == 2
+    assert config.model.posterior == "smoothed"
+    assert config.model.stationarity_weight == 10000.0
+    assert config.training.window == 9 and config.training.epochs == 1
+    assert config.model.latent_dim == 4 and config.training.num_frames == 200
+    assert tuned_run.init_from == str(warm_dir) and tuned_run.first_stage == RunConfig(
+        model=first_config.model, training=first_config.training, finetune={})
     assert len(json.loads((warm_dir / "history.json").read_text())["loss"]) == 2
     assert len(json.loads((run_dir / "history.json").read_text())["loss"]) == 1
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -120,12 +124,12 @@ def test_the_counting_preset_trains_then_fine_tunes_into_one_run(tmp_path, capsy
     stamp = first_model.stat().st_mtime_ns
     assert main(command) == 0
     assert first_model.stat().st_mtime_ns == stamp
-    again, _ = load_run(run_dir)
+    again = load_run(run_dir).model
     np.testing.assert_allclose(again.transition()[0], tuned.transition()[0], atol=1e-6)
     # Another first-stage configuration trains the first stage anew.
     assert main(command[:-2] + ["--learning-rate", "0.002", "--output", str(run_dir)]) == 0
     assert first_model.stat().st_mtime_ns != stamp
-    assert load_run(warm_dir)[1]["training"]["learning_rate"] == 0.002
+    assert load_run(warm_dir).config.training.learning_rate == 0.002
     # So does the same configuration warm-started from another run.
     import shutil
 
@@ -135,14 +139,14 @@ def test_the_counting_preset_trains_then_fine_tunes_into_one_run(tmp_path, capsy
     assert main(command[:-2] + ["--learning-rate", "0.002", "--init-from", str(source),
                                 "--output", str(run_dir)]) == 0
     assert first_model.stat().st_mtime_ns != stamp
-    assert load_run(warm_dir)[1]["init_from"] == str(source)
+    assert load_run(warm_dir).init_from == str(source)
 
 
 def test_generate_starts_from_the_held_out_test_pair_by_default(trained_run, tmp_path,
                                                                  capsys):
     from dynamic_vae.data import counting_mnist
+    from dynamic_vae.runs import load_run
     from dynamic_vae.synthesis import initial_state_from_pair, synthesize
-    from dynamic_vae.training import load_run
 
     # The run keeps its held-out pair: the last pair of its 300 training frames, in [0, 1].
     kept = np.load(trained_run / "test_pairs.npy")
@@ -157,7 +161,7 @@ def test_generate_starts_from_the_held_out_test_pair_by_default(trained_run, tmp
                      *flags, "--out", str(outputs[name])]) == 0
         assert "x0: " in capsys.readouterr().out
     np.testing.assert_array_equal(np.load(outputs["default"]), np.load(outputs["test_pair"]))
-    model, _ = load_run(trained_run)
+    model = load_run(trained_run).model
     expected, latents = synthesize(model, 12, seed=3, initial_pair=frames[-2:])
     np.testing.assert_array_equal(np.load(outputs["default"]), expected[0])
     np.testing.assert_allclose(latents[0, 0], initial_state_from_pair(model, frames[-2:]),
@@ -207,8 +211,9 @@ def test_train_on_a_frames_file(tmp_path, shared_data):
     assert main(["train", "--frames", str(path), "--epochs", "2", "--latent-dim", "3",
                  "--batch-size", "8", "--image-every", "0", "--quiet", "--jit-compile", "false",
                  "--output", str(run_dir)]) == 0
-    config = json.loads((run_dir / "config.json").read_text())
-    assert config["model"]["frame_shape"] == [48, 48, 1]
+    from dynamic_vae.runs import load_run
+
+    assert load_run(run_dir).config.model.frame_shape == (48, 48, 1)
     out = tmp_path / "seq.npy"
     assert main(["generate", str(run_dir), "--length", "7", "--out", str(out)]) == 0
     assert np.load(out).shape == (7, 48, 48, 1)
@@ -220,8 +225,9 @@ def test_train_with_the_smoothed_posterior_then_generate_and_forecast(tmp_path):
                  "--stationarity-weight", "10000", "--num-frames", "200", "--epochs", "2",
                  "--window", "3", "--latent-dim", "4", "--image-every", "0", "--quiet",
                  "--output", str(run_dir)]) == 0
-    config = json.loads((run_dir / "config.json").read_text())
-    assert config["model"]["posterior"] == "smoothed"
+    from dynamic_vae.runs import load_run
+
+    assert load_run(run_dir).config.model.posterior == "smoothed"
     history = json.loads((run_dir / "history.json").read_text())
     assert np.isfinite(history["loss"]).all() and history["loss"][-1] < history["loss"][0]
     out = tmp_path / "seq.npy"
@@ -239,9 +245,9 @@ def test_train_with_the_smoothed_posterior_then_generate_and_forecast(tmp_path):
 
 def test_init_from_warm_starts_a_run_and_checks_the_architecture(trained_run, tmp_path,
                                                                   capsys):
-    from dynamic_vae.training import load_run
+    from dynamic_vae.runs import load_run
 
-    source, source_config = load_run(trained_run)
+    source = load_run(trained_run).model
     run_dir = tmp_path / "finetuned"
     common = ["train", "--preset", "counting-mnist", "--num-frames", "300", "--epochs", "1",
               "--latent-dim", "4", "--image-every", "0", "--quiet", "--init-from",
@@ -249,9 +255,10 @@ def test_init_from_warm_starts_a_run_and_checks_the_architecture(trained_run, tm
     # A learning rate of 1e-9 leaves the copied weights where they were.
     assert main(common + ["--posterior", "smoothed", "--learning-rate", "1e-9",
                           "--prediction-shrink", "0.9", "--output", str(run_dir)]) == 0
-    tuned, config = load_run(run_dir)
-    assert config["init_from"] == str(trained_run)
-    assert config["model"]["posterior"] == "smoothed"
+    tuned_run = load_run(run_dir)
+    tuned = tuned_run.model
+    assert tuned_run.init_from == str(trained_run)
+    assert tuned_run.config.model.posterior == "smoothed"
     for theirs, ours in zip(source.get_weights(), tuned.get_weights()):
         if theirs.shape == ours.shape and theirs.size > 1:
             np.testing.assert_allclose(ours, theirs, atol=1e-6)

@@ -10,6 +10,7 @@ import tensorflow_datasets as tfds
 
 from dummy_inputs import dummy_data_root
 from dynamic_vae.cli import build_parser, main
+from dynamic_vae.runs import load_run
 
 TINY = ["--epochs", "1", "--latent-dim", "3", "--batch-size", "8", "--window", "2",
         "--image-every", "0", "--quiet"]
@@ -80,12 +81,13 @@ def test_train_on_several_sequences_from_a_prepared_dataset(tmp_path):
     run_dir = tmp_path / "run"
     assert main(["train", "--dataset", "dynamic_textures/gray48", "--data-dir", str(data_dir),
                  "--size", "16", "--output", str(run_dir), *TINY]) == 0
-    config = json.loads((run_dir / "config.json").read_text())
-    assert config["model"]["frame_shape"] == [16, 16, 1]
+    run = load_run(run_dir)
+    assert run.config.model.frame_shape == (16, 16, 1)
     # 4 clips of 5 + 5 + 3 + 4 frames; a pair never straddles two clips.
     # The frames' SHA-1 lets a resumed run check it trains on the same data.
-    assert re.fullmatch(r"[0-9a-f]{40}", config["data"].pop("sha1"))
-    assert config["data"] == {"source": "tfds:dynamic_textures/gray48[train]", "sequences": 4,
+    data = dict(run.data)
+    assert re.fullmatch(r"[0-9a-f]{40}", data.pop("sha1"))
+    assert data == {"source": "tfds:dynamic_textures/gray48[train]", "sequences": 4,
                               "num_frames": 17}
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["train_pairs"] == 17 - 4 - 1
@@ -123,8 +125,8 @@ def test_baseline_fits_a_real_clip_through_the_loader_flags(tmp_path, shared_dat
     run_dir = tmp_path / "ldt"
     assert main(["baseline", "--frames", str(clip), "--grayscale", "--size", "32",
                  "--max-frames", "60", "--latent-dim", "5", "--output", str(run_dir)]) == 0
-    config = json.loads((run_dir / "config.json").read_text())
-    assert config["data"] == {"source": str(clip)}
+    baseline_run = load_run(run_dir, allow_baseline=True)
+    assert baseline_run.is_baseline and baseline_run.data == {"source": str(clip)}
     out = tmp_path / "ldt.npy"
     assert main(["generate", str(run_dir), "--length", "6", "--out", str(out)]) == 0
     assert np.load(out).shape == (6, 32, 32, 1)

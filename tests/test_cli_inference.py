@@ -5,7 +5,7 @@ import pytest
 
 from dynamic_vae.cli import main
 from dynamic_vae.models.dynamic_vae import DynamicVAE
-from dynamic_vae.training import save_model
+from dynamic_vae.runs import save_model
 
 pytestmark = pytest.mark.slow
 

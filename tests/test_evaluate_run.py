@@ -10,6 +10,7 @@ from dynamic_vae.cli import main
 from dynamic_vae.config import get_preset
 from dynamic_vae.evaluation import evaluate_run
 from dynamic_vae.evaluation.digit_classifier import build_digit_classifier
+from dynamic_vae.runs import load_run
 from dynamic_vae.training import train
 
 pytestmark = pytest.mark.slow
@@ -156,12 +157,13 @@ def test_experiment_counting_tiny(experiment, tmp_path):
     assert results["family"] == "counting" and results["seeds"] == 2
     (row,) = results["rows"]
     assert row["cycle"] == "123"
-    config = json.loads((output / "cycle-123" / "config.json").read_text())
+    run = load_run(output / "cycle-123")
+    config = run.config
     # The preset's two stages, one epoch each: config.json is the fine-tuned model's.
-    assert config["first_stage"]["training"]["epochs"] == 1
-    assert config["training"]["epochs"] == 1 and config["training"]["num_frames"] == 240
-    assert config["model"]["posterior"] == "smoothed"
-    assert config["training"]["cycle"] == "123"
+    assert run.first_stage.training.epochs == 1
+    assert config.training.epochs == 1 and config.training.num_frames == 240
+    assert config.model.posterior == "smoothed"
+    assert config.training.cycle == "123"
     for key in ("transition_accuracy_dvae", "transition_accuracy_dvae_test_pair",
                 "transition_accuracy_lds", "legibility_dvae"):
         assert 0 <= row[key] <= 1

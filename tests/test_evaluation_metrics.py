@@ -7,7 +7,8 @@ from dynamic_vae.evaluation import (cycle_eigenvalue_match, digit_order_metrics,
                                     k_step_prediction_errors, nearest_neighbour_distances,
                                     novelty_metrics, stability_metrics)
 from dynamic_vae.evaluation.prediction import context_pairs, prediction_starts
-from dynamic_vae.evaluation.run_evaluation import atomic_directory, whitened_transition
+from dynamic_vae.atomic import atomic_directory
+from dynamic_vae.evaluation.run_evaluation import whitened_transition
 
 
 def _cycling_frames(count=40, period=3, side=4):

@@ -11,6 +11,7 @@ from dynamic_vae.experiments import FAMILIES
 from dynamic_vae.experiments.rotation_experiment import looped_training_sequences
 from dynamic_vae.experiments.runner import format_table
 from dynamic_vae.experiments.textures_experiment import TexturesExperiment
+from dynamic_vae.runs import load_run
 
 FAST = ["--epochs", "1", "--seeds", "2", "--horizon", "40", "--quiet"]
 
@@ -62,9 +63,9 @@ def test_experiment_textures_tiny(tmp_path, shared_data, capsys):
     assert row["k5_dvae"] == metrics["prediction"]["dynamic_vae"]["5"]["mse"]
     assert metrics["frame_shape"] == [16, 16, 1] and metrics["training_frames"] == 12
     assert metrics["prediction"]["heldout"] == "given"
-    config = json.loads((run / "config.json").read_text())
-    assert config["model"]["encoder_mode"] == "pair"  # the paper-v1 preset
-    assert config["data"]["source"].endswith("traffic_a.npy")
+    loaded = load_run(run)
+    assert loaded.config.model.encoder_mode == "pair"  # the paper-v1 preset
+    assert loaded.data_source.endswith("traffic_a.npy")
     assert (run / "evaluation" / "strips.png").stat().st_size > 0
     table = (output / "results.md").read_text()
     assert table == ("# Experiment: textures\n\n2 seeds x 40 synthesised frames per model.\n\n"
@@ -145,3 +146,25 @@ def test_experiment_rotation_bad_input(tmp_path, coil_subset, capsys):
                  "--output", str(output)]) == 2
     assert "none.npz: no such file" in capsys.readouterr().err
     assert not output.exists()
+
+
+def test_experiments_without_a_data_folder_name_the_flag_and_the_variable(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DYNAMIC_VAE_DATA", raising=False)
+    output = tmp_path / "none"
+    assert main(["experiment", "textures", "--output", str(output)]) == 2
+    error = capsys.readouterr().err
+    assert "--data-dir: no data folder given" in error and "DYNAMIC_VAE_DATA" in error
+    assert main(["experiment", "rotation", "--output", str(output)]) == 2
+    error = capsys.readouterr().err
+    assert "--coil: no data folder given" in error and "DYNAMIC_VAE_DATA" in error
+    assert not output.exists()
+
+
+def test_experiments_read_their_default_data_from_dynamic_vae_data(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DYNAMIC_VAE_DATA", str(tmp_path / "data"))
+    assert main(["experiment", "textures", "--output", str(tmp_path / "t")]) == 2
+    assert f"{tmp_path / 'data' / 'dyntex'}" in capsys.readouterr().err
+    assert main(["experiment", "rotation", "--output", str(tmp_path / "r")]) == 2
+    assert f"{tmp_path / 'data' / 'coil20'}" in capsys.readouterr().err

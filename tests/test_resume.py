@@ -16,6 +16,7 @@ import pytest
 from dynamic_vae.config import get_preset
 from dynamic_vae.data.frame_pairs import make_frame_pairs
 from dynamic_vae.run_backup import RunBackup
+from dynamic_vae.runs import load_run
 from dynamic_vae.training import build_model, train
 
 EPOCHS = 8
@@ -128,7 +129,7 @@ def test_backup_of_another_config_is_a_clear_error_and_restart_discards_it(tmp_p
         train(tiny_config(epochs=3), run_dir, frames=frames, verbose=0, callbacks=[CrashAt(1)])
     _, summary = train(other, run_dir, frames=frames, verbose=0, restart=True)
     assert summary["resumed_from_epoch"] == 0 and summary["epochs"] == 3
-    assert json.loads((run_dir / "config.json").read_text())["model"]["latent_dim"] == 3
+    assert load_run(run_dir).config.model.latent_dim == 3
 
 
 def test_restore_brings_back_weights_optimizer_and_sampler_state(tmp_path):

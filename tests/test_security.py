@@ -9,7 +9,8 @@ import pytest
 
 from dynamic_vae.cli import main
 from dynamic_vae.run_backup import RunBackup
-from dynamic_vae.training import build_model, load_run
+from dynamic_vae.runs import load_run
+from dynamic_vae.training import build_model
 from test_resume import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ from dynamic_vae.export import export_model
 from dynamic_vae.serving import ModelServer, ModelStore, PredictionClient
 from dynamic_vae.serving.model_store import MAX_LOAD_ATTEMPTS
 from dynamic_vae.synthesis import synthesize
-from dynamic_vae.training import load_run
+from dynamic_vae.runs import load_run
 from tests.serving_helpers import (EXPORT_MAX_FRAMES, FRAME_SHAPE, LATENT_DIM, make_tiny_run,
                                    random_frames, shared_tiny_export)
 
@@ -314,7 +314,7 @@ def test_new_versions_are_picked_up_without_failing_requests_and_can_be_pinned(s
     for thread in threads:
         thread.start()
     try:
-        other_model, _ = load_run(make_tiny_run(served["root"] / "run2", seed=1))
+        other_model = load_run(make_tiny_run(served["root"] / "run2", seed=1)).model
         assert export_model(other_model, served["model_dir"],
                             max_frames=EXPORT_MAX_FRAMES).name == "2"
         assert wait_for(lambda: served["server"].store.versions() == [1, 2])

@@ -12,7 +12,7 @@ import pytest
 
 from dynamic_vae.cli import main
 from dynamic_vae.synthesis import synthesize
-from dynamic_vae.training import load_run
+from dynamic_vae.runs import load_run
 from tests.serving_helpers import FRAME_SHAPE, free_port, make_tiny_run
 
 pytestmark = pytest.mark.slow
@@ -76,7 +76,7 @@ def test_serve_and_client_generate_a_gif(exported_cli, capsys):
         npy = exported_cli["root"] / "seq.npy"
         assert main(["client", "generate", "--target", f"127.0.0.1:{port}", "--model", "tiny",
                      "--length", "16", "--seed", "3", "--version", "1", "--out", str(npy)]) == 0
-        model, _ = load_run(exported_cli["run"])
+        model = load_run(exported_cli["run"]).model
         expected, _ = synthesize(model, 16, seed=3)
         assert np.abs(np.load(npy).astype(int) - expected[0]).max() <= 1
         assert main(["client", "generate", "--target", f"127.0.0.1:{port}", "--model", "tiny",
@@ -104,7 +104,7 @@ def test_client_against_a_real_tensorflow_model_server(exported_cli, tmp_path):
                     "--length", "8", "--seed", "3", "--out", str(out)]) != 0:
             assert time.monotonic() < deadline, "tensorflow_model_server did not answer"
             time.sleep(1)
-        model, _ = load_run(exported_cli["run"])
+        model = load_run(exported_cli["run"]).model
         expected, _ = synthesize(model, 8, seed=3)
         frames = np.load(out)
         assert frames.shape == (8, *FRAME_SHAPE)

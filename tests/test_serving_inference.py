@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from dynamic_vae.cli import main
-from dynamic_vae.data.frame_pairs import to_pixel_range
+from dynamic_vae.pixels import to_pixel_range
 from dynamic_vae.inference.clip import forecast_posteriors, smooth_clip
 from dynamic_vae.inference.video import forecast, impute
 from dynamic_vae.serving import ModelServer, PredictionClient

@@ -156,7 +156,7 @@ class LinearDynamicTexture:
 
     def save(self, path: str | Path) -> None:
         """Saves to `.npz` (no pickled objects), atomically."""
-        from dynamic_vae.outputs import atomic_path
+        from dynamic_vae.atomic import atomic_path
 
         self._check_fitted()
         with atomic_path(path, suffix=".npz") as tmp:

@@ -90,7 +90,7 @@ def _as_served_frames(client, signature: str, frames, flag: str):
     import numpy as np
     import tensorflow as tf
 
-    from dynamic_vae.data.frame_pairs import from_pixel_range, to_pixel_range
+    from dynamic_vae.pixels import from_pixel_range, to_pixel_range
 
     spec = client.signature_defs().signature_def[signature].inputs["frames"]
     dtype = tf.as_dtype(spec.dtype)

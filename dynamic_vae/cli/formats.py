@@ -17,11 +17,9 @@ OUTPUT_HELP = "output file: .npy (uint8 array (T, H, W, C)), .png (grid), .gif o
 def check_output_path(path: Path, flag: str = "--out") -> None:
     """Raises ValueError, naming `flag`, the file and the formats, unless `path` ends in a
     format the writers know."""
-    from dynamic_vae.outputs import FORMATS
+    from dynamic_vae.outputs import check_output_format
 
-    if path.suffix.lower() not in FORMATS:
-        raise ValueError(f"{flag} {path}: unsupported format '{path.suffix or '(none)'}'; "
-                         f"expected one of {', '.join(FORMATS)}")
+    check_output_format(path, flag)
 
 
 def write_output(args: argparse.Namespace, path: Path, frames: np.ndarray,
@@ -35,7 +33,7 @@ def write_output(args: argparse.Namespace, path: Path, frames: np.ndarray,
 def write_samples(args: argparse.Namespace, samples: np.ndarray) -> None:
     """Sampled futures `(S, K, H, W, C)` to --samples-out: the array as .npy, else one row of
     K frames per sample."""
-    from dynamic_vae.outputs import atomic_path
+    from dynamic_vae.atomic import atomic_path
 
     if args.samples_out.suffix.lower() == ".npy":
         with atomic_path(args.samples_out) as tmp:
@@ -47,6 +45,6 @@ def write_samples(args: argparse.Namespace, samples: np.ndarray) -> None:
 
 def as_uint8(frames: np.ndarray) -> np.ndarray:
     """Frames as uint8 0..255 for writing; float frames are taken to lie in [0, 1]."""
-    from dynamic_vae.data.frame_pairs import from_pixel_range
+    from dynamic_vae.pixels import from_pixel_range
 
     return frames if frames.dtype.name == "uint8" else from_pixel_range(frames, (0.0, 1.0))

@@ -75,9 +75,9 @@ def load_clip(args: argparse.Namespace) -> np.ndarray:
 
 def _load_model(args: argparse.Namespace, frames):
     """The run's model, after the cheap checks of the arguments (loading it takes seconds)."""
-    from dynamic_vae.training import load_run
+    from dynamic_vae.runs import load_run
 
-    model, _ = load_run(args.run)
+    model = load_run(args.run).model
     if frames.shape[1:] != tuple(model.frame_shape):
         raise ValueError(f"--frames {args.frames}: the model in {args.run} works on frames of "
                          f"shape {tuple(model.frame_shape)}, got {frames.shape[1:]}")

@@ -11,8 +11,8 @@ import numpy as np
 from dynamic_vae.cli.flags import ConfigFlag, check_config_flags, config_flags
 from dynamic_vae.cli.formats import check_output_path, write_output
 from dynamic_vae.cli.frame_source import add_frame_source_arguments, load_frames_file
+from dynamic_vae.runs import BASELINE_FILE, BASELINE_KIND, CONFIG_FILE, TEST_PAIRS_FILE
 
-BASELINE_FILE = "baseline.npz"
 START_CHOICES = ("test-pair", "prior")
 
 # `epochs` sets the first stage's length; this sets the fine-tuning stage's (it is a
@@ -75,8 +75,6 @@ def _add_run_control_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_generate(subparsers: argparse._SubParsersAction) -> None:
-    from dynamic_vae.held_out import TEST_PAIRS_FILE
-
     parser = subparsers.add_parser("generate", help="synthesise a new sequence (eq. 35)")
     parser.add_argument("run", type=Path, help="run directory")
     parser.add_argument("--length", type=int, default=200, help="frames to synthesise")
@@ -159,9 +157,10 @@ def run_baseline(args: argparse.Namespace) -> int:
     from dynamic_vae.baseline import LinearDynamicTexture
     from dynamic_vae.cli.frame_source import load_single_sequence
     from dynamic_vae.data.counting_mnist import counting_mnist
-    from dynamic_vae.data.frame_pairs import to_pixel_range, validate_frames
-    from dynamic_vae.held_out import save_test_pairs
-    from dynamic_vae.outputs import atomic_write_text
+    from dynamic_vae.data.frame_pairs import validate_frames
+    from dynamic_vae.pixels import to_pixel_range
+    from dynamic_vae.runs import save_test_pairs
+    from dynamic_vae.atomic import atomic_write_text
 
     frames, frames_source = load_single_sequence(args)
     if frames is not None:
@@ -177,8 +176,8 @@ def run_baseline(args: argparse.Namespace) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     model.save(args.output / BASELINE_FILE)
     save_test_pairs(args.output, to_pixel_range(validate_frames(frames[-2:]), (0.0, 1.0))[None])
-    atomic_write_text(args.output / "config.json", json.dumps(
-        {"model": "linear-dynamic-texture", "latent_dim": args.latent_dim,
+    atomic_write_text(args.output / CONFIG_FILE, json.dumps(
+        {"model": BASELINE_KIND, "latent_dim": args.latent_dim,
          "noise_dim": model.noise_dim, "clip_spectrum": not args.no_clip,
          "training": {"cycle": args.cycle, "seed": args.seed}, "data": source}, indent=2))
     print(f"fitted the linear baseline (n = {args.latent_dim}) to {len(frames) - 1} frames; "
@@ -191,27 +190,28 @@ def run_generate(args: argparse.Namespace) -> int:
         raise ValueError(f"--length must be >= 1, got {args.length}")
     check_output_path(args.out)
     initial_pair, start = generation_start(args.run, args.start, args.from_pair)
-    if (args.run / BASELINE_FILE).is_file() and not (args.run / "model.keras").is_file():
-        from dynamic_vae.baseline import LinearDynamicTexture
-        from dynamic_vae.data.frame_pairs import from_pixel_range
+    from dynamic_vae.runs import load_run
 
-        baseline = LinearDynamicTexture.load(args.run / BASELINE_FILE)
-        sequence, _ = baseline.synthesize(
+    run = load_run(args.run, allow_baseline=True)
+    if run.is_baseline:
+        from dynamic_vae.pixels import from_pixel_range
+
+        sequence, _ = run.model.synthesize(
             args.length, seed=args.seed, noise_scale=args.noise_scale,
             initial_frame=None if initial_pair is None else initial_pair[0])
         if not args.float:
             sequence = from_pixel_range(sequence, (0.0, 1.0))
     else:
         from dynamic_vae.synthesis import synthesize
-        from dynamic_vae.training import load_run
 
-        model, _ = load_run(args.run)
+        model = run.model
         frames, _ = synthesize(model, args.length, seed=args.seed, initial_pair=initial_pair,
                                noise_scale=args.noise_scale, as_uint8=not args.float)
         sequence = frames[0]
         if args.float:
-            low, high = model.pixel_range
-            sequence = (sequence - low) / (high - low)
+            from dynamic_vae.pixels import to_unit_range
+
+            sequence = to_unit_range(sequence, model.pixel_range)
     write_output(args, args.out, sequence)
     print(f"wrote {args.length} frames of shape {sequence.shape[1:]} to {args.out} "
           f"(x0: {start})")
@@ -224,7 +224,7 @@ def generation_start(run_dir: Path, start: str | None, from_pair: Path | None
 
     `start` None picks the run's held-out test pair when it has one, else the prior.
     """
-    from dynamic_vae.held_out import TEST_PAIRS_FILE, load_test_pair
+    from dynamic_vae.runs import load_test_pair
 
     if from_pair is not None:
         pair = load_frames_file(from_pair, flag="--from-pair")
@@ -245,10 +245,10 @@ def generation_start(run_dir: Path, start: str | None, from_pair: Path | None
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    from dynamic_vae.runs import load_run
     from dynamic_vae.spectrum import format_spectrum, spectrum_report
-    from dynamic_vae.training import load_run
 
-    model, _ = load_run(args.run)
+    model = load_run(args.run).model
     report = spectrum_report(*model.transition())
     print(json.dumps(report, indent=2) if args.json else format_spectrum(report))
     return 0

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from dynamic_vae.pixels import to_pixel_range
+
 SUPPORTED_DTYPES = ("uint8", "float16", "float32", "float64")
 
 
@@ -55,22 +57,6 @@ def validate_frames(frames: np.ndarray, name: str = "frames") -> np.ndarray:
             raise ValueError(f"{name}: float frames must lie in [0, 1], got values in "
                              f"[{low:g}, {high:g}] (pass uint8 for 0..255 data)")
     return frames
-
-
-def to_pixel_range(frames: np.ndarray, pixel_range: tuple[float, float]) -> np.ndarray:
-    """Maps validated frames (uint8, or float in [0, 1]) to float32 in `pixel_range`."""
-    unit = frames.astype(np.float32)
-    if frames.dtype == np.uint8:
-        unit /= 255.0
-    low, high = pixel_range
-    return unit * np.float32(high - low) + np.float32(low)
-
-
-def from_pixel_range(frames: np.ndarray, pixel_range: tuple[float, float]) -> np.ndarray:
-    """Maps model-range frames back to uint8 0..255 (clipping what lies outside the range)."""
-    low, high = pixel_range
-    unit = (np.asarray(frames, dtype=np.float32) - low) / (high - low)
-    return np.round(np.clip(unit, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 @dataclasses.dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 # TFDS may probe Google Cloud Storage even for local data, stalling about a minute per attempt
-# without a network (pitfalls.md, item 8).
+# without a network; NO_GCE_CHECK turns the probe off.
 os.environ.setdefault("NO_GCE_CHECK", "true")
 
 

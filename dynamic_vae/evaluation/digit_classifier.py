@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from dynamic_vae.atomic import atomic_path, atomic_write_text
 from dynamic_vae.data.counting_mnist import load_mnist_digits, pad_to_32
 
 DEFAULT_CACHE = Path(os.environ.get("DYNAMIC_VAE_CACHE",
@@ -67,13 +67,10 @@ def load_digit_classifier(cache_dir: str | Path | None = None
         return (keras.models.load_model(model_path, safe_mode=True),
                 json.loads(info_path.read_text())["heldout_accuracy"])
     model, accuracy = train_digit_classifier()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    # Written under temporary names and renamed, so a killed run leaves no half-written cache.
-    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-        model.save(Path(tmp) / "model.keras")
-        (Path(tmp) / "info.json").write_text(json.dumps({"heldout_accuracy": accuracy}))
-        os.replace(Path(tmp) / "model.keras", model_path)
-        os.replace(Path(tmp) / "info.json", info_path)
+    # Written atomically (the info file last), so a killed run leaves no half-written cache.
+    with atomic_path(model_path, suffix=".keras") as tmp:
+        model.save(tmp)
+    atomic_write_text(info_path, json.dumps({"heldout_accuracy": accuracy}))
     return model, accuracy
 
 

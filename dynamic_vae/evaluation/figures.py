@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dynamic_vae.outputs import atomic_path, tile_frames
+from dynamic_vae.atomic import atomic_path
+from dynamic_vae.outputs import tile_frames
 
 
 def _pyplot():
@@ -34,6 +35,33 @@ def plot_spectra(spectra: dict[str, np.ndarray], path: str | Path,
     """Eigenvalues of each model's A (`{label: complex eigenvalues}`) on the unit circle;
     each complex eigenvalue is annotated with the period 2 pi / |angle| it implies, and the
     p-th roots of unity are marked when `period` is given."""
+    return _save(_spectra_figure(spectra, period), path)
+
+
+def spectrum_image(eigenvalues: np.ndarray, label: str = "model") -> np.ndarray:
+    """The eigenvalues of one A on the unit circle (as `plot_spectra` draws them), rendered
+    to an RGB image `(H, W, 3)` uint8, e.g. for `tf.summary.image`.
+
+    Args:
+        eigenvalues: complex eigenvalues of A.
+        label: the title's name for the model.
+
+    Returns:
+        The image.
+    """
+    import io
+
+    import imageio.v3 as iio
+
+    plt = _pyplot()
+    fig = _spectra_figure({label: eigenvalues}, None)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=60)
+    plt.close(fig)
+    return iio.imread(buffer.getvalue(), extension=".png")[..., :3]
+
+
+def _spectra_figure(spectra: dict[str, np.ndarray], period: int | None):
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(spectra), figsize=(4.2 * len(spectra), 4.2), squeeze=False)
     circle = np.exp(1j * np.linspace(0, 2 * np.pi, 361))
@@ -59,7 +87,7 @@ def plot_spectra(spectra: dict[str, np.ndarray], path: str | Path,
         ax.set_title(f"{label}: eigenvalues of A\n(spectral radius {radius:.3f}; "
                      "labels: periods)", fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 def plot_stability(curves: dict[str, np.ndarray], training_frames: np.ndarray,

@@ -17,17 +17,19 @@ import numpy as np
 import tensorflow as tf
 
 from dynamic_vae.baseline import LinearDynamicTexture
+from dynamic_vae.config import RunConfig
 from dynamic_vae.data.counting_mnist import counting_mnist
 from dynamic_vae.evaluation.digit_classifier import classify_digits, load_digit_classifier
 from dynamic_vae.inference.baselines import (linear_interpolation, texture_pixel_variance,
                                              texture_posteriors)
 from dynamic_vae.inference.observations import latent_measurements
 from dynamic_vae.inference.video import denoise, forecast, impute
+from dynamic_vae.pixels import as_unit_float, to_unit_range
 from dynamic_vae.synthesis import decode_in_batches
 
 
 def _unit(frames: np.ndarray) -> np.ndarray:
-    return frames.astype(np.float32) / 255.0 if frames.dtype == np.uint8 else frames
+    return as_unit_float(frames) if frames.dtype == np.uint8 else frames
 
 
 def _scores(classifier, predicted: list[np.ndarray], truth: list[np.ndarray],
@@ -40,8 +42,7 @@ def _scores(classifier, predicted: list[np.ndarray], truth: list[np.ndarray],
 
 def _decode_unit(model, latents: np.ndarray) -> np.ndarray:
     frames = decode_in_batches(model, np.asarray(latents, np.float32))
-    low, high = model.pixel_range
-    return np.clip((frames - low) / (high - low), 0.0, 1.0)
+    return to_unit_range(frames, model.pixel_range)
 
 
 def _forecasts(model, texture, pixel_variance: float, seen: np.ndarray,
@@ -64,16 +65,19 @@ def _forecasts(model, texture, pixel_variance: float, seen: np.ndarray,
     }
 
 
-def evaluate_counting(model, config: dict[str, Any], num_clips: int = 50,
+def evaluate_counting(model, config: RunConfig, num_clips: int = 50,
                       clip_length: int = 20, missing_fraction: float = 0.5,
                       observed: int = 10, horizons: tuple[int, ...] = (1, 5, 10),
                       noise_std: float = 0.3, seed: int = 1) -> dict[str, Any]:
-    """Impute / forecast / denoise scores of `model` and the baselines (see module doc)."""
-    data = config["data"]
-    cycle = config["training"]["cycle"]
+    """Impute / forecast / denoise scores of `model` and the baselines (see module doc).
+
+    `config` is the run's (`load_run(...).config`): its counting-MNIST cycle, length and seed
+    rebuild the training frames the linear baseline is fitted on.
+    """
+    cycle = config.training.cycle
     started = time.perf_counter()
-    training_frames, _ = counting_mnist(cycle, data["num_frames"],
-                                        seed=config["training"]["seed"])
+    training_frames, _ = counting_mnist(cycle, config.training.num_frames,
+                                        seed=config.training.seed)
     texture = LinearDynamicTexture(latent_dim=model.latent_dim).fit(training_frames[:-1])
     pixel_variance = texture_pixel_variance(texture, training_frames[:2000])
     frames, digits = counting_mnist(cycle, num_clips * clip_length, seed=seed)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dynamic_vae.pixels import as_unit_float
+
 
 def _unit_frames(frames: np.ndarray, name: str) -> tuple[np.ndarray, tuple[int, ...]]:
     """`((N, H*W*C) float64 in [0, 1], (H, W, C))` from uint8 or float frames."""
@@ -23,7 +25,7 @@ def _unit_frames(frames: np.ndarray, name: str) -> tuple[np.ndarray, tuple[int, 
         raise ValueError(f"{name}: expected frames (N, H, W) or (N, H, W, C), got shape "
                          f"{frames.shape}")
     if frames.dtype == np.uint8:
-        unit = frames.astype(np.float64) / 255.0
+        unit = as_unit_float(frames, np.float64)
     elif np.issubdtype(frames.dtype, np.floating):
         unit = frames.astype(np.float64)
         if not np.isfinite(unit).all():

@@ -80,12 +80,11 @@ def k_step_prediction_errors(predict: Predictor, frames: np.ndarray, starts: np.
 def dynamic_vae_predictor(model) -> Predictor:
     """Noise-free predictions of a `DynamicVAE`: x_t is the second half of the posterior mean
     of `[y_{t-1}, y_t]` in state space; y_{t+k} = C(A^k x_t), in [0, 1]."""
-    from dynamic_vae.data.frame_pairs import to_pixel_range
+    from dynamic_vae.pixels import to_pixel_range, to_unit_range
     from dynamic_vae.synthesis import decode_in_batches
 
     def predict(pairs: np.ndarray, steps: Sequence[int]) -> dict[int, np.ndarray]:
-        low, high = model.pixel_range
-        model_pairs = to_pixel_range(np.asarray(pairs, dtype=np.float32), (low, high))
+        model_pairs = to_pixel_range(np.asarray(pairs, dtype=np.float32), model.pixel_range)
         states = np.concatenate([
             model.encode_states(model_pairs[i:i + 256]).numpy()
             for i in range(0, len(model_pairs), 256)])[:, model.latent_dim:]
@@ -94,7 +93,7 @@ def dynamic_vae_predictor(model) -> Predictor:
         for k in steps:
             rolled = states @ np.linalg.matrix_power(a.astype(np.float64), k).T
             decoded = decode_in_batches(model, rolled.astype(np.float32))
-            out[k] = np.clip((decoded - low) / (high - low), 0.0, 1.0)
+            out[k] = to_unit_range(decoded, model.pixel_range)
         return out
 
     return predict

@@ -13,19 +13,15 @@ previous complete evaluation or the new one, never a mixture.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dynamic_vae.data.frame_pairs import to_pixel_range, validate_frames
+from dynamic_vae.data.frame_pairs import validate_frames
 from dynamic_vae.evaluation.cycle_spectrum import cycle_eigenvalue_match
 from dynamic_vae.spectrum import cycle_ceiling
 from dynamic_vae.evaluation.digit_order import digit_order_metrics
@@ -36,11 +32,11 @@ from dynamic_vae.evaluation.prediction import (DEFAULT_STEPS, context_pairs,
                                                linear_baseline_predictor, prediction_starts)
 from dynamic_vae.evaluation.report import format_report
 from dynamic_vae.evaluation.stability import per_frame_statistics, stability_metrics
-from dynamic_vae.outputs import atomic_write_text
+from dynamic_vae.atomic import atomic_directory, atomic_write_text
+from dynamic_vae.pixels import to_pixel_range, to_unit_range
+from dynamic_vae.runs import (BASELINE_FILE, CONFIG_FILE, EVALUATION_DIR,
+                              EVALUATION_METRICS_FILE, Run, load_run)
 
-EVALUATION_DIR = "evaluation"
-BASELINE_FILE = "baseline.npz"
-COUNTING_SOURCE = "counting-mnist"
 TEST_PAIR_START = "dynamic_vae_test_pair"
 
 
@@ -49,8 +45,9 @@ def unit_frames(frames: np.ndarray, name: str = "frames") -> np.ndarray:
     return to_pixel_range(validate_frames(np.asarray(frames), name=name), (0.0, 1.0))
 
 
-def load_run_frames(run_dir: str | Path, config: dict[str, Any]) -> np.ndarray:
-    """The frames a run was trained on, rebuilt from the `data` entry of its config.json.
+def load_run_frames(run: Run) -> np.ndarray:
+    """The frames a run was trained on, rebuilt from where its config.json says they came
+    from.
 
     Counting-MNIST runs are regenerated from their cycle, length and seed; other runs are read
     from the `.npy`/`.npz` file they name.
@@ -59,24 +56,21 @@ def load_run_frames(run_dir: str | Path, config: dict[str, Any]) -> np.ndarray:
         FileNotFoundError: when the recorded source is not a readable file (pass the frames
             explicitly then).
     """
-    from dynamic_vae.config import RunConfig
     from dynamic_vae.data.numpy_frames import read_array
     from dynamic_vae.training import load_training_frames
 
-    data = config.get("data", {})
-    source = data.get("source")
-    if source == COUNTING_SOURCE:
-        run_config = RunConfig.from_dict({key: config[key] for key in ("model", "training")})
-        frames, _ = load_training_frames(run_config)
+    run_dir, source = run.directory, run.data_source
+    if run.trained_on_counting_mnist:
+        frames, _ = load_training_frames(run.config)
         return unit_frames(frames, name=f"{run_dir}: counting-MNIST frames")
     if source and Path(source).is_file():
         return unit_frames(read_array(Path(source)), name=str(source))
     raise FileNotFoundError(
-        f"{run_dir}/config.json: the training frames came from {source!r}, which is not a "
+        f"{run_dir}/{CONFIG_FILE}: the training frames came from {source!r}, which is not a "
         "readable .npy/.npz file; pass them explicitly (evaluate_run(frames=...), CLI --frames)")
 
 
-def heldout_sequence(config: dict[str, Any], training_frames: np.ndarray,
+def heldout_sequence(run: Run, training_frames: np.ndarray,
                      num_frames: int = 1000) -> tuple[np.ndarray, str]:
     """Frames to predict on, and where they came from.
 
@@ -86,12 +80,11 @@ def heldout_sequence(config: dict[str, Any], training_frames: np.ndarray,
     """
     from dynamic_vae.data.counting_mnist import counting_mnist
 
-    data = config.get("data", {})
-    if data.get("source") == COUNTING_SOURCE:
-        training = config["training"]
-        seed = int(training["seed"]) + 1
-        frames, _ = counting_mnist(training["cycle"], num_frames, seed=seed)
-        return unit_frames(frames), (f"a fresh counting sequence (cycle {training['cycle']}, "
+    if run.trained_on_counting_mnist:
+        training = run.config.training
+        seed = training.seed + 1
+        frames, _ = counting_mnist(training.cycle, num_frames, seed=seed)
+        return unit_frames(frames), (f"a fresh counting sequence (cycle {training.cycle}, "
                                      f"seed {seed}, {num_frames} frames)")
     return training_frames, ("windows of the training frames (the run held out only one "
                              "pair, so these were seen in training)")
@@ -144,45 +137,20 @@ def whitened_transition(baseline) -> tuple[np.ndarray, np.ndarray]:
             inverse_root @ baseline.noise_matrix)
 
 
-@contextlib.contextmanager
-def atomic_directory(target: Path) -> Iterator[Path]:
-    """Yields an empty temporary directory beside `target` that replaces `target` when the
-    block succeeds (and is removed when it fails)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would survive the rename
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
-        target.rename(old / target.name)
-    tmp.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _dynamic_vae_sequences(model, seeds: Sequence[int], horizon: int,
                            initial_pair: np.ndarray | None = None) -> np.ndarray:
     from dynamic_vae.synthesis import synthesize
 
-    low, high = model.pixel_range
     sequences = [synthesize(model, horizon, seed=seed, initial_pair=initial_pair,
                             as_uint8=False)[0][0] for seed in seeds]
-    return np.clip((np.stack(sequences) - low) / (high - low), 0.0, 1.0)
+    return to_unit_range(np.stack(sequences), model.pixel_range)
 
 
-def _counting_metrics(config, classifier, classifier_accuracy, sequences, heldout):
+def _counting_metrics(cycle: str, classifier, classifier_accuracy, sequences, heldout):
     from dynamic_vae.evaluation.digit_classifier import classify_digits, load_digit_classifier
 
     if classifier is None:
         classifier, classifier_accuracy = load_digit_classifier()
-    cycle = config["training"]["cycle"]
     result = {"cycle": cycle, "classifier_heldout_accuracy": classifier_accuracy}
     for label, frames in {**sequences, "ground_truth": heldout[np.newaxis]}.items():
         digits, confidence = classify_digits(classifier, frames.reshape(-1, *frames.shape[2:]))
@@ -232,31 +200,30 @@ def evaluate_run(
     Returns:
         The metrics (what metrics.json holds).
     """
-    from dynamic_vae.held_out import load_test_pair
     from dynamic_vae.spectrum import spectrum_report
-    from dynamic_vae.training import load_run
 
     start_time = time.perf_counter()
     run_dir = Path(run_dir)
     check_evaluation_options(seeds, horizon)
-    model, config = load_run(run_dir)
+    run = load_run(run_dir)
+    model = run.model
     training = (unit_frames(frames, name="frames") if frames is not None
-                else load_run_frames(run_dir, config))
+                else load_run_frames(run))
     if training.shape[1:] != tuple(model.frame_shape):
         raise ValueError(f"frames: shape {training.shape[1:]} per frame, the model expects "
                          f"{tuple(model.frame_shape)}")
     if heldout_frames is not None:
         heldout, heldout_source = unit_frames(heldout_frames, name="heldout_frames"), "given"
     else:
-        heldout, heldout_source = heldout_sequence(config, training)
+        heldout, heldout_source = heldout_sequence(run, training)
     if heldout.shape[1:] != training.shape[1:]:
         raise ValueError(f"heldout_frames: shape {heldout.shape[1:]} per frame, the model "
                          f"expects {training.shape[1:]}")
-    counting = config.get("data", {}).get("source") == COUNTING_SOURCE
+    counting = run.trained_on_counting_mnist
+    cycle = run.config.training.cycle
     seed_list = list(range(seeds))
     baseline_model, baseline_source = resolve_baseline(
-        run_dir, baseline, training, model.latent_dim, int(config.get("training", {})
-                                                            .get("seed", 0)))
+        run_dir, baseline, training, model.latent_dim, run.config.training.seed)
 
     labels = {"dynamic_vae": "Dynamic VAE", "linear_baseline": "linear baseline"}
     predictors = {"dynamic_vae": dynamic_vae_predictor(model)}
@@ -292,7 +259,7 @@ def evaluate_run(
         metrics["stability"][name]["reconstruction_std_ratio"] = float(
             per_frame_statistics(reconstructed)[1].mean() / heldout_std)
     if counting:
-        period = len(config["training"]["cycle"])
+        period = len(cycle)
         metrics["cycle_spectrum"] = {
             name: cycle_eigenvalue_match(np.array([complex(*v) for v in s["eigenvalues"]]),
                                          period) for name, s in spectra.items()}
@@ -304,12 +271,12 @@ def evaluate_run(
             match["ceiling"] = (cycle_ceiling(eigenvalue, period)
                                 if first["modulus"] <= 1 else None)
         counted = dict(sequences)
-        test_pair = load_test_pair(run_dir)
+        test_pair = run.test_pair
         if test_pair is not None:
             # The paper's start (eq. 35), which `dynamic-vae generate` uses by default.
             counted[TEST_PAIR_START] = _dynamic_vae_sequences(model, seed_list, horizon,
                                                               initial_pair=test_pair)
-        metrics["digits"] = _counting_metrics(config, classifier, classifier_accuracy,
+        metrics["digits"] = _counting_metrics(cycle, classifier, classifier_accuracy,
                                               counted, heldout)
 
     target = run_dir / EVALUATION_DIR
@@ -319,7 +286,7 @@ def evaluate_run(
             baseline_model.save(out / BASELINE_FILE)
         plot_spectra({labels[name]: np.array([complex(*v) for v in s["eigenvalues"]])
                       for name, s in spectra.items()}, out / "spectrum.png",
-                     period=len(config["training"]["cycle"]) if counting else None)
+                     period=len(cycle) if counting else None)
         plot_stability({labels[name]: seq[0] for name, seq in sequences.items()}, training,
                        out / "stability.png")
         first = int(starts[0])
@@ -334,6 +301,6 @@ def evaluate_run(
             rows[f"{labels[name]}: synthesised, seed 0"] = seq[0, :length]
         plot_strips(rows, out / "strips.png")
         metrics["wall_time_seconds"] = time.perf_counter() - start_time
-        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+        atomic_write_text(out / EVALUATION_METRICS_FILE, json.dumps(metrics, indent=2))
         atomic_write_text(out / "report.md", format_report(metrics))
     return metrics

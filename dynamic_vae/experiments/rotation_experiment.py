@@ -12,9 +12,11 @@ import numpy as np
 
 from dynamic_vae.config import get_preset
 from dynamic_vae.experiments.condition import Condition
+from dynamic_vae.experiments.data_folder import DATA_ENV, data_folder
 from dynamic_vae.experiments.experiment_family import ExperimentFamily
 
-DEFAULT_COIL = Path("../shared/data/coil20/coil20_objects01-14.npz")
+# The COIL-20 objects 1-14, relative to the data folder (docs/data.md).
+DEFAULT_COIL = Path("coil20/coil20_objects01-14.npz")
 DEGREES_PER_VIEW = 5  # COIL-20's turntable step
 
 
@@ -102,9 +104,9 @@ class RotationExperiment(ExperimentFamily):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--coil", type=Path, default=DEFAULT_COIL,
+        parser.add_argument("--coil", type=Path, default=None,
                             help=f"COIL-20-style .npz with 'frames' (objects, views, H, W) "
-                                 f"and 'object_ids' (default {DEFAULT_COIL})")
+                                 f"and 'object_ids' (default ${DATA_ENV}/{DEFAULT_COIL})")
         parser.add_argument("--objects", default=None,
                             help="comma-separated object ids (default: every object)")
         parser.add_argument("--steps", default="1,4",
@@ -115,6 +117,8 @@ class RotationExperiment(ExperimentFamily):
                                  "per epoch (default 720: ten turns of 72 views)")
 
     def conditions(self, args: argparse.Namespace) -> list[Condition]:
+        if args.coil is None:
+            args.coil = data_folder(None, "--coil") / DEFAULT_COIL
         frames, ids = load_coil_objects(args.coil)
         wanted = list(ids) if args.objects is None else parse_int_list(args.objects,
                                                                        "--objects")
@@ -157,23 +161,23 @@ class RotationExperiment(ExperimentFamily):
     def extra_metrics(self, condition: Condition, run_dir: Path) -> dict[str, Any]:
         from dynamic_vae.baseline import LinearDynamicTexture
         from dynamic_vae.evaluation.pose_advance import pose_advance_accuracy
-        from dynamic_vae.evaluation.run_evaluation import BASELINE_FILE, EVALUATION_DIR
+        from dynamic_vae.pixels import to_unit_range
         from dynamic_vae.synthesis import synthesize
-        from dynamic_vae.training import load_run
+        from dynamic_vae.runs import (BASELINE_FILE, EVALUATION_DIR, EVALUATION_METRICS_FILE,
+                                      load_run)
 
         evaluation = run_dir / EVALUATION_DIR
-        evaluated = json.loads((evaluation / "metrics.json").read_text())
+        evaluated = json.loads((evaluation / EVALUATION_METRICS_FILE).read_text())
         seeds, horizon = evaluated["seeds"], evaluated["horizon"]
         true_views = condition.labels["true_views"]
         step = condition.labels["step"]
-        model, _ = load_run(run_dir)
-        low, high = model.pixel_range
+        model = load_run(run_dir).model
         accuracies: dict[str, list[float]] = {"dynamic_vae": [], "linear_baseline": []}
         baseline_path = evaluation / BASELINE_FILE
         baseline = LinearDynamicTexture.load(baseline_path) if baseline_path.is_file() else None
         for seed in seeds:
             frames = synthesize(model, horizon, seed=seed, as_uint8=False)[0][0]
-            frames = np.clip((frames - low) / (high - low), 0.0, 1.0)
+            frames = to_unit_range(frames, model.pixel_range)
             accuracies["dynamic_vae"].append(pose_advance_accuracy(frames, true_views, step))
             if baseline is not None:
                 accuracies["linear_baseline"].append(

@@ -15,7 +15,7 @@ from typing import Any
 
 from dynamic_vae.experiments.condition import Condition
 from dynamic_vae.experiments.experiment_family import ExperimentFamily
-from dynamic_vae.outputs import atomic_write_text
+from dynamic_vae.atomic import atomic_write_text
 
 COMMON_COLUMNS = (("train_seconds", "training wall time (s)", ".0f"),
                   ("wall_seconds", "total wall time (s)", ".0f"))

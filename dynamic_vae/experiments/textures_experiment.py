@@ -10,10 +10,10 @@ import numpy as np
 
 from dynamic_vae.config import get_preset
 from dynamic_vae.experiments.condition import Condition
+from dynamic_vae.experiments.data_folder import DATA_ENV, data_folder
 from dynamic_vae.experiments.experiment_family import ExperimentFamily
 
-DEFAULT_DATA_DIR = Path("../shared/data")
-# The clips of ../shared/data (its README): four DynTex videos and the 48x48 traffic patch.
+# Four DynTex videos and a 48x48 traffic patch, relative to the data folder (docs/data.md).
 DEFAULT_CLIPS = ("dyntex/boiling_water.avi", "dyntex/fountain.avi", "dyntex/flashing_light.avi",
                  "dyntex/seawave.avi", "traffic48/traffic_a.npy")
 COLORS = ("gray", "rgb")
@@ -72,9 +72,9 @@ class TexturesExperiment(ExperimentFamily):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                            help="the shared data folder the default clips are read from "
-                                 f"(default {DEFAULT_DATA_DIR}, beside the project)")
+        parser.add_argument("--data-dir", type=Path, default=None,
+                            help="the data folder relative clips are read from (default: "
+                                 f"${DATA_ENV})")
         parser.add_argument("--clips", default=None,
                             help="comma-separated clips (videos, frame folders or .npy/.npz), "
                                  "relative to --data-dir or absolute (default: "
@@ -96,11 +96,13 @@ class TexturesExperiment(ExperimentFamily):
                  else [c.strip() for c in str(args.clips).split(",") if c.strip()])
         if not names:
             raise ValueError(f"--clips: expected comma-separated clip paths, got {args.clips!r}")
-        paths = [Path(n) if Path(n).is_absolute() else Path(args.data_dir) / n for n in names]
+        relative = [n for n in names if not Path(n).is_absolute()]
+        folder = data_folder(args.data_dir, "--data-dir") if relative else None
+        paths = [Path(n) if Path(n).is_absolute() else folder / n for n in names]
         for path in paths:
             if not path.exists():
                 raise FileNotFoundError(f"--clips: {path} does not exist (clips are read "
-                                        f"relative to --data-dir {args.data_dir})")
+                                        f"relative to --data-dir {folder})")
         return paths
 
     def conditions(self, args: argparse.Namespace) -> list[Condition]:

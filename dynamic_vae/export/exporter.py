@@ -78,14 +78,15 @@ def export_run(
         FileNotFoundError: `run_dir` is not a finished run.
         ValueError: `name` is not a plain folder name.
     """
-    from dynamic_vae.training import load_run
+    from dynamic_vae.runs import load_run
 
     if not name or name in (".", "..") or "/" in name or name.startswith("."):
         raise ValueError(f"--name: expected a plain folder name, got {name!r}")
-    model, config = load_run(run_dir)
-    return export_model(model, Path(base_dir) / name, max_frames=max_frames,
+    run = load_run(run_dir)
+    return export_model(run.model, Path(base_dir) / name, max_frames=max_frames,
                         frames_dtype=frames_dtype,
-                        info={"run_dir": str(Path(run_dir).resolve()), "run_config": config})
+                        info={"run_dir": str(Path(run_dir).resolve()),
+                              "run_config": run.record()})
 
 
 def write_warmup_requests(path: Path, num_frames: int, module: SequenceModule | None = None,

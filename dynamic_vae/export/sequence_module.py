@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from dynamic_vae.layers.latent_step import latent_rollout
+from dynamic_vae.pixels import from_pixel_range_tf, to_pixel_range_tf, to_unit_range_tf
+
 FRAME_DTYPES = ("uint8", "float32")
 
 # The modulus the in-process synthesis (dynamic_vae.synthesis) folds seeds with: keeping it
@@ -119,20 +122,13 @@ class SequenceModule(tf.Module):
 
     def to_model_pixels(self, frames: tf.Tensor) -> tf.Tensor:
         """Input frames (uint8 0..255 or float32 in [0, 1]) -> float32 in the pixel range."""
-        unit = tf.cast(frames, tf.float32)
-        if self.frames_dtype == "uint8":
-            unit = unit / 255.0
-        low, high = self.pixel_range
-        return unit * (high - low) + low
+        return to_pixel_range_tf(tf.cast(frames, self.frame_tf_dtype), self.pixel_range)
 
     def to_output_frames(self, frames: tf.Tensor) -> tf.Tensor:
         """Model-range frames -> the export's frame dtype (clipped to the pixel range)."""
-        low, high = self.pixel_range
-        unit = tf.clip_by_value((frames - low) / (high - low), 0.0, 1.0)
         if self.frames_dtype == "uint8":
-            # tf.round rounds half to even, as numpy does in from_pixel_range.
-            return tf.cast(tf.round(unit * 255.0), tf.uint8)
-        return unit
+            return from_pixel_range_tf(frames, self.pixel_range)
+        return to_unit_range_tf(frames, self.pixel_range)
 
     def decode_frames(self, latents: tf.Tensor) -> tf.Tensor:
         """Frames `(N, H, W, C)` in the export's frame dtype from latents `(N, n)`."""
@@ -167,14 +163,8 @@ class SequenceModule(tf.Module):
         num_frames = self.checked_num_frames(num_frames)
         noise = tf.random.stateless_normal(
             tf.stack([num_frames - 1, 1, self.latent_dim]), seed=self.split_seed(seed)[1])
-        a, b = self.transition_matrix, self.noise_matrix
-
-        def step(state: tf.Tensor, innovation: tf.Tensor) -> tf.Tensor:
-            return (tf.matmul(state, a, transpose_b=True)
-                    + tf.matmul(innovation, b, transpose_b=True))
-
-        later = tf.scan(step, noise, initializer=initial_state)
-        return tf.concat([initial_state, tf.reshape(later, [-1, self.latent_dim])], axis=0)
+        states = latent_rollout(initial_state, noise, self.transition_matrix, self.noise_matrix)
+        return tf.reshape(states, [-1, self.latent_dim])
 
 
 class _ModelParts:

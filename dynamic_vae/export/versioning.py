@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from dynamic_vae.atomic import staging_directory
 
 
 def existing_versions(model_dir: str | Path) -> list[int]:
@@ -35,11 +35,8 @@ def write_version(model_dir: str | Path, write: Callable[[Path], None]) -> Path:
     renaming onto an existing non-empty folder fails, and the loser takes the next number.
     """
     model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=model_dir, prefix=".export-"))
-    try:
+    with staging_directory(model_dir, "export-") as tmp:
         write(tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would survive the rename
         for _ in range(1000):
             target = model_dir / str(next_version(model_dir))
             try:
@@ -49,6 +46,3 @@ def write_version(model_dir: str | Path, write: Callable[[Path], None]) -> Path:
                 if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                     raise
         raise OSError(f"{model_dir}: could not claim a free version number")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tensorflow as tf
 
-from dynamic_vae.data.frame_pairs import from_pixel_range, to_pixel_range, validate_frames
+from dynamic_vae.data.frame_pairs import validate_frames
+from dynamic_vae.pixels import as_unit_float, from_pixel_range, to_pixel_range, to_unit_range
 from dynamic_vae.inference.clip import forecast_clip, impute_samples, smooth_clip
 from dynamic_vae.inference.masks import missing_mask
 from dynamic_vae.synthesis import decode_in_batches
@@ -42,8 +43,7 @@ def _output(model: DynamicVAE, latents: np.ndarray, as_uint8: bool) -> np.ndarra
     frames = decode_in_batches(model, np.asarray(latents, np.float32))
     if as_uint8:
         return from_pixel_range(frames, model.pixel_range)
-    low, high = model.pixel_range
-    return np.clip((frames - low) / (high - low), 0.0, 1.0).astype(np.float32)
+    return to_unit_range(frames, model.pixel_range)
 
 
 def forecast(model: DynamicVAE, frames: np.ndarray, steps: int, num_samples: int = 0,
@@ -102,7 +102,7 @@ def impute(model: DynamicVAE, frames: np.ndarray,
     posteriors = _smooth_clip(model, tf.constant(clip), tf.constant(mask))
     imputed = _output(model, posteriors.smoothed_means.numpy(), as_uint8)
     if keep_observed:
-        given = to_pixel_range(validate_frames(np.asarray(frames), name="frames"), (0.0, 1.0))
+        given = as_unit_float(validate_frames(np.asarray(frames), name="frames"))
         given = from_pixel_range(given, (0.0, 1.0)) if as_uint8 else given
         imputed[~mask] = given[~mask]
     if int(num_samples) <= 0:

@@ -30,6 +30,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from dynamic_vae.layers.latent_step import latent_step
+
 tfd = tfp.distributions
 
 INITIAL_SCALE = 0.70711
@@ -164,8 +166,7 @@ class DynamicLayer(keras.layers.Layer):
         """h([z1 ; z2]) = [z1 ; A z1 + B z2] (eq. 33) on the last axis."""
         n = self.latent_dim
         z1, z2 = z[..., :n], z[..., n:]
-        x_next = (tf.matmul(z1, self.transition_matrix, transpose_b=True)
-                  + tf.matmul(z2, self.noise_matrix, transpose_b=True))
+        x_next = latent_step(z1, self.transition_matrix, self.noise_matrix, z2)
         return tf.concat([z1, x_next], axis=-1)
 
     def to_state_space(self, z: tf.Tensor) -> tf.Tensor:
@@ -173,7 +174,8 @@ class DynamicLayer(keras.layers.Layer):
         return self.transition(z) if self.posterior == "pair" else z
 
     def _stateless_seed(self) -> tf.Tensor:
-        # Keras keeps the generator state as int64; TFP wants int32 (pitfalls.md, item 2).
+        # Keras keeps the generator state as int64 and TFP's stateless samplers take int32
+        # seeds only; folding into [0, 2^31 - 1) keeps the seed valid and deterministic.
         seed = self.seed_generator.next()
         return tf.cast(tf.math.floormod(seed, 2**31 - 1), tf.int32)
 

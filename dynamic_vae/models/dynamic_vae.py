@@ -20,6 +20,8 @@ both divided by L - 1 so that a pair (L = 2) is on the factorised ELBO's scale.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any
 
 import keras
@@ -28,8 +30,12 @@ import tensorflow as tf
 
 from dynamic_vae.config import ModelConfig
 from dynamic_vae.layers.dynamic_layer import DynamicLayer
+from dynamic_vae.layers.latent_step import latent_step
 from dynamic_vae.models.networks import build_decoder, build_encoder
 from dynamic_vae.models.window_posterior import sample_marginals, smoothed_window_posterior
+
+# Every ModelConfig field is also a keyword of DynamicVAE (and a key of its Keras config).
+MODEL_FIELDS = tuple(field.name for field in dataclasses.fields(ModelConfig))
 
 
 @keras.saving.register_keras_serializable(package="dynamic_vae")
@@ -40,33 +46,19 @@ class DynamicVAE(keras.Model):
     dataset of such pairs (or of longer windows `(batch, L, H, W, C)`) trains eq. (34); `call`
     returns the reconstructed pairs.
 
+    Every architecture and loss parameter is a field of `ModelConfig`, which holds their
+    defaults and validation; the model reads them from `model_config` only.
+
     Args:
-        frame_shape: `(H, W, C)`.
-        latent_dim: `n`.
-        filter_size: convolution kernel size.
-        base_channels: decoder channels at 1/8 resolution (`None`: 64 * C).
-        sigma: pixel noise standard deviation.
-        stationarity_weight: `lambda`.
-        kl_weight: weight of the KL term.
-        pixel_range: `(low, high)` of the pixels the model sees and produces.
-        output_activation: `linear`, `sigmoid` or `tanh`.
-        num_samples: Monte-Carlo samples per pair in training.
-        encoder_mode: `frame` or `pair` (see `DynamicLayer`).
-        prediction_weight: weight of the `C(A^k mu_t)` vs `y_{t+k}` term.
-        prediction_noise: in training, roll the prediction out with the model's own noise,
-            x_{k+1} = A x_k + B v_k, as synthesis does (else the noise-free A^k mu_t).
-        prediction_shrink: in training, start that rollout from `c * mu_t`,
-            `c ~ U(1 - prediction_shrink, 1)`, so the decoder also learns the states nearer
-            the origin that synthesis visits (0: off).
-        posterior: `factorized` (the paper) or `smoothed`: the frame encoder's outputs are
-            measurements of the states and the posterior over a training window is the
-            Kalman smoother's (see `window_posterior`).
-        mixed_precision: `off` or `bfloat16` hidden layers (see `ModelConfig`).
+        config: the model's `ModelConfig`; leave it out to give its fields as keywords.
         seed: seed of the latent sampling.
-        **kwargs: passed to `keras.Model`.
+        **kwargs: `ModelConfig` fields (when `config` is not given: `frame_shape`,
+            `latent_dim`, `sigma`, `posterior`, ...), the rest passed to `keras.Model`
+            (`name`, `dtype`, ...).
 
     Example:
-    >>> model = DynamicVAE(frame_shape=(32, 32, 1), latent_dim=10)
+    >>> model = DynamicVAE(ModelConfig(frame_shape=(32, 32, 1), latent_dim=10), seed=0)
+    >>> same = DynamicVAE(frame_shape=(32, 32, 1), latent_dim=10, seed=0)
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
     >>> model.fit(pairs_dataset, epochs=10)             # doctest: +SKIP
     >>> frames = model.decode(np.zeros((5, 10), "float32"))
@@ -76,38 +68,20 @@ class DynamicVAE(keras.Model):
       Autoencoders", arXiv 1803.07488 (2018).
     """
 
-    def __init__(
-        self,
-        frame_shape: tuple[int, int, int] = (32, 32, 1),
-        latent_dim: int = 10,
-        filter_size: int = 5,
-        base_channels: int | None = None,
-        sigma: float = 1.0,
-        stationarity_weight: float = 100.0,
-        kl_weight: float = 1.0,
-        pixel_range: tuple[float, float] = (0.0, 1.0),
-        output_activation: str = "linear",
-        num_samples: int = 1,
-        encoder_mode: str = "frame",
-        prediction_weight: float = 0.0,
-        prediction_noise: bool = False,
-        prediction_shrink: float = 0.0,
-        posterior: str = "factorized",
-        mixed_precision: str = "off",
-        seed: int | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, config: ModelConfig | None = None, seed: int | None = None,
+                 **kwargs: Any) -> None:
+        fields = {name: kwargs.pop(name) for name in MODEL_FIELDS if name in kwargs}
+        if config is None:
+            config = ModelConfig(**fields)
+        elif fields:
+            raise ValueError(f"DynamicVAE: give either a ModelConfig or its fields, not both "
+                             f"(got a config and {sorted(fields)})")
+        elif not isinstance(config, ModelConfig):
+            raise ValueError(f"DynamicVAE: config must be a ModelConfig, got "
+                             f"{type(config).__name__}")
         super().__init__(**kwargs)
-        self.model_config = ModelConfig(
-            frame_shape=tuple(frame_shape), latent_dim=latent_dim, filter_size=filter_size,
-            base_channels=base_channels, sigma=sigma, stationarity_weight=stationarity_weight,
-            kl_weight=kl_weight, pixel_range=tuple(pixel_range),
-            output_activation=output_activation, num_samples=num_samples,
-            encoder_mode=encoder_mode, prediction_weight=prediction_weight,
-            prediction_noise=prediction_noise, prediction_shrink=prediction_shrink,
-            posterior=posterior, mixed_precision=mixed_precision)
+        self.model_config = config
         self.seed = seed
-        config = self.model_config
         self.encoder = build_encoder(config)
         self.decoder = build_decoder(config)
         self.dynamic_layer = DynamicLayer(
@@ -124,8 +98,8 @@ class DynamicVAE(keras.Model):
     @classmethod
     def from_model_config(cls, config: ModelConfig, seed: int | None = None,
                           **kwargs: Any) -> "DynamicVAE":
-        fields = {name: getattr(config, name) for name in config.__dataclass_fields__}
-        return cls(seed=seed, **fields, **kwargs)
+        """The model of `config` (the same as `DynamicVAE(config, seed=seed)`)."""
+        return cls(config, seed=seed, **kwargs)
 
     # --- properties ---------------------------------------------------------------------
 
@@ -302,13 +276,12 @@ class DynamicVAE(keras.Model):
         state = self._rollout_start(state, training)
         rollout = []
         for _ in range(length - 1):
-            state = tf.matmul(state, self.dynamic_layer.transition_matrix,
-                              transpose_b=True)
+            innovation = None
             if self.model_config.prediction_noise and training:
                 innovation = keras.random.normal(
                     tf.shape(state), seed=self.dynamic_layer.seed_generator)
-                state = state + tf.matmul(innovation, self.dynamic_layer.noise_matrix,
-                                          transpose_b=True)
+            state = latent_step(state, self.dynamic_layer.transition_matrix,
+                                self.dynamic_layer.noise_matrix, innovation)
             rollout.append(state)
         predicted = self.decode(tf.reshape(tf.stack(rollout, axis=1),
                                            [-1, self.latent_dim]), training=training)
@@ -361,12 +334,10 @@ class DynamicVAE(keras.Model):
         return self._update_trackers(self._loss_terms(windows, training=False))
 
     def get_config(self) -> dict[str, Any]:
+        # The ModelConfig's fields as keywords: `from_config` (cls(**config)) rebuilds the
+        # ModelConfig from them, so a .keras file holds the whole model configuration.
         config = super().get_config()
-        model_config = self.model_config
-        config.update({name: getattr(model_config, name)
-                       for name in model_config.__dataclass_fields__})
-        config["frame_shape"] = list(model_config.frame_shape)
-        config["pixel_range"] = list(model_config.pixel_range)
+        config.update(json.loads(json.dumps(dataclasses.asdict(self.model_config))))
         config["seed"] = self.seed
         return config
 
