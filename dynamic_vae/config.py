@@ -20,6 +20,8 @@ ENCODER_MODES = ("frame", "pair")
 POSTERIORS = ("factorized", "smoothed")
 MIXED_PRECISION = ("off", "bfloat16")
 OUTPUT_ACTIVATIONS = ("linear", "sigmoid", "tanh")
+ARCHITECTURES = ("v1", "residual")
+OBSERVATION_NOISES = ("fixed", "learned", "optimal")
 
 
 @dataclasses.dataclass
@@ -61,6 +63,16 @@ class ModelConfig:
             the model's linear-Gaussian prior given those measurements (Kalman smoother), so
             frame-to-frame jitter of the codes is not paid for with innovation noise. See
             `dynamic_vae.models.window_posterior`.
+        architecture: `v1` (the paper's networks, `dynamic_vae.models.networks`) or
+            `residual` (GroupNorm + SiLU residual blocks whose channels stay wide at high
+            resolution, `dynamic_vae.models.residual_networks`).
+        width: channels of the residual networks at full resolution (doubled at each of the
+            three coarser levels); `residual` only.
+        depth: residual blocks per resolution level; `residual` only.
+        observation_noise: how sigma is set. `fixed`: `sigma` as given (the paper).
+            `learned`: a trainable log sigma per channel, starting at `sigma`. `optimal`:
+            per batch and channel, the sigma that maximises the likelihood (the RMS error;
+            the sigma-VAE's calibrated decoder), so no sigma needs tuning per data set.
         mixed_precision: `off` or `bfloat16`: the hidden convolutions and dense layers
             compute in bfloat16 (variables stay float32); the posterior heads, the decoder's
             output layer, A, B and every loss term stay float32. bfloat16 keeps float32's
@@ -83,6 +95,10 @@ class ModelConfig:
     prediction_noise: bool = False
     prediction_shrink: float = 0.0
     posterior: str = "factorized"
+    architecture: str = "v1"
+    width: int = 32
+    depth: int = 1
+    observation_noise: str = "fixed"
     mixed_precision: str = "off"
 
     def __post_init__(self) -> None:
@@ -119,6 +135,15 @@ class ModelConfig:
             raise ValueError("posterior 'smoothed' needs encoder_mode 'frame' (the smoother "
                              f"reads each frame's code as a measurement), got "
                              f"{self.encoder_mode!r}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got "
+                             f"{self.architecture!r}")
+        if self.width < 1 or self.depth < 0:
+            raise ValueError(f"width must be >= 1 and depth >= 0, got width {self.width} "
+                             f"and depth {self.depth}")
+        if self.observation_noise not in OBSERVATION_NOISES:
+            raise ValueError(f"observation_noise must be one of {OBSERVATION_NOISES}, got "
+                             f"{self.observation_noise!r}")
         if self.mixed_precision not in MIXED_PRECISION:
             raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got "
                              f"{self.mixed_precision!r}")
@@ -154,6 +179,9 @@ class TrainingConfig:
         kl_warmup_epochs: epochs over which the KL weight ramps up linearly (0: none).
         window: frames per training example; 2 trains on pairs (the paper), longer windows
             also train the model's k-step predictions (see `ModelConfig.prediction_weight`).
+        windows_per_epoch: training windows per epoch, drawn from as many reshuffled passes
+            over the clip as that takes (`None`: one pass). It budgets training in steps, so a
+            200-frame clip and a 2000-frame clip get the same number of updates.
     """
 
     learning_rate: float = 1e-3
@@ -167,6 +195,7 @@ class TrainingConfig:
     image_every: int = 5
     kl_warmup_epochs: int = 0
     window: int = 2
+    windows_per_epoch: int | None = None
 
     def __post_init__(self) -> None:
         if self.learning_rate <= 0:
@@ -180,6 +209,9 @@ class TrainingConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.num_frames < 2:
             raise ValueError(f"num_frames must be >= 2, got {self.num_frames}")
+        if self.windows_per_epoch is not None and self.windows_per_epoch < 1:
+            raise ValueError(f"windows_per_epoch must be >= 1 (or None: one pass), got "
+                             f"{self.windows_per_epoch}")
         if self.image_every < 0:
             raise ValueError(f"image_every must be >= 0, got {self.image_every}")
 
@@ -187,7 +219,7 @@ class TrainingConfig:
 # Fields that fix the networks' weight shapes: a warm start (and so a fine-tuning stage) needs
 # them equal.
 ARCHITECTURE_FIELDS = ("frame_shape", "latent_dim", "filter_size", "base_channels",
-                       "encoder_mode")
+                       "encoder_mode", "architecture", "width", "depth", "observation_noise")
 
 
 @dataclasses.dataclass
@@ -354,7 +386,23 @@ PRESETS: dict[str, dict[str, Any]] = {
         "finetune": {"posterior": "smoothed", "stationarity_weight": 10000.0, "window": 9,
                      "prediction_shrink": 0.95, "epochs": 4},
     },
+    "video": {
+        # Any clip, no flags: residual networks wide enough to reconstruct real frames, a
+        # calibrated decoder (sigma at the batch's optimum, so nothing is set per data set), a
+        # 4-step prediction term over windows of 5, and a budget of windows per epoch, so a
+        # 200-frame clip gets as many updates as a long one. See docs/results/textures.md.
+        "model": {"architecture": "residual", "width": 16, "depth": 1,
+                  "encoder_mode": "frame", "observation_noise": "optimal",
+                  "output_activation": "sigmoid", "latent_dim": 10,
+                  "stationarity_weight": 100.0, "prediction_weight": 1.0, "kl_weight": 1.0},
+        "training": {"learning_rate": 1e-3, "batch_size": 16, "window": 5, "epochs": 10,
+                     "windows_per_epoch": 1024},
+    },
 }
+
+# The preset `train` starts from when no --preset is given: counting for a digit cycle, video
+# for frames of one's own.
+DEFAULT_PRESETS = {"counting": "counting-mnist", "frames": "video"}
 
 
 def get_preset(name: str) -> RunConfig:

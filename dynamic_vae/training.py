@@ -338,7 +338,8 @@ def _train_stage(
         copy_weights(source, model)
     dataset = pairs.epoch_dataset(training.batch_size, seed=training.seed,
                                   first_epoch=first_epoch, epochs=training.epochs,
-                                  window=training.window)
+                                  window=training.window,
+                                  windows_per_epoch=training.windows_per_epoch)
     # Every replica gets a copy of each held-out pair (a batch of one pair cannot be split
     # between replicas); the mean over copies is the mean over pairs.
     replicas = distribution.num_replicas_in_sync
@@ -363,8 +364,8 @@ def _train_stage(
             # Keras warns that shuffle=True is ignored for datasets; ours shuffles itself.
             warnings.filterwarnings("ignore", message=".*shuffle=True.*")
             model.fit(dataset, epochs=training.epochs, initial_epoch=first_epoch,
-                      steps_per_epoch=pairs.steps_per_epoch(training.batch_size,
-                                                            training.window),
+                      steps_per_epoch=pairs.steps_per_epoch(
+                          training.batch_size, training.window, training.windows_per_epoch),
                       validation_data=validation, callbacks=callbacks, verbose=verbose)
     wall_time = time.perf_counter() - start
     if divergence.stopped_at is not None:
@@ -390,8 +391,9 @@ def _train_stage(
         "wall_time_seconds": wall_time,
         "train_pairs": int(len(pairs.train_starts)),
         # A window of L frames trains L - 1 pairs.
-        "pairs_per_second": (epochs_this_time * len(pairs.window_starts(training.window))
-                             * (training.window - 1) / max(wall_time, 1e-9)),
+        "pairs_per_second": (epochs_this_time * (training.windows_per_epoch or len(
+            pairs.window_starts(training.window))) * (training.window - 1)
+            / max(wall_time, 1e-9)),
         "final_metrics": {k: v[-1] for k, v in history_data.items()},
         "spectrum": spectrum_report(a, b),
         "test_pair_starts": [int(t) for t in pairs.test_starts],
@@ -434,6 +436,8 @@ def copy_weights(source: DynamicVAE, model: DynamicVAE) -> None:
     model.decoder.set_weights(source.decoder.get_weights())
     model.dynamic_layer.transition_matrix.assign(source.dynamic_layer.transition_matrix)
     model.dynamic_layer.noise_matrix.assign(source.dynamic_layer.noise_matrix)
+    if model.model_config.observation_noise == "learned":
+        model.log_sigma.assign(source.log_sigma)
 
 
 def _write_history_csv(history: dict[str, list[float]], path: Path) -> None:

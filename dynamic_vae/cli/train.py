@@ -45,8 +45,9 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
                     "run directory (the first stage goes to RUN/warm_start/); a flag sets "
                     "its field in both stages, --epochs sets the first stage's length and "
                     "--finetune-epochs the second's (0: no fine-tuning).")
-    parser.add_argument("--preset", default="counting-mnist",
-                        help="counting-mnist (default) or paper-v1")
+    parser.add_argument("--preset", default=None,
+                        help="counting-mnist (the default for --cycle), video (the default "
+                             "for --frames or --dataset) or paper-v1")
     parser.add_argument("--output", "-o", type=Path, required=True, help="run directory")
     add_frame_source_arguments(parser)
     group = parser.add_argument_group(
@@ -121,14 +122,15 @@ def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from dynamic_vae.cli.frame_source import frame_shape_of, load_frame_source
-    from dynamic_vae.config import get_preset
+    from dynamic_vae.config import DEFAULT_PRESETS, get_preset
     from dynamic_vae.training import train
 
     flags = run_config_flags()
     check_config_flags(args, flags)
-    config = get_preset(args.preset)
     overrides = {flag.name: getattr(args, flag.name) for flag in flags}
     frames, frames_source = load_frame_source(args)
+    preset = args.preset or DEFAULT_PRESETS["counting" if frames is None else "frames"]
+    config = get_preset(preset)
     if frames is not None:
         overrides["frame_shape"] = frame_shape_of(frames)
     config = config.override(**overrides)

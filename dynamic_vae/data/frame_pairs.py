@@ -132,26 +132,43 @@ class FramePairs:
                                      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return dataset.prefetch(tf.data.AUTOTUNE)
 
-    def steps_per_epoch(self, batch_size: int, window: int = 2) -> int:
-        """Batches in one pass over the training windows (the last one may be smaller)."""
-        return -(-len(self.window_starts(window)) // batch_size)
+    def steps_per_epoch(self, batch_size: int, window: int = 2,
+                        windows_per_epoch: int | None = None) -> int:
+        """Batches in one epoch (the last one may be smaller): one pass over the training
+        windows, or `windows_per_epoch` windows."""
+        count = windows_per_epoch or len(self.window_starts(window))
+        return -(-count // batch_size)
 
     def epoch_dataset(self, batch_size: int, seed: int, first_epoch: int, epochs: int,
-                      window: int = 2) -> tf.data.Dataset:
+                      window: int = 2, windows_per_epoch: int | None = None
+                      ) -> tf.data.Dataset:
         """The batches of epochs `first_epoch .. epochs - 1`, one after the other.
 
         Epoch e's order is a stateless shuffle seeded by `(seed, e)`, so a run resumed at epoch
         e sees exactly the batches an uninterrupted run would have seen (a `shuffle` with
-        `reshuffle_each_iteration` would restart its sequence of orders). Fit it with
-        `steps_per_epoch=self.steps_per_epoch(batch_size, window)`.
+        `reshuffle_each_iteration` would restart its sequence of orders). With
+        `windows_per_epoch` an epoch is that many windows, taken from as many consecutive
+        shuffled passes as needed (each pass seeded by `(seed, e, pass)`). Fit it with
+        `steps_per_epoch=self.steps_per_epoch(batch_size, window, windows_per_epoch)`.
         """
         if not 0 <= first_epoch <= epochs:
             raise ValueError(f"first_epoch must lie in [0, epochs={epochs}], got {first_epoch}")
-        starts = tf.constant(self._checked_window_starts(batch_size, window))
+        if windows_per_epoch is not None and windows_per_epoch < 1:
+            raise ValueError(f"windows_per_epoch must be >= 1, got {windows_per_epoch}")
+        window_starts = self._checked_window_starts(batch_size, window)
+        starts = tf.constant(window_starts)
+        count = windows_per_epoch or len(window_starts)
+        passes = -(-count // len(window_starts))
 
         def one_epoch(epoch: tf.Tensor) -> tf.data.Dataset:
-            order = tf.random.experimental.stateless_shuffle(
-                starts, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+            base = tf.constant(seed, tf.int64)
+            if windows_per_epoch is None:
+                order = tf.random.experimental.stateless_shuffle(
+                    starts, seed=tf.stack([base, epoch]))
+            else:
+                order = tf.concat([tf.random.experimental.stateless_shuffle(
+                    starts, seed=tf.stack([base, epoch * passes + i])) for i in range(passes)],
+                    axis=0)[:count]
             return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
         return self._gather_windows(

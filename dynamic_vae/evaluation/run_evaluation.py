@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from dynamic_vae.data.frame_pairs import validate_frames
+from dynamic_vae.evaluation.appearance import sharpness_ratio, spectrum_distance
 from dynamic_vae.evaluation.cycle_spectrum import cycle_eigenvalue_match
+from dynamic_vae.evaluation.martin_distance import clip_martin_distance
 from dynamic_vae.spectrum import cycle_ceiling
 from dynamic_vae.evaluation.digit_order import digit_order_metrics
 from dynamic_vae.evaluation.figures import plot_spectra, plot_stability, plot_strips
@@ -43,6 +45,32 @@ TEST_PAIR_START = "dynamic_vae_test_pair"
 def unit_frames(frames: np.ndarray, name: str = "frames") -> np.ndarray:
     """Validated frames as float32 `(T, H, W, C)` in [0, 1]."""
     return to_pixel_range(validate_frames(np.asarray(frames), name=name), (0.0, 1.0))
+
+
+def pca_reconstruction_error(training: np.ndarray, frames: np.ndarray,
+                             components: int) -> float:
+    """MSE of `frames` projected on the leading `components` principal components of the
+    training frames (about their mean): what a linear observation map of the same latent
+    dimension reconstructs, the ceiling an encoder and decoder should at least reach."""
+    from dynamic_vae.baseline.linear_dynamic_texture import randomized_svd
+
+    flat = training.reshape(len(training), -1).astype(np.float64)
+    mean = flat.mean(axis=0)
+    _, _, basis = randomized_svd(flat - mean, min(components, len(flat) - 1))
+    centred = frames.reshape(len(frames), -1).astype(np.float64) - mean
+    return float(np.mean((centred - centred @ basis.T @ basis) ** 2))
+
+
+def appearance_metrics(real: np.ndarray, sequences: np.ndarray,
+                       latent_dim: int) -> dict[str, float]:
+    """Sharpness ratio and spectrum distance of synthesised sequences `(S, T, H, W, C)` against
+    the real frames, and the Martin distance between linear dynamic textures of latent_dim
+    states fitted to the real frames and to the first sequence."""
+    synthesised = sequences.reshape(-1, *sequences.shape[2:])
+    return {"sharpness_ratio": sharpness_ratio(real, synthesised),
+            "spectrum_distance": spectrum_distance(real, synthesised),
+            "martin_distance": clip_martin_distance(real, sequences[0],
+                                                    latent_dim=min(latent_dim, len(real) - 1))}
 
 
 def load_run_frames(run: Run) -> np.ndarray:
@@ -254,10 +282,15 @@ def evaluate_run(
     }
     # The decoder's own blur, for scale: reconstructions of the held-out frames (k = 0).
     heldout_std = per_frame_statistics(heldout[starts])[1].mean()
+    metrics["reconstruction"] = {
+        "pca": pca_reconstruction_error(training, heldout[starts], model.latent_dim)}
     for name, predict in predictors.items():
         reconstructed = predict(context_pairs(heldout, starts), [0])[0]
         metrics["stability"][name]["reconstruction_std_ratio"] = float(
             per_frame_statistics(reconstructed)[1].mean() / heldout_std)
+        metrics["reconstruction"][name] = float(np.mean((reconstructed - heldout[starts]) ** 2))
+    metrics["appearance"] = {name: appearance_metrics(training, seq, model.latent_dim)
+                             for name, seq in sequences.items()}
     if counting:
         period = len(cycle)
         metrics["cycle_spectrum"] = {

@@ -8,6 +8,9 @@ Loss per frame pair y_hat = [y_t ; y_{t+1}] (eq. 34, averaged over Monte-Carlo s
     + prediction_weight * mean_k ||y_{t+k} - C(A^k mu_t)||^2 / (2 sigma^2)   prediction term
 
 where [x_t ; x_{t+1}] is the dynamic layer's output (eq. 33) and mu_t the posterior mean of x_t.
+With `observation_noise` `learned` or `optimal` both observation terms are the Gaussian
+negative log-likelihood `sum (y - C(x))^2 / (2 sigma_c^2) + log sigma_c` with sigma learned per
+channel or set to the batch's optimum (`observation_noise`), instead of a hand-set sigma.
 Training batches may be windows of L >= 2 consecutive frames: the ELBO terms then average over
 the window's L - 1 pairs and the prediction term runs k = 1 .. L - 1 steps (the paper's setting
 is L = 2 with no prediction term).
@@ -32,6 +35,10 @@ from dynamic_vae.config import ModelConfig
 from dynamic_vae.layers.dynamic_layer import DynamicLayer
 from dynamic_vae.layers.latent_step import latent_step
 from dynamic_vae.models.networks import build_decoder, build_encoder
+from dynamic_vae.models.observation_noise import (gaussian_negative_log_likelihood,
+                                                  optimal_log_sigma)
+from dynamic_vae.models.residual_networks import (build_residual_decoder,
+                                                  build_residual_encoder)
 from dynamic_vae.models.window_posterior import sample_marginals, smoothed_window_posterior
 
 # Every ModelConfig field is also a keyword of DynamicVAE (and a key of its Keras config).
@@ -82,8 +89,13 @@ class DynamicVAE(keras.Model):
         super().__init__(**kwargs)
         self.model_config = config
         self.seed = seed
-        self.encoder = build_encoder(config)
-        self.decoder = build_decoder(config)
+        residual = config.architecture == "residual"
+        self.encoder = (build_residual_encoder if residual else build_encoder)(config)
+        self.decoder = (build_residual_decoder if residual else build_decoder)(config)
+        if config.observation_noise == "learned":
+            self.log_sigma = self.add_weight(
+                name="log_sigma", shape=(config.frame_shape[2],),
+                initializer=keras.initializers.Constant(float(np.log(config.sigma))))
         self.dynamic_layer = DynamicLayer(
             latent_dim=config.latent_dim, posterior=config.encoder_mode,
             stationarity_weight=config.stationarity_weight, kl_weight=config.kl_weight,
@@ -93,6 +105,7 @@ class DynamicVAE(keras.Model):
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.residual_tracker = keras.metrics.Mean(name="stationarity_residual")
         self.prediction_tracker = keras.metrics.Mean(name="prediction")
+        self.sigma_tracker = keras.metrics.Mean(name="sigma")
         self.built = True
 
     @classmethod
@@ -121,6 +134,8 @@ class DynamicVAE(keras.Model):
                     self.residual_tracker]
         if self.model_config.prediction_weight > 0:
             trackers.append(self.prediction_tracker)
+        if self.model_config.observation_noise != "fixed":
+            trackers.append(self.sigma_tracker)
         return trackers
 
     # --- accessors ----------------------------------------------------------------------
@@ -178,10 +193,22 @@ class DynamicVAE(keras.Model):
             tf.cast(self.dynamic_layer.noise_matrix, measurements.dtype))
 
     def _squared_error(self, targets: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
-        """Sum of squared errors over all but the first axis, over 2 sigma^2."""
-        axes = list(range(1, len(predictions.shape)))
-        return tf.reduce_sum(tf.square(targets - predictions), axis=axes) / (
-            2.0 * self.model_config.sigma ** 2)
+        """The observation term per example: with a fixed sigma the sum of squared errors over
+        all but the first axis, over 2 sigma^2 (eq. 34); with a learned or optimal sigma the
+        Gaussian negative log-likelihood, whose log-sigma term keeps sigma from growing."""
+        mode = self.model_config.observation_noise
+        if mode == "fixed":
+            axes = list(range(1, len(predictions.shape)))
+            return tf.reduce_sum(tf.square(targets - predictions), axis=axes) / (
+                2.0 * self.model_config.sigma ** 2)
+        return gaussian_negative_log_likelihood(targets, predictions,
+                                                self._log_sigma(targets, predictions))
+
+    def _log_sigma(self, targets: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
+        """log sigma per channel: the trainable one, or the batch's optimum."""
+        if self.model_config.observation_noise == "learned":
+            return tf.convert_to_tensor(self.log_sigma)
+        return optimal_log_sigma(targets, predictions, per_channel=True)
 
     def _window_posteriors(self, windows: tf.Tensor, training: bool
                            ) -> tuple[tf.Tensor, tf.Tensor]:
@@ -226,7 +253,8 @@ class DynamicVAE(keras.Model):
         targets = tf.tile(targets, [repeats, 1, 1, 1, 1])
         reconstruction = tf.reduce_mean(self._squared_error(targets, reconstructions))
         kl, penalty = self.dynamic_layer.losses
-        terms = {"reconstruction": reconstruction, "kl": kl, "penalty": penalty}
+        terms = {"reconstruction": reconstruction, "kl": kl, "penalty": penalty,
+                 **self._sigma_term(targets, reconstructions)}
         total = reconstruction + kl + penalty
         if self.model_config.prediction_weight > 0:
             states = self.dynamic_layer.to_state_space(mean)[:, :self.latent_dim]
@@ -261,7 +289,8 @@ class DynamicVAE(keras.Model):
         layer = self.dynamic_layer
         kl_term = layer.kl_weight * layer.kl_schedule * tf.reduce_mean(kl) / transitions
         penalty = layer.stationarity_penalty()
-        terms = {"reconstruction": reconstruction, "kl": kl_term, "penalty": penalty}
+        terms = {"reconstruction": reconstruction, "kl": kl_term, "penalty": penalty,
+                 **self._sigma_term(targets, frames)}
         total = reconstruction + kl_term + penalty
         if self.model_config.prediction_weight > 0:
             terms["prediction"] = self._prediction_term(windows, means[:, 0], training)
@@ -300,6 +329,14 @@ class DynamicVAE(keras.Model):
             (tf.shape(states)[0], 1), minval=1.0 - shrink, maxval=1.0, dtype=states.dtype,
             seed=self.dynamic_layer.seed_generator)
 
+    def _sigma_term(self, targets: tf.Tensor, reconstructions: tf.Tensor
+                    ) -> dict[str, tf.Tensor]:
+        """`{"sigma": mean sigma of the reconstructions}` when sigma is not fixed, for the
+        logs (what a calibrated decoder settled on)."""
+        if self.model_config.observation_noise == "fixed":
+            return {}
+        return {"sigma": tf.reduce_mean(tf.exp(self._log_sigma(targets, reconstructions)))}
+
     def _update_trackers(self, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         self.loss_tracker.update_state(terms["loss"])
         self.reconstruction_tracker.update_state(terms["reconstruction"])
@@ -307,6 +344,8 @@ class DynamicVAE(keras.Model):
         self.residual_tracker.update_state(self.dynamic_layer.stationarity_residual())
         if "prediction" in terms:
             self.prediction_tracker.update_state(terms["prediction"])
+        if "sigma" in terms:
+            self.sigma_tracker.update_state(terms["sigma"])
         results = {metric.name: metric.result() for metric in self.metrics}
         if isinstance(tf.distribute.get_strategy(),
                       tf.distribute.MultiWorkerMirroredStrategy):

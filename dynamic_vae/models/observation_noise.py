@@ -21,8 +21,6 @@ Reference:
 from __future__ import annotations
 
 import tensorflow as tf
-
-NOISE_MODES = ("fixed", "learned", "optimal")
 # The optimal sigma of a perfect reconstruction is 0; its log is floored here.
 MIN_LOG_SIGMA = -6.0
 

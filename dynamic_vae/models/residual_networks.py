@@ -4,13 +4,17 @@ The paper's v1 networks (`dynamic_vae.models.networks`) divide channels by 4 per
 48x48 their hidden maps have 4 and 16 channels and reconstructions are blurry whatever the
 dynamics. These keep the channels wide where the resolution is high:
 
-Encoder: zero-pad to a multiple of 8 -> Conv2D(width) -> three levels of [`depth` residual
-blocks, strided Conv2D (stride 2) doubling the channels] -> GroupNorm + SiLU -> Flatten ->
-Dense heads for the posterior mean and log-variance.
+Encoder: zero-pad to a multiple of 8 -> Conv2D(width) at full resolution -> three levels of
+[strided Conv2D (stride 2), `depth` residual blocks], with width, 2 width and 4 width channels
+at 1/2, 1/4 and 1/8 of the frame size -> GroupNorm + SiLU -> Flatten -> Dense heads for the
+posterior mean and log-variance.
 
-Decoder: Dense -> reshape to (H/8, W/8, 4 width) -> three levels of [nearest-neighbour
-upsample x2, Conv2D halving the channels, `depth` residual blocks] -> GroupNorm + SiLU ->
-Conv2D to the frame's channels with the output activation -> crop.
+Decoder: Dense -> reshape to (H/8, W/8, 4 width) -> three levels of [`depth` residual blocks,
+nearest-neighbour upsample x2, Conv2D] with 4 width, 2 width and width channels -> GroupNorm +
+SiLU -> Conv2D to the frame's channels with the output activation -> crop.
+
+The residual blocks run at 1/2 of the frame size and below, where a convolution costs a quarter
+of a full-resolution one or less; full resolution has one convolution on each side.
 
 A residual block is GroupNorm -> SiLU -> Conv2D(3x3) -> GroupNorm -> SiLU -> Conv2D(3x3),
 added to its input (through a 1x1 Conv2D where the channels change). Only Keras built-in
@@ -49,7 +53,7 @@ def _residual_block(x, channels: int, name: str, dtype: str):
 
 
 def _level_channels(width: int) -> list[int]:
-    """Channels from the finest level to the coarsest: width, 2 width, 4 width."""
+    """Channels at 1/2, 1/4 and 1/8 of the frame size: width, 2 width, 4 width."""
     return [width * 2 ** level for level in range(LEVELS)]
 
 
@@ -73,14 +77,12 @@ def build_residual_encoder(config, name: str = "encoder") -> keras.Model:
     inputs = keras.Input(shape=(height, width, in_channels), name="frames")
     x = keras.layers.ZeroPadding2D(padding_to_multiple_of_8(config.frame_shape), name="pad",
                                    dtype=hidden)(inputs)
-    level_channels = _level_channels(config.width)
-    x = keras.layers.Conv2D(level_channels[0], 3, padding="same", name="stem",
-                            dtype=hidden)(x)
-    for level, level_width in enumerate(level_channels):
+    x = keras.layers.Conv2D(config.width, 3, padding="same", name="stem", dtype=hidden)(x)
+    for level, level_width in enumerate(_level_channels(config.width)):
+        x = keras.layers.Conv2D(level_width, 3, strides=2, padding="same", name=f"down{level}",
+                                dtype=hidden)(x)
         for block in range(config.depth):
             x = _residual_block(x, level_width, f"down{level}_block{block}", hidden)
-        x = keras.layers.Conv2D(level_channels[min(level + 1, LEVELS - 1)], 3, strides=2,
-                                padding="same", name=f"down{level}", dtype=hidden)(x)
     x = keras.layers.GroupNormalization(_groups(x.shape[-1]), name="head_norm",
                                         dtype=hidden)(x)
     x = keras.layers.Activation("silu", name="head_act", dtype=hidden)(x)
@@ -108,13 +110,14 @@ def build_residual_decoder(config, name: str = "decoder") -> keras.Model:
                            dtype=hidden)(inputs)
     x = keras.layers.Reshape((coarse_h, coarse_w, level_channels[-1]), name="reshape",
                              dtype=hidden)(x)
+    upsampled_channels = [*reversed(level_channels[:-1]), config.width]
     for level, level_width in enumerate(reversed(level_channels)):
-        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"upsample{level}",
-                                      dtype=hidden)(x)
-        x = keras.layers.Conv2D(level_width, 3, padding="same", name=f"up{level}",
-                                dtype=hidden)(x)
         for block in range(config.depth):
             x = _residual_block(x, level_width, f"up{level}_block{block}", hidden)
+        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"upsample{level}",
+                                      dtype=hidden)(x)
+        x = keras.layers.Conv2D(upsampled_channels[level], 3, padding="same", name=f"up{level}",
+                                dtype=hidden)(x)
     x = keras.layers.GroupNormalization(_groups(x.shape[-1]), name="out_norm",
                                         dtype=hidden)(x)
     x = keras.layers.Activation("silu", name="out_act", dtype=hidden)(x)
