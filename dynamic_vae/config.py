@@ -69,6 +69,10 @@ class ModelConfig:
         width: channels of the residual networks at full resolution (doubled at each of the
             three coarser levels); `residual` only.
         depth: residual blocks per resolution level; `residual` only.
+        linear_path: `residual` with `frame` encoder only: a linear map of the frame beside
+            the encoder and a linear observation map `C x + b` beside the decoder, and
+            training starts at the linear dynamic texture fitted to the training frames
+            (its C, mean frame, A and B), so the model begins where the linear baseline ends.
         observation_noise: how sigma is set. `fixed`: `sigma` as given (the paper).
             `learned`: a trainable log sigma per channel, starting at `sigma`. `optimal`:
             per batch and channel, the sigma that maximises the likelihood (the RMS error;
@@ -98,6 +102,7 @@ class ModelConfig:
     architecture: str = "v1"
     width: int = 32
     depth: int = 1
+    linear_path: bool = False
     observation_noise: str = "fixed"
     mixed_precision: str = "off"
 
@@ -141,6 +146,10 @@ class ModelConfig:
         if self.width < 1 or self.depth < 0:
             raise ValueError(f"width must be >= 1 and depth >= 0, got width {self.width} "
                              f"and depth {self.depth}")
+        if self.linear_path and (self.architecture != "residual"
+                                 or self.encoder_mode != "frame"):
+            raise ValueError(f"linear_path needs architecture 'residual' and encoder_mode "
+                             f"'frame', got {self.architecture!r} and {self.encoder_mode!r}")
         if self.observation_noise not in OBSERVATION_NOISES:
             raise ValueError(f"observation_noise must be one of {OBSERVATION_NOISES}, got "
                              f"{self.observation_noise!r}")
@@ -219,7 +228,8 @@ class TrainingConfig:
 # Fields that fix the networks' weight shapes: a warm start (and so a fine-tuning stage) needs
 # them equal.
 ARCHITECTURE_FIELDS = ("frame_shape", "latent_dim", "filter_size", "base_channels",
-                       "encoder_mode", "architecture", "width", "depth", "observation_noise")
+                       "encoder_mode", "architecture", "width", "depth", "linear_path",
+                       "observation_noise")
 
 
 @dataclasses.dataclass
@@ -391,9 +401,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # calibrated decoder (sigma at the batch's optimum, so nothing is set per data set), a
         # 4-step prediction term over windows of 5, and a budget of windows per epoch, so a
         # 200-frame clip gets as many updates as a long one. See docs/results/textures.md.
-        "model": {"architecture": "residual", "width": 16, "depth": 1,
+        "model": {"architecture": "residual", "width": 16, "depth": 1, "linear_path": True,
                   "encoder_mode": "frame", "observation_noise": "optimal",
-                  "output_activation": "sigmoid", "latent_dim": 10,
+                  "output_activation": "linear", "latent_dim": 10,
                   "stationarity_weight": 100.0, "prediction_weight": 1.0, "kl_weight": 1.0},
         "training": {"learning_rate": 1e-3, "batch_size": 16, "window": 5, "epochs": 10,
                      "windows_per_epoch": 1024},

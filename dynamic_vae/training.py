@@ -336,6 +336,11 @@ def _train_stage(
     first_epoch = 0 if restart else min(backup.restore(model), training.epochs)
     if source is not None and first_epoch == 0:
         copy_weights(source, model)
+    elif first_epoch == 0 and config.model.linear_path:
+        from dynamic_vae.models.linear_initialisation import initialise_from_linear_texture
+
+        initialise_from_linear_texture(model, pairs.frames, pairs.train_starts,
+                                       seed=training.seed)
     dataset = pairs.epoch_dataset(training.batch_size, seed=training.seed,
                                   first_epoch=first_epoch, epochs=training.epochs,
                                   window=training.window,

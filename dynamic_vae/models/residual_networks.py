@@ -13,6 +13,12 @@ Decoder: Dense -> reshape to (H/8, W/8, 4 width) -> three levels of [`depth` res
 nearest-neighbour upsample x2, Conv2D] with 4 width, 2 width and width channels -> GroupNorm +
 SiLU -> Conv2D to the frame's channels with the output activation -> crop.
 
+With `linear_path` each network also has a linear map beside it: the encoder adds a linear
+map of the pixels to the posterior mean, the decoder adds `C x + b` to its output (before the
+output activation). That is the observation map of a linear dynamic texture, so training can
+start at the linear model fitted in closed form (`dynamic_vae.models.linear_initialisation`)
+and the networks learn what it cannot show.
+
 The residual blocks run at 1/2 of the frame size and below, where a convolution costs a quarter
 of a full-resolution one or less; full resolution has one convolution on each side.
 
@@ -89,6 +95,12 @@ def build_residual_encoder(config, name: str = "encoder") -> keras.Model:
     x = keras.layers.Flatten(name="flatten", dtype=hidden)(x)
     mean = keras.layers.Dense(out_dim, name="mean", dtype="float32")(x)
     log_variance = keras.layers.Dense(out_dim, name="log_variance", dtype="float32")(x)
+    if config.linear_path:
+        # A linear map of the pixels beside the network: a linear dynamic texture's
+        # projection onto its observation map is one setting of it.
+        flat = keras.layers.Flatten(name="flatten_frames", dtype="float32")(inputs)
+        linear = keras.layers.Dense(out_dim, name="linear_mean", dtype="float32")(flat)
+        mean = keras.layers.Add(name="mean_sum", dtype="float32")([mean, linear])
     return keras.Model(inputs, [mean, log_variance], name=name)
 
 
@@ -121,8 +133,23 @@ def build_residual_decoder(config, name: str = "decoder") -> keras.Model:
     x = keras.layers.GroupNormalization(_groups(x.shape[-1]), name="out_norm",
                                         dtype=hidden)(x)
     x = keras.layers.Activation("silu", name="out_act", dtype=hidden)(x)
-    x = keras.layers.Conv2D(channels, 3, padding="same", activation=config.output_activation,
-                            name="output", dtype="float32")(x)
+    if not config.linear_path:
+        x = keras.layers.Conv2D(channels, 3, padding="same",
+                                activation=config.output_activation, name="output",
+                                dtype="float32")(x)
+        x = keras.layers.Cropping2D(padding_to_multiple_of_8(config.frame_shape), name="crop",
+                                    dtype="float32")(x)
+        return keras.Model(inputs, x, name=name)
+    x = keras.layers.Conv2D(channels, 3, padding="same", name="output", dtype="float32")(x)
     x = keras.layers.Cropping2D(padding_to_multiple_of_8(config.frame_shape), name="crop",
+                                dtype="float32")(x)
+    # The observation map of a linear dynamic texture, C x + mean frame, beside the network:
+    # the network learns what a linear map of the state cannot show.
+    linear = keras.layers.Dense(height * width * channels, name="linear_observation",
+                                dtype="float32")(inputs)
+    linear = keras.layers.Reshape((height, width, channels), name="linear_frames",
+                                  dtype="float32")(linear)
+    x = keras.layers.Add(name="frames_sum", dtype="float32")([x, linear])
+    x = keras.layers.Activation(config.output_activation, name="output_activation",
                                 dtype="float32")(x)
     return keras.Model(inputs, x, name=name)
