@@ -6,7 +6,7 @@ import tensorflow as tf
 from dynamic_vae.data import make_frame_pairs
 from dynamic_vae.models import DynamicVAE
 
-from layer_test_helpers import assert_config_round_trip, assert_keras_save_reload
+from tests.helpers.layer_checks import assert_config_round_trip, assert_keras_save_reload
 
 SMALL = dict(frame_shape=(16, 16, 1), latent_dim=4, filter_size=3, seed=0)
 
@@ -108,7 +108,7 @@ def test_windows_train_all_pairs_and_k_step_predictions(encoder_mode, noise, rng
 
 
 def test_smoothed_posterior_terms_are_the_window_elbo_per_transition(rng):
-    from test_window_posterior import joint_posterior
+    from tests.models.test_window_posterior import joint_posterior
 
     model = DynamicVAE(posterior="smoothed", kl_weight=2.0, sigma=0.5, prediction_weight=1.0,
                        **SMALL)

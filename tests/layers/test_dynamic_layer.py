@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from dynamic_vae.layers import DynamicLayer
 
-from layer_test_helpers import assert_config_round_trip
+from tests.helpers.layer_checks import assert_config_round_trip
 
 
 def _set_matrices(layer, a, b):
