@@ -1,14 +1,16 @@
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("NO_GCE_CHECK", "true")
+
+SHARED_DATA_ENV = "DYNAMIC_VAE_SHARED_DATA"
+# The real clips live beside the repository (this file is tests/conftest.py, so parents[2] is
+# the repository's parent folder), or wherever $DYNAMIC_VAE_SHARED_DATA points.
+SHARED_DATA = Path(os.environ.get(SHARED_DATA_ENV)
+                   or Path(__file__).resolve().parents[2] / "shared" / "data")
 # The experiments read their default data from $DYNAMIC_VAE_DATA: the shared test data.
-if "DYNAMIC_VAE_SHARED_DATA" in os.environ:
-    os.environ.setdefault("DYNAMIC_VAE_DATA", os.environ["DYNAMIC_VAE_SHARED_DATA"])
-else:
-    os.environ.setdefault("DYNAMIC_VAE_DATA", os.path.join(
-        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-        "shared", "data"))
+os.environ.setdefault("DYNAMIC_VAE_DATA", str(SHARED_DATA))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -33,11 +35,16 @@ def rng():
 
 @pytest.fixture(scope="session")
 def shared_data():
-    """../shared/data beside the project root (or $DYNAMIC_VAE_SHARED_DATA)."""
-    from pathlib import Path
+    """../shared/data beside the project root (or $DYNAMIC_VAE_SHARED_DATA).
 
-    root = Path(os.environ.get("DYNAMIC_VAE_SHARED_DATA",
-                               Path(__file__).resolve().parents[2] / "shared" / "data"))
-    assert root.is_dir(), (f"real test data not found at {root}; clone the project beside "
-                           "shared/ or set DYNAMIC_VAE_SHARED_DATA")
-    return root
+    A fresh clone has no such folder, so the tests reading real clips are skipped there; CI
+    (`CI=true`) must run them all, so there a missing folder fails them instead.
+    """
+    if not SHARED_DATA.is_dir():
+        reason = (f"real test data not found at {SHARED_DATA}; set {SHARED_DATA_ENV} to the "
+                  "folder holding dyntex/, traffic48/ and coil20/, or clone the project "
+                  "beside shared/")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return SHARED_DATA

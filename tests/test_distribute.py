@@ -12,7 +12,7 @@ import pytest
 
 from dynamic_vae.distribute import is_chief, make_strategy
 
-SCRIPT = Path(__file__).resolve().parent / "distributed_run.py"
+SCRIPT = Path(__file__).resolve().parent / "helpers" / "distributed_run.py"
 # Replicas draw their own latent noise, so curves agree only up to sampling noise:
 # measured 1.1%, 0.15% and 0.005% in epochs 1-3.
 LOSS_RTOL = 0.02
@@ -55,7 +55,7 @@ def free_ports(count: int) -> list[int]:
 
 @pytest.mark.slow
 def test_multiworker_two_processes_match_one_device(tmp_path):
-    from test_resume import moving_bars, tiny_config
+    from tests.test_resume import moving_bars, tiny_config
 
     from dynamic_vae.training import train
 

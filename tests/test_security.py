@@ -11,7 +11,7 @@ from dynamic_vae.cli import main
 from dynamic_vae.run_backup import RunBackup
 from dynamic_vae.runs import load_run
 from dynamic_vae.training import build_model
-from test_resume import tiny_config
+from tests.test_resume import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted([*(ROOT / "dynamic_vae").rglob("*.py"), *(ROOT / "bench").rglob("*.py")])

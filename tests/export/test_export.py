@@ -13,7 +13,7 @@ from dynamic_vae.export import (DEFAULT_SIGNATURE, SIGNATURE_BUILDERS,
                                 existing_versions, export_model, export_run, next_version,
                                 register_signature, write_version)
 from dynamic_vae.synthesis import initial_state_from_pair, synthesize
-from tests.serving_helpers import (EXPORT_MAX_FRAMES, FRAME_SHAPE, LATENT_DIM, random_frames,
+from tests.helpers.serving import (EXPORT_MAX_FRAMES, FRAME_SHAPE, LATENT_DIM, random_frames,
                                    shared_tiny_export)
 
 MAX_FRAMES = EXPORT_MAX_FRAMES

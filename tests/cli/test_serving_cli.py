@@ -13,7 +13,7 @@ import pytest
 from dynamic_vae.cli import main
 from dynamic_vae.synthesis import synthesize
 from dynamic_vae.runs import load_run
-from tests.serving_helpers import FRAME_SHAPE, free_port, make_tiny_run
+from tests.helpers.serving import FRAME_SHAPE, free_port, make_tiny_run
 
 pytestmark = pytest.mark.slow
 

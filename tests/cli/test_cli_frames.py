@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from dummy_inputs import dummy_data_root
+from tests.helpers.dummy_inputs import dummy_data_root
 from dynamic_vae.cli import build_parser, main
 from dynamic_vae.runs import load_run
 

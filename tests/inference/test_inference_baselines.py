@@ -6,7 +6,7 @@ import pytest
 from dynamic_vae.baseline import LinearDynamicTexture
 from dynamic_vae.inference.baselines import (linear_interpolation, texture_pixel_variance,
                                              texture_posteriors)
-from test_kalman import numpy_kalman_rts
+from tests.inference.test_kalman import numpy_kalman_rts
 
 
 def test_linear_interpolation_between_and_beyond_present_frames():

@@ -1,5 +1,5 @@
-"""The TFDS builders on tiny dummy data (written at test time by tests/dummy_inputs.py),
-offline, and the frame-pair pipeline reading from them."""
+"""The TFDS builders on tiny dummy data (written at test time by
+tests/helpers/dummy_inputs.py), offline, and the frame-pair pipeline reading from them."""
 
 from pathlib import Path
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from dummy_inputs import dummy_data_root
+from tests.helpers.dummy_inputs import dummy_data_root
 from dynamic_vae.data.tfds_sequences import load_tfds_sequences, tfds_frame_pairs
 from dynamic_vae.datasets import (CountingMnist, CountingMnistConfig, DynamicTextures,
                                   ObjectRotation, group_views_by_pose)

@@ -22,7 +22,7 @@ FAST = dict(seeds=2, horizon=40, prediction_windows=30)
 @pytest.fixture(scope="module")
 def judge():
     """An untrained CNN of the classifier's architecture: the wiring is under test here, not
-    its judgement (tests/test_digit_classifier.py tests the real one)."""
+    its judgement (tests/evaluation/test_digit_classifier.py tests the real one)."""
     import keras
 
     keras.utils.set_random_seed(0)

@@ -3,12 +3,12 @@
 import dataclasses
 import json
 
-import keras
 import numpy as np
 import pytest
 
 from dynamic_vae.config import ModelConfig, RunConfig
 from dynamic_vae.models.dynamic_vae import DynamicVAE
+from tests.helpers.layer_checks import LayerChecks
 
 CONFIG = ModelConfig(frame_shape=(16, 16, 1), latent_dim=3, filter_size=3, base_channels=8,
                      sigma=0.5, pixel_range=(-1.0, 1.0), output_activation="tanh",
@@ -41,14 +41,15 @@ def test_validation_is_model_configs():
 
 def test_keras_config_round_trips_through_json_and_a_keras_file(tmp_path):
     model = DynamicVAE(CONFIG, seed=7)
-    keras_config = json.loads(json.dumps(model.get_config()))
-    rebuilt = DynamicVAE.from_config(keras_config)
+    checks = LayerChecks()
+    rebuilt = checks.run_config_round_trip(model)
     assert rebuilt.model_config == CONFIG and rebuilt.seed == 7
     # The Keras config holds the ModelConfig's fields as config.json's model section does.
+    keras_config = json.loads(json.dumps(model.get_config()))
     section = RunConfig(model=CONFIG).to_dict()["model"]
     assert {k: keras_config[k] for k in section} == json.loads(json.dumps(section))
-    model.save(tmp_path / "model.keras")
-    loaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
+    pairs = np.random.default_rng(0).uniform(-1, 1, (2, 2, 16, 16, 1)).astype(np.float32)
+    loaded = checks.run_keras_save_reload(model, pairs, tmp_path, training=False)
     assert loaded.model_config == CONFIG
     latents = np.zeros((2, 3), np.float32)
     np.testing.assert_array_equal(loaded.decode(latents).numpy(), model.decode(latents).numpy())

@@ -18,7 +18,7 @@ from dynamic_vae.serving import ModelServer, ModelStore, PredictionClient
 from dynamic_vae.serving.model_store import MAX_LOAD_ATTEMPTS
 from dynamic_vae.synthesis import synthesize
 from dynamic_vae.runs import load_run
-from tests.serving_helpers import (EXPORT_MAX_FRAMES, FRAME_SHAPE, LATENT_DIM, make_tiny_run,
+from tests.helpers.serving import (EXPORT_MAX_FRAMES, FRAME_SHAPE, LATENT_DIM, make_tiny_run,
                                    random_frames, shared_tiny_export)
 
 SERVER_MAX_FRAMES = 32

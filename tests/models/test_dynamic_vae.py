@@ -5,8 +5,7 @@ import tensorflow as tf
 
 from dynamic_vae.data import make_frame_pairs
 from dynamic_vae.models import DynamicVAE
-
-from layer_test_helpers import assert_config_round_trip, assert_keras_save_reload
+from tests.helpers.layer_checks import LayerChecks
 
 SMALL = dict(frame_shape=(16, 16, 1), latent_dim=4, filter_size=3, seed=0)
 
@@ -47,11 +46,10 @@ def test_decode_pairs_is_one_decoder_call_over_both_halves(rng):
 def test_serialization_and_keras_reload(encoder_mode, posterior, rng, tmp_path):
     model = DynamicVAE(encoder_mode=encoder_mode, posterior=posterior, sigma=0.3, num_samples=2,
                        prediction_weight=0.5, mixed_precision="bfloat16", **SMALL)
-    clone = assert_config_round_trip(model)
-    assert clone.model_config == model.model_config
     pairs = rng.random((2, 2, 16, 16, 1)).astype("float32")
     model.dynamic_layer.transition_matrix.assign(rng.normal(size=(4, 4)).astype("float32"))
-    assert_keras_save_reload(model, pairs, tmp_path, training=False)
+    clone = LayerChecks().run_all(model, pairs, tmp_path, training=False)
+    assert clone.model_config == model.model_config
 
 
 def test_reconstruction_term_matches_numpy(rng):
@@ -108,7 +106,7 @@ def test_windows_train_all_pairs_and_k_step_predictions(encoder_mode, noise, rng
 
 
 def test_smoothed_posterior_terms_are_the_window_elbo_per_transition(rng):
-    from test_window_posterior import joint_posterior
+    from tests.models.test_window_posterior import joint_posterior
 
     model = DynamicVAE(posterior="smoothed", kl_weight=2.0, sigma=0.5, prediction_weight=1.0,
                        **SMALL)

@@ -1,8 +1,22 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
 from dynamic_vae.config import ModelConfig
 from dynamic_vae.models import build_decoder, build_encoder
+from dynamic_vae.models.residual_networks import build_residual_decoder, build_residual_encoder
+from tests.helpers.layer_checks import LayerChecks
+
+
+@dataclasses.dataclass
+class ResidualConfig(ModelConfig):
+    """A ModelConfig with the `width` and `depth` the residual builders read, which
+    ModelConfig does not declare (a field it does declare keeps working: these only set
+    small defaults)."""
+
+    width: int = 8
+    depth: int = 1
 
 
 @pytest.mark.parametrize("frame_shape", [(32, 32, 1), (28, 28, 1), (48, 48, 1), (64, 64, 3),
@@ -47,3 +61,21 @@ def test_config_validation():
         ModelConfig(frame_shape=(32, 32))
     with pytest.raises(ValueError, match="pixel_range"):
         ModelConfig(pixel_range=(1, 0))
+
+
+@pytest.mark.parametrize("encoder_mode,mixed_precision", [("frame", "off"), ("pair", "bfloat16")])
+@pytest.mark.parametrize("build_encoder_of,build_decoder_of",
+                         [(build_encoder, build_decoder),
+                          (build_residual_encoder, build_residual_decoder)],
+                         ids=["v1", "residual"])
+def test_networks_pass_the_layer_checks(build_encoder_of, build_decoder_of, encoder_mode,
+                                        mixed_precision, rng, tmp_path):
+    config = ResidualConfig(frame_shape=(16, 16, 1), latent_dim=3, filter_size=3,
+                            base_channels=8, encoder_mode=encoder_mode,
+                            mixed_precision=mixed_precision)
+    in_channels = 2 if encoder_mode == "pair" else 1
+    frames = rng.random((2, 16, 16, in_channels)).astype("float32")
+    latents = rng.normal(size=(2, 3)).astype("float32")
+    checks = LayerChecks()
+    checks.run_all(build_encoder_of(config), frames, tmp_path)
+    checks.run_all(build_decoder_of(config), latents, tmp_path)

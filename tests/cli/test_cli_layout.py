@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = sorted(p for p in (ROOT / "dynamic_vae").rglob("*.py")
                  if (ROOT / "dynamic_vae" / "cli") not in p.parents)
 

@@ -10,7 +10,7 @@ import pytest
 
 from dynamic_vae.cli.quiet import is_tensorflow_noise, verbose_requested
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # What TensorFlow prints at start-up on a CPU-only machine, and generally: absl's C++ log
 # prefix (I0000 00:00:...), CUDA probing, the oneDNN and CPU-feature banners.

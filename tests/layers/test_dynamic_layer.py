@@ -3,8 +3,7 @@ import pytest
 import tensorflow as tf
 
 from dynamic_vae.layers import DynamicLayer
-
-from layer_test_helpers import assert_config_round_trip
+from tests.helpers.layer_checks import LayerChecks
 
 
 def _set_matrices(layer, a, b):
@@ -119,12 +118,18 @@ def test_sampling_is_seeded():
 
 
 @pytest.mark.parametrize("posterior", ["pair", "frame"])
-def test_serialization_round_trip(posterior):
+def test_serialization_round_trip(posterior, rng, tmp_path):
     layer = DynamicLayer(latent_dim=4, posterior=posterior, stationarity_weight=10.0,
                          kl_weight=0.5, num_samples=2, initial_scale=0.6, seed=5, name="dyn")
-    clone = assert_config_round_trip(layer)
+    mean = rng.normal(size=(3, 8)).astype("float32")
+    log_variance = rng.normal(scale=0.3, size=(3, 8)).astype("float32")
+    checks = LayerChecks()
+    clone = checks.run_config_round_trip(layer)
     assert clone.posterior == posterior and clone.num_samples == 2
     np.testing.assert_allclose(clone.transition_matrix.numpy(), 0.6 * np.eye(4), rtol=1e-6)
+    # Trained matrices, so the reload is seen to restore them rather than re-initialise.
+    _set_matrices(layer, rng.normal(size=(4, 4)), rng.normal(size=(4, 4)))
+    checks.run_keras_save_reload(layer, [mean, log_variance], tmp_path, training=False)
 
 
 def test_rejects_bad_arguments():

@@ -16,7 +16,7 @@ from dynamic_vae.pixels import to_pixel_range
 from dynamic_vae.inference.clip import forecast_posteriors, smooth_clip
 from dynamic_vae.inference.video import forecast, impute
 from dynamic_vae.serving import ModelServer, PredictionClient
-from tests.serving_helpers import (EXPORT_MAX_FRAMES, FRAME_SHAPE, LATENT_DIM, random_frames,
+from tests.helpers.serving import (EXPORT_MAX_FRAMES, FRAME_SHAPE, LATENT_DIM, random_frames,
                                    shared_tiny_export)
 
 CLIP = 10

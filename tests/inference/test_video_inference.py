@@ -11,7 +11,7 @@ from dynamic_vae.inference.clip import smooth_clip
 from dynamic_vae.inference.masks import parse_indices
 from dynamic_vae.inference.observations import latent_measurements
 from dynamic_vae.models.dynamic_vae import DynamicVAE
-from test_kalman import numpy_kalman_rts
+from tests.inference.test_kalman import numpy_kalman_rts
 
 TINY = dict(frame_shape=(16, 16, 1), latent_dim=3, filter_size=3, base_channels=8, seed=0)
 

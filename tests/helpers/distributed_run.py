@@ -3,8 +3,9 @@
 Run as a subprocess by test_distribute.py: logical devices and TF_CONFIG must be set before
 TensorFlow starts, and must not leak into the other tests' process.
 
-    python tests/distributed_run.py mirrored OUTPUT_DIR      one device vs 2 logical CPUs
-    python tests/distributed_run.py multiworker OUTPUT_DIR   one worker of TF_CONFIG's cluster
+    python tests/helpers/distributed_run.py mirrored OUTPUT_DIR     one device vs 2 logical CPUs
+    python tests/helpers/distributed_run.py multiworker OUTPUT_DIR  one worker of TF_CONFIG's
+                                                                    cluster
 """
 
 import json
@@ -20,9 +21,13 @@ if mode == "mirrored":
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(2)])
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Run by path, Python puts this script's folder first on sys.path; the repository root takes
+# its place so the tests package imports as under pytest and the helper modules here
+# (serving.py, ...) cannot shadow top-level modules of the same name.
+sys.path[0] = str(Path(__file__).resolve().parents[2])
 import keras  # noqa: E402
-from test_resume import moving_bars, tiny_config  # noqa: E402
+
+from tests.test_resume import moving_bars, tiny_config  # noqa: E402
 
 from dynamic_vae.data.frame_pairs import make_frame_pairs  # noqa: E402
 from dynamic_vae.distribute import make_strategy  # noqa: E402
