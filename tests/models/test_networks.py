@@ -1,4 +1,5 @@
-import dataclasses
+"""The observation networks: shapes for any frame size, and the shared layer checks for v1
+and residual builders."""
 
 import numpy as np
 import pytest
@@ -7,16 +8,6 @@ from dynamic_vae.config import ModelConfig
 from dynamic_vae.models import build_decoder, build_encoder
 from dynamic_vae.models.residual_networks import build_residual_decoder, build_residual_encoder
 from tests.helpers.layer_checks import LayerChecks
-
-
-@dataclasses.dataclass
-class ResidualConfig(ModelConfig):
-    """A ModelConfig with the `width` and `depth` the residual builders read, which
-    ModelConfig does not declare (a field it does declare keeps working: these only set
-    small defaults)."""
-
-    width: int = 8
-    depth: int = 1
 
 
 @pytest.mark.parametrize("frame_shape", [(32, 32, 1), (28, 28, 1), (48, 48, 1), (64, 64, 3),
@@ -70,9 +61,9 @@ def test_config_validation():
                          ids=["v1", "residual"])
 def test_networks_pass_the_layer_checks(build_encoder_of, build_decoder_of, encoder_mode,
                                         mixed_precision, rng, tmp_path):
-    config = ResidualConfig(frame_shape=(16, 16, 1), latent_dim=3, filter_size=3,
-                            base_channels=8, encoder_mode=encoder_mode,
-                            mixed_precision=mixed_precision)
+    config = ModelConfig(frame_shape=(16, 16, 1), latent_dim=3, filter_size=3,
+                         base_channels=8, width=8, depth=1, encoder_mode=encoder_mode,
+                         mixed_precision=mixed_precision)
     in_channels = 2 if encoder_mode == "pair" else 1
     frames = rng.random((2, 16, 16, in_channels)).astype("float32")
     latents = rng.normal(size=(2, 3)).astype("float32")
