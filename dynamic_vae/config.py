@@ -125,24 +125,21 @@ class ModelConfig:
         if len(self.pixel_range) != 2 or not self.pixel_range[0] < self.pixel_range[1]:
             raise ValueError(f"pixel_range must be (low, high) with low < high, got "
                              f"{self.pixel_range}")
-        if self.output_activation not in OUTPUT_ACTIVATIONS:
-            raise ValueError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got "
-                             f"{self.output_activation!r}")
-        if self.encoder_mode not in ENCODER_MODES:
-            raise ValueError(f"encoder_mode must be one of {ENCODER_MODES}, got "
-                             f"{self.encoder_mode!r}")
         if not 0.0 <= self.prediction_shrink <= 1.0:
             raise ValueError(f"prediction_shrink must be in [0, 1], got "
                              f"{self.prediction_shrink}")
-        if self.posterior not in POSTERIORS:
-            raise ValueError(f"posterior must be one of {POSTERIORS}, got {self.posterior!r}")
+        for name, choices in (("output_activation", OUTPUT_ACTIVATIONS),
+                              ("encoder_mode", ENCODER_MODES), ("posterior", POSTERIORS),
+                              ("architecture", ARCHITECTURES),
+                              ("observation_noise", OBSERVATION_NOISES),
+                              ("mixed_precision", MIXED_PRECISION)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got "
+                                 f"{getattr(self, name)!r}")
         if self.posterior == "smoothed" and self.encoder_mode != "frame":
             raise ValueError("posterior 'smoothed' needs encoder_mode 'frame' (the smoother "
                              f"reads each frame's code as a measurement), got "
                              f"{self.encoder_mode!r}")
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got "
-                             f"{self.architecture!r}")
         if self.width < 1 or self.depth < 0:
             raise ValueError(f"width must be >= 1 and depth >= 0, got width {self.width} "
                              f"and depth {self.depth}")
@@ -150,12 +147,6 @@ class ModelConfig:
                                  or self.encoder_mode != "frame"):
             raise ValueError(f"linear_path needs architecture 'residual' and encoder_mode "
                              f"'frame', got {self.architecture!r} and {self.encoder_mode!r}")
-        if self.observation_noise not in OBSERVATION_NOISES:
-            raise ValueError(f"observation_noise must be one of {OBSERVATION_NOISES}, got "
-                             f"{self.observation_noise!r}")
-        if self.mixed_precision not in MIXED_PRECISION:
-            raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got "
-                             f"{self.mixed_precision!r}")
         for name in ("stationarity_weight", "kl_weight", "prediction_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
