@@ -16,8 +16,8 @@ TRAIN_OPTIONS = {
     "--latent-dim", "--filter-size", "--base-channels", "--sigma", "--stationarity-weight",
     "--kl-weight", "--output-activation", "--num-samples", "--encoder-mode",
     "--prediction-weight", "--prediction-noise", "--prediction-shrink", "--posterior",
-    "--mixed-precision", "--architecture", "--width", "--depth", "--observation-noise",
-    "--windows-per-epoch", "--learning-rate", "--batch-size", "--epochs", "--seed", "--cycle",
+    "--mixed-precision", "--architecture", "--width", "--depth", "--linear-path",
+    "--observation-noise", "--windows-per-epoch", "--learning-rate", "--batch-size", "--epochs", "--seed", "--cycle",
     "--num-frames", "--steps-per-execution", "--image-every", "--kl-warmup-epochs", "--window",
     "--jit-compile", "--finetune-epochs", "--init-from", "--quiet", "--restart", "--strategy",
 }

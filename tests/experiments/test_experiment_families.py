@@ -64,7 +64,13 @@ def test_experiment_textures_tiny(tmp_path, shared_data, capsys):
     assert metrics["frame_shape"] == [16, 16, 1] and metrics["training_frames"] == 12
     assert metrics["prediction"]["heldout"] == "given"
     loaded = load_run(run)
-    assert loaded.config.model.encoder_mode == "pair"  # the paper-v1 preset
+    # The video preset: residual networks with the linear path, calibrated decoder.
+    assert loaded.config.model.architecture == "residual" and loaded.config.model.linear_path
+    assert loaded.config.model.observation_noise == "optimal"
+    for suffix in ("dvae", "lds"):
+        assert row[f"sharpness_{suffix}"] > 0 and row[f"spectrum_distance_{suffix}"] >= 0
+        assert row[f"martin_{suffix}"] >= 0
+    assert row["reconstruction_dvae"] >= 0 and row["reconstruction_pca"] >= 0
     assert loaded.data_source.endswith("traffic_a.npy")
     assert (run / "evaluation" / "strips.png").stat().st_size > 0
     table = (output / "results.md").read_text()
