@@ -7,7 +7,6 @@ from dynamic_vae.evaluation import (cycle_eigenvalue_match, digit_order_metrics,
                                     k_step_prediction_errors, nearest_neighbour_distances,
                                     novelty_metrics, stability_metrics)
 from dynamic_vae.evaluation.prediction import context_pairs, prediction_starts
-from dynamic_vae.atomic import atomic_directory
 from dynamic_vae.evaluation.run_evaluation import whitened_transition
 
 
@@ -160,18 +159,3 @@ def test_whitened_baseline_is_stationary(rng):
     assert stationarity_residual(wa, wb) < 0.1
     np.testing.assert_allclose(np.sort_complex(np.linalg.eigvals(wa)),
                                np.sort_complex(np.linalg.eigvals(model.transition_matrix)))
-
-
-def test_atomic_directory_replaces_or_keeps(tmp_path):
-    target = tmp_path / "evaluation"
-    with atomic_directory(target) as out:
-        (out / "a.txt").write_text("first")
-    with pytest.raises(RuntimeError):
-        with atomic_directory(target) as out:
-            (out / "a.txt").write_text("half")
-            raise RuntimeError("failed midway")
-    assert (target / "a.txt").read_text() == "first"
-    with atomic_directory(target) as out:
-        (out / "b.txt").write_text("second")
-    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
-    assert [p.name for p in tmp_path.iterdir()] == ["evaluation"]
