@@ -10,6 +10,7 @@ import tensorflow as tf
 from dynamic_vae.config import ModelConfig
 from dynamic_vae.data import make_frame_pairs
 from dynamic_vae.models import DynamicVAE
+from tests.helpers.layer_checks import LayerChecks
 
 SMALL = dict(frame_shape=(16, 12, 3), latent_dim=3, architecture="residual", width=8, depth=1,
              seed=0)
@@ -72,3 +73,13 @@ def test_residual_config_survives_json_and_builds_the_residual_networks():
 def test_bad_fields_are_named(field, value, message):
     with pytest.raises(ValueError, match=message):
         ModelConfig(**{field: value})
+
+
+@pytest.mark.parametrize("noise", ["learned", "optimal"])
+def test_residual_linear_path_model_passes_the_layer_checks(noise, rng, tmp_path):
+    """Config JSON, `.keras` reload and the exported signatures on TF Serving's loading path,
+    for the video preset's kind of model."""
+    model = DynamicVAE(frame_shape=(16, 12, 1), latent_dim=3, architecture="residual", width=8,
+                       linear_path=True, observation_noise=noise, sigma=0.3, seed=0)
+    pairs = rng.random((2, 2, 16, 12, 1)).astype(np.float32)
+    LayerChecks().run_all(model, pairs, tmp_path)
