@@ -16,7 +16,6 @@ Usage (from the repository root, after `make demo`):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
@@ -31,31 +30,26 @@ LABEL_WIDTH = 150  # room for the row labels on the left
 BACKGROUND = 255
 
 
-def training_frames(run_dir: Path, count: int) -> tuple[np.ndarray, str]:
+def training_frames(run, count: int) -> tuple[np.ndarray, str]:
     """The first `count` frames of the run's counting sequence, and its cycle."""
     from dynamic_vae.data import counting_mnist
 
-    config = json.loads((run_dir / "config.json").read_text())
-    training = config["training"]
-    data = config.get("data", {})
-    if data.get("source", "counting-mnist") != "counting-mnist":
-        raise SystemExit(f"{run_dir}: not a counting-MNIST run (data source "
-                         f"{data.get('source')!r})")
-    cycle = str(data.get("cycle", training["cycle"]))
-    frames, _ = counting_mnist(cycle, num_frames=int(training["num_frames"]),
-                               seed=int(training["seed"]))
-    return frames[:count], cycle
+    if not run.trained_on_counting_mnist:
+        raise SystemExit(f"{run.directory}: not a counting-MNIST run (data source "
+                         f"{run.data_source!r})")
+    training = run.config.training
+    frames, _ = counting_mnist(training.cycle, num_frames=training.num_frames,
+                               seed=training.seed)
+    return frames[:count], training.cycle
 
 
-def synthesised_frames(run_dir: Path, count: int, seed: int, start: str) -> np.ndarray:
-    from dynamic_vae.held_out import load_test_pair
+def synthesised_frames(run, count: int, seed: int, start: str) -> np.ndarray:
     from dynamic_vae.synthesis import synthesize
-    from dynamic_vae.training import load_run
 
-    model, _ = load_run(run_dir)
-    pair = load_test_pair(run_dir) if start == "test-pair" else None
+    model = run.model
+    pair = run.test_pair if start == "test-pair" else None
     if start == "test-pair" and pair is None:
-        raise SystemExit(f"{run_dir}: keeps no held-out test pair; use --start prior")
+        raise SystemExit(f"{run.directory}: keeps no held-out test pair; use --start prior")
     frames, _ = synthesize(model, count, seed=seed, initial_pair=pair)
     return frames[0]
 
@@ -99,8 +93,11 @@ def main() -> None:
                         default=Path(__file__).resolve().parent / "counting.png")
     args = parser.parse_args()
 
-    real, cycle = training_frames(args.run, args.frames)
-    synthetic = synthesised_frames(args.run, args.frames, args.seed, args.start)
+    from dynamic_vae.runs import load_run
+
+    run = load_run(args.run)
+    real, cycle = training_frames(run, args.frames)
+    synthetic = synthesised_frames(run, args.frames, args.seed, args.start)
     start = "x_0 ~ N(0, I)" if args.start == "prior" else "x_0 from the held-out pair"
     figure = compose(
         [("real training\nframes", real),
