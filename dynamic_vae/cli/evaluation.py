@@ -1,10 +1,23 @@
-"""`dynamic-vae evaluate RUN` and `dynamic-vae experiment <family>`."""
+"""`dynamic-vae evaluate RUN`, `dynamic-vae compare REAL NAME=VIDEO ...` and
+`dynamic-vae experiment <family>`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+COMPARISON_FILE = "comparison.json"
+COMPARISON_COLUMNS = (("name", "video", ""), ("frames", "frames", "d"),
+                      ("sharpness_ratio", "sharpness ratio", ".3f"),
+                      ("spectrum_distance", "spectrum distance", ".3f"),
+                      ("martin_distance", "Martin distance", ".3f"),
+                      ("std_ratio", "std ratio", ".3f"),
+                      ("temporal_std_ratio", "temporal std ratio", ".3f"),
+                      ("alive", "alive", ""))
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +40,32 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--prediction-windows", type=int, default=500,
                         help="starting frames the k-step errors average over")
     parser.set_defaults(handler=run_evaluate)
+
+    compare = subparsers.add_parser(
+        "compare", help="score synthesised videos from any method against a real clip",
+        description="Sharpness ratio, spectrum distance, Martin distance and std ratios of "
+                    "each video against the real clip; every input is loaded with the same "
+                    "--color, --size (centre crop) and --max-frames. No model is needed.")
+    compare.add_argument("real", metavar="REAL", type=Path,
+                         help="the real clip: a video, a folder of frame images or a "
+                              ".npy/.npz array")
+    compare.add_argument("videos", metavar="NAME=VIDEO", nargs="+", type=_named_video,
+                         help="a synthesised video (same kinds of source as REAL) and the "
+                              "name its row gets")
+    compare.add_argument("--size", type=_positive_int, default=48,
+                         help="frames are resized (centre crop) to SIZE x SIZE (default 48)")
+    compare.add_argument("--color", choices=("gray", "rgb"), default="gray",
+                         help="gray (default) or rgb")
+    compare.add_argument("--max-frames", type=_positive_int, default=None,
+                         help="use at most this many frames of each input")
+    compare.add_argument("--latent-dim", type=_positive_int, default=10,
+                         help="state dimension of the linear dynamic textures the Martin "
+                              "distance fits (default 10; each input needs more frames)")
+    compare.add_argument("--output", "-o", type=Path, metavar="DIR",
+                         help=f"also write DIR/{COMPARISON_FILE} (the rows and the settings)")
+    compare.add_argument("--format", choices=("table", "json"), default="table",
+                         help="print a Markdown table (default) or JSON")
+    compare.set_defaults(handler=run_compare)
 
     from dynamic_vae.experiments import FAMILIES
 
@@ -58,6 +97,24 @@ def _add_evaluation_flags(parser: argparse.ArgumentParser) -> None:
                         help="synthesised sequences (seeds 0 .. N-1)")
     parser.add_argument("--horizon", type=int, default=1000,
                         help="frames per synthesised sequence")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _named_video(text: str) -> tuple[str, Path]:
+    name, separator, path = text.partition("=")
+    if not separator or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=VIDEO (for example "
+                                         f"LDS=synth/lds.avi), got {text!r}")
+    return name, Path(path)
 
 
 def summary_text(metrics: dict[str, Any]) -> str:
@@ -102,6 +159,48 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(summary_text(metrics))
     print(f"evaluated in {metrics['wall_time_seconds']:.1f} s; report "
           f"{args.run / 'evaluation' / 'report.md'}")
+    return 0
+
+
+def _load_input(path: Path, argument: str, args: argparse.Namespace) -> np.ndarray:
+    """`path` loaded with the command's --color, --size and --max-frames; a failure's message
+    (which starts with the path) is prefixed with `argument`, so it reads like the command
+    line: 'REAL clip.avi: ...' or 'LDS=lds.avi: ...'."""
+    from dynamic_vae.data import load_video
+
+    try:
+        return load_video(path, color=args.color, size=args.size, max_frames=args.max_frames)
+    except (ValueError, FileNotFoundError) as error:
+        raise type(error)(f"{argument}{error}") from None
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from dynamic_vae.atomic import atomic_write_text
+    from dynamic_vae.evaluation import compare_videos
+    from dynamic_vae.experiments.runner import format_table
+
+    paths: dict[str, Path] = {}
+    for name, path in args.videos:
+        if name in paths:
+            raise ValueError(f"NAME=VIDEO: expected distinct names, got {name!r} twice "
+                             f"({paths[name]} and {path})")
+        paths[name] = path
+    real = _load_input(args.real, "REAL ", args)
+    videos = {name: _load_input(path, f"{name}=", args) for name, path in paths.items()}
+    rows = compare_videos(real, videos, latent_dim=args.latent_dim)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        print(format_table([{**row, "alive": "yes" if row["alive"] else "no"} for row in rows],
+                           COMPARISON_COLUMNS), end="")
+    if args.output is not None:
+        settings = {"real": str(args.real), "videos": {n: str(p) for n, p in paths.items()},
+                    "size": args.size, "color": args.color, "max_frames": args.max_frames,
+                    "latent_dim": args.latent_dim, "real_frames": len(real)}
+        atomic_write_text(args.output / COMPARISON_FILE,
+                          json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
+        if args.format == "table":
+            print(f"wrote {args.output / COMPARISON_FILE}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 `evaluate_run(run_dir)` computes them all and writes RUN/evaluation/ (report.md,
 metrics.json, figures); the metric functions are pure and usable on their own.
+`compare_videos(real, videos)` scores synthesised videos from any method against a real clip.
 """
 
 from dynamic_vae.evaluation.cycle_spectrum import cycle_eigenvalue_match
@@ -10,7 +11,8 @@ from dynamic_vae.evaluation.novelty import nearest_neighbour_distances, novelty_
 from dynamic_vae.evaluation.prediction import k_step_prediction_errors
 from dynamic_vae.evaluation.run_evaluation import evaluate_run
 from dynamic_vae.evaluation.stability import per_frame_statistics, stability_metrics
+from dynamic_vae.evaluation.video_comparison import compare_videos
 
-__all__ = ["cycle_eigenvalue_match", "digit_order_metrics", "evaluate_run",
+__all__ = ["compare_videos", "cycle_eigenvalue_match", "digit_order_metrics", "evaluate_run",
            "k_step_prediction_errors", "nearest_neighbour_distances", "novelty_metrics",
            "per_frame_statistics", "stability_metrics"]
