@@ -22,6 +22,7 @@ MIXED_PRECISION = ("off", "bfloat16")
 OUTPUT_ACTIVATIONS = ("linear", "sigmoid", "tanh")
 ARCHITECTURES = ("v1", "residual")
 OBSERVATION_NOISES = ("fixed", "learned", "optimal")
+TRANSITION_FORMS = ("free", "stationary")
 
 
 @dataclasses.dataclass
@@ -77,6 +78,12 @@ class ModelConfig:
             `learned`: a trainable log sigma per channel, starting at `sigma`. `optimal`:
             per batch and channel, the sigma that maximises the likelihood (the RMS error;
             the sigma-VAE's calibrated decoder), so no sigma needs tuning per data set.
+        transition_form: `free` (the paper: A and B are free matrices and
+            `stationarity_weight` pulls them towards A A^T + B B^T = I) or `stationary`
+            (A = U diag(s) V^T and B = U diag(sqrt(1 - s^2)) with orthogonal U, V and |s| < 1,
+            so the constraint holds exactly for every parameter value and
+            `stationarity_weight` has no effect; see
+            `dynamic_vae.layers.stationary_dynamic_layer`).
         mixed_precision: `off` or `bfloat16`: the hidden convolutions and dense layers
             compute in bfloat16 (variables stay float32); the posterior heads, the decoder's
             output layer, A, B and every loss term stay float32. bfloat16 keeps float32's
@@ -104,6 +111,7 @@ class ModelConfig:
     depth: int = 1
     linear_path: bool = False
     observation_noise: str = "fixed"
+    transition_form: str = "free"
     mixed_precision: str = "off"
 
     def __post_init__(self) -> None:
@@ -132,6 +140,7 @@ class ModelConfig:
                               ("encoder_mode", ENCODER_MODES), ("posterior", POSTERIORS),
                               ("architecture", ARCHITECTURES),
                               ("observation_noise", OBSERVATION_NOISES),
+                              ("transition_form", TRANSITION_FORMS),
                               ("mixed_precision", MIXED_PRECISION)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got "
@@ -220,7 +229,7 @@ class TrainingConfig:
 # them equal.
 ARCHITECTURE_FIELDS = ("frame_shape", "latent_dim", "filter_size", "base_channels",
                        "encoder_mode", "architecture", "width", "depth", "linear_path",
-                       "observation_noise")
+                       "observation_noise", "transition_form")
 
 
 @dataclasses.dataclass

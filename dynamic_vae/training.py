@@ -439,8 +439,7 @@ def copy_weights(source: DynamicVAE, model: DynamicVAE) -> None:
     """Copies the encoder, decoder, A and B of `source` into `model` (same architecture)."""
     model.encoder.set_weights(source.encoder.get_weights())
     model.decoder.set_weights(source.decoder.get_weights())
-    model.dynamic_layer.transition_matrix.assign(source.dynamic_layer.transition_matrix)
-    model.dynamic_layer.noise_matrix.assign(source.dynamic_layer.noise_matrix)
+    model.dynamic_layer.set_weights(source.dynamic_layer.get_weights())
     if model.model_config.observation_noise == "learned":
         model.log_sigma.assign(source.log_sigma)
 

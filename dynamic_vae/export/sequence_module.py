@@ -70,6 +70,14 @@ class SequenceModule(tf.Module):
         # dynamic_vae.inference (written against DynamicVAE), so signatures reuse it as is.
         self.model_config = model.model_config
         self.compute_dtype = model.compute_dtype
+        # A and B as the model computes them in process, stored with the export: a layer that
+        # derives them from other parameters (the stationary form) would otherwise compute them
+        # again in the serving graph, where fused kernels may round differently, and a served
+        # sequence would no longer be the in-process one to the last bit.
+        transition, noise = model.transition()
+        self.transition_values = tf.Variable(transition, trainable=False,
+                                             name="transition_matrix")
+        self.noise_values = tf.Variable(noise, trainable=False, name="noise_matrix")
 
     @property
     def encoder(self):
@@ -96,11 +104,11 @@ class SequenceModule(tf.Module):
 
     @property
     def transition_matrix(self) -> tf.Tensor:
-        return tf.convert_to_tensor(self.dynamic_layer.transition_matrix)
+        return tf.convert_to_tensor(self.transition_values)
 
     @property
     def noise_matrix(self) -> tf.Tensor:
-        return tf.convert_to_tensor(self.dynamic_layer.noise_matrix)
+        return tf.convert_to_tensor(self.noise_values)
 
     def checked_num_frames(self, num_frames: tf.Tensor) -> tf.Tensor:
         """`num_frames` once it is known to lie in [1, max_frames].

@@ -1,5 +1,6 @@
 """Keras layers of the Dynamic VAE."""
 
 from dynamic_vae.layers.dynamic_layer import DynamicLayer
+from dynamic_vae.layers.stationary_dynamic_layer import StationaryDynamicLayer
 
-__all__ = ["DynamicLayer"]
+__all__ = ["DynamicLayer", "StationaryDynamicLayer"]

@@ -99,12 +99,21 @@ class DynamicLayer(keras.layers.Layer):
         # Multiplies kl_weight; a warm-up schedule ramps it from 0 to 1 during training.
         self.kl_schedule = self.add_weight(
             name="kl_schedule", shape=(), initializer="ones", trainable=False)
+        self._create_transition_weights()
+
+    def _create_transition_weights(self) -> None:
+        """A and B themselves, free parameters held near stationarity by the penalty."""
         self.transition_matrix = self.add_weight(
             name="transition_matrix", shape=(self.latent_dim, self.latent_dim),
             initializer=keras.initializers.Identity(gain=self.initial_scale))
         self.noise_matrix = self.add_weight(
             name="noise_matrix", shape=(self.latent_dim, self.latent_dim),
             initializer=keras.initializers.Identity(gain=self.initial_scale))
+
+    def set_transition(self, transition_matrix: Any, noise_matrix: Any) -> None:
+        """Sets A and B (e.g. a closed-form start, or a warm start's values)."""
+        self.transition_matrix.assign(tf.cast(transition_matrix, self.transition_matrix.dtype))
+        self.noise_matrix.assign(tf.cast(noise_matrix, self.noise_matrix.dtype))
 
     def build(self, input_shape: Any) -> None:
         # The weights are created in __init__ so the layer is usable (synthesis, export)

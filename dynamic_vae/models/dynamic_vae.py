@@ -34,6 +34,7 @@ import tensorflow as tf
 from dynamic_vae.config import ModelConfig
 from dynamic_vae.layers.dynamic_layer import DynamicLayer
 from dynamic_vae.layers.latent_step import latent_step
+from dynamic_vae.layers.stationary_dynamic_layer import StationaryDynamicLayer
 from dynamic_vae.models.networks import build_decoder, build_encoder
 from dynamic_vae.models.observation_noise import (gaussian_negative_log_likelihood,
                                                   optimal_log_sigma)
@@ -96,7 +97,9 @@ class DynamicVAE(keras.Model):
             self.log_sigma = self.add_weight(
                 name="log_sigma", shape=(config.frame_shape[2],),
                 initializer=keras.initializers.Constant(float(np.log(config.sigma))))
-        self.dynamic_layer = DynamicLayer(
+        layer_class = (StationaryDynamicLayer if config.transition_form == "stationary"
+                       else DynamicLayer)
+        self.dynamic_layer = layer_class(
             latent_dim=config.latent_dim, posterior=config.encoder_mode,
             stationarity_weight=config.stationarity_weight, kl_weight=config.kl_weight,
             num_samples=config.num_samples, seed=seed, name="dynamic_layer")

@@ -78,6 +78,5 @@ def initialise_from_linear_texture(model, frames: np.ndarray, pair_starts: np.nd
          (-parameters["mean"] @ parameters["projection"]).astype(np.float32)])
     for layer in (decoder.get_layer("output"), encoder.get_layer("mean")):
         layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
-    model.dynamic_layer.transition_matrix.assign(parameters["transition"].astype(np.float32))
-    model.dynamic_layer.noise_matrix.assign(parameters["noise"].astype(np.float32))
+    model.dynamic_layer.set_transition(parameters["transition"], parameters["noise"])
     return parameters
