@@ -21,7 +21,8 @@ import tensorflow as tf
 
 from dynamic_vae.config import ARCHITECTURE_FIELDS, RunConfig
 from dynamic_vae.data.counting_mnist import counting_mnist
-from dynamic_vae.data.frame_pairs import FramePairs, make_frame_pairs
+from dynamic_vae.data.frame_pairs import (FramePairs, make_frame_pairs,
+                                          split_validation_windows)
 from dynamic_vae.distribute import is_chief, make_strategy
 from dynamic_vae.evaluation.figures import spectrum_image
 from dynamic_vae.models.dynamic_vae import DynamicVAE
@@ -113,6 +114,63 @@ class KLWarmup(keras.callbacks.Callback):
         self.model.dynamic_layer.kl_schedule.assign(1.0)
 
 
+class BestEpoch(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the lowest validation loss and ends with them.
+
+    `start(loss)` records the starting weights as epoch 0 before `fit`, so training that only
+    makes the held-out loss worse ends where it began. The best weights so far are also
+    written to `backup_dir/best.npz` (with `best.json`), so a resumed run chooses among the
+    same epochs as an uninterrupted one.
+
+    Args:
+        backup_dir: the run's backup folder.
+        write: whether this process writes (the chief of a multi-worker run).
+    """
+
+    WEIGHTS_FILE, RECORD_FILE = "best.npz", "best.json"
+
+    def __init__(self, backup_dir: str | Path, write: bool = True) -> None:
+        super().__init__()
+        self.backup_dir = Path(backup_dir)
+        self.write = write
+        self.best_epoch: int | None = None
+        self.best_loss = float("inf")
+        self._weights: list[np.ndarray] | None = None
+
+    def start(self, model: keras.Model, first_epoch: int, evaluate) -> None:
+        """Before `fit`: resumes the record of a backup, or records the starting weights
+        as epoch `first_epoch` with the validation loss `evaluate()` gives."""
+        self.set_model(model)
+        record = self.backup_dir / self.RECORD_FILE
+        if first_epoch > 0 and record.exists():
+            saved = json.loads(record.read_text())
+            with np.load(self.backup_dir / self.WEIGHTS_FILE, allow_pickle=False) as arrays:
+                self._weights = [arrays[f"w{i}"] for i in range(len(arrays.files))]
+            self.best_epoch, self.best_loss = int(saved["epoch"]), float(saved["loss"])
+            return
+        self._keep(first_epoch, float(evaluate()))
+
+    def _keep(self, epoch: int, loss: float) -> None:
+        self.best_epoch, self.best_loss = epoch, loss
+        self._weights = [np.array(w) for w in self.model.get_weights()]
+        if not self.write:
+            return
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.backup_dir / self.WEIGHTS_FILE) as tmp:
+            np.savez(tmp, **{f"w{i}": w for i, w in enumerate(self._weights)})
+        atomic_write_text(self.backup_dir / self.RECORD_FILE,
+                          json.dumps({"epoch": epoch, "loss": loss}))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("val_loss")
+        if loss is not None and np.isfinite(loss) and float(loss) < self.best_loss:
+            self._keep(epoch + 1, float(loss))
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._weights is not None:
+            self.model.set_weights(self._weights)
+
+
 class NonFiniteLossStop(keras.callbacks.Callback):
     """Stops training at the first step whose loss is NaN or inf and remembers where.
 
@@ -158,6 +216,12 @@ def build_model(config: RunConfig) -> DynamicVAE:
     """A compiled model for `config`."""
     training = config.training
     model = DynamicVAE.from_model_config(config.model, seed=training.seed)
+    if training.trainable == "dynamics":
+        # The observation map keeps its starting weights; the posterior's variance still
+        # adapts, so the KL term can weigh the codes against the learnt dynamics.
+        for network in (model.encoder, model.decoder):
+            for layer in network.layers:
+                layer.trainable = layer.name == "log_variance"
     model.compile(optimizer=keras.optimizers.Adam(training.learning_rate),
                   jit_compile=training.jit_compile,
                   steps_per_execution=training.steps_per_execution)
@@ -316,6 +380,10 @@ def _train_stage(
     chief = is_chief(distribution)
     output_dir = Path(output_dir)
     pairs, data_info = data
+    validation_windows = None
+    if training.validation_fraction > 0:
+        pairs, validation_windows = split_validation_windows(
+            pairs, training.validation_fraction, training.window)
     run_record = {**config.to_dict(), "data": data_info, **record}
     backup = RunBackup(output_dir / BACKUP_DIR, run_record, write=chief)
     if restart:
@@ -339,17 +407,23 @@ def _train_stage(
     elif first_epoch == 0 and config.model.linear_path:
         from dynamic_vae.models.linear_initialisation import initialise_from_linear_texture
 
-        initialise_from_linear_texture(model, pairs.frames, pairs.train_starts,
-                                       seed=training.seed)
+        # The closed-form start fits every frame it may see: with so few frames that a
+        # linear dynamic texture is the baseline, one more frame next to the tail changes
+        # the subspace noticeably (the test pair is only a start for generate; validation
+        # frames stay out).
+        fitted = (pairs.train_starts if validation_windows is not None
+                  else np.union1d(pairs.train_starts, pairs.test_starts))
+        initialise_from_linear_texture(model, pairs.frames, fitted, seed=training.seed)
     dataset = pairs.epoch_dataset(training.batch_size, seed=training.seed,
                                   first_epoch=first_epoch, epochs=training.epochs,
                                   window=training.window,
                                   windows_per_epoch=training.windows_per_epoch)
-    # Every replica gets a copy of each held-out pair (a batch of one pair cannot be split
-    # between replicas); the mean over copies is the mean over pairs.
+    # Every replica gets a copy of each held-out pair or window (a batch of one cannot be
+    # split between replicas); the mean over copies is the mean over examples.
     replicas = distribution.num_replicas_in_sync
+    held_out = pairs.test_pairs if validation_windows is None else validation_windows
     validation = tf.data.Dataset.from_tensor_slices(
-        np.repeat(pairs.test_pairs, replicas, axis=0)).batch(16 * replicas)
+        np.repeat(held_out, replicas, axis=0)).batch(16 * replicas)
     log_dir = write_dir / LOGS_DIR
     divergence = NonFiniteLossStop()
     callbacks = [
@@ -363,6 +437,12 @@ def _train_stage(
     ]
     if training.kl_warmup_epochs > 0:
         callbacks.insert(0, KLWarmup(training.kl_warmup_epochs))
+    best = None
+    if validation_windows is not None:
+        best = BestEpoch(output_dir / BACKUP_DIR, write=chief)
+        best.start(model, first_epoch, lambda: model.evaluate(
+            validation, verbose=0, return_dict=True)["loss"])
+        callbacks.insert(-1, best)  # before the backup, so a backup always has its record
     start = time.perf_counter()
     if first_epoch < training.epochs:
         with warnings.catch_warnings():
@@ -373,6 +453,8 @@ def _train_stage(
                           training.batch_size, training.window, training.windows_per_epoch),
                       validation_data=validation, callbacks=callbacks, verbose=verbose)
     wall_time = time.perf_counter() - start
+    if best is not None:
+        best.on_train_end()  # also when a finished backup left nothing to fit
     if divergence.stopped_at is not None:
         last = backup.latest
         raise FloatingPointError(
@@ -403,6 +485,9 @@ def _train_stage(
         "spectrum": spectrum_report(a, b),
         "test_pair_starts": [int(t) for t in pairs.test_starts],
     }
+    if best is not None:
+        summary["validation"] = {"windows": int(len(validation_windows)),
+                                 "best_epoch": best.best_epoch, "best_loss": best.best_loss}
     save_model(model, write_dir / MODEL_FILE)
     save_test_pairs(write_dir, pairs.test_pairs, config.model.pixel_range)
     atomic_write_text(write_dir / HISTORY_JSON_FILE, json.dumps(history_data, indent=2))

@@ -220,3 +220,52 @@ def make_frame_pairs(
                          "one pair is held out; pass holdout=None or more frames")
     test = np.array([all_starts[holdout]])
     return FramePairs(frames, np.delete(all_starts, holdout), test)
+
+
+def split_validation_windows(pairs: FramePairs, fraction: float, window: int
+                             ) -> tuple[FramePairs, np.ndarray]:
+    """Holds out the last `fraction` of every sequence as validation windows.
+
+    Each sequence's last `max(ceil(fraction * T), window)` frames become validation frames:
+    every window of `window` consecutive validation frames is returned, and no training pair
+    touches a validation frame. A sequence too short to give up that many frames and keep a
+    training pair trains whole. The held-out test pair is kept as it is.
+
+    Args:
+        pairs: what `make_frame_pairs` returned.
+        fraction: in (0, 1).
+        window: frames per validation window (the training window).
+
+    Returns:
+        `(training pairs, validation windows (N, window, H, W, C))`.
+
+    Raises:
+        ValueError: if no sequence is long enough to keep both training pairs and a
+            validation window.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation_fraction must lie in (0, 1), got {fraction}")
+    starts = np.union1d(pairs.train_starts, pairs.test_starts)
+    # A sequence is a run of consecutive pair starts t, t + 1, ...
+    breaks = np.flatnonzero(np.diff(starts) != 1) + 1
+    train_kept, window_starts = [], []
+    for run in np.split(starts, breaks):
+        first_frame, frames = int(run[0]), len(run) + 1
+        held = max(int(np.ceil(fraction * frames)), window)
+        if frames - held < 2:
+            train_kept.append(run)
+            continue
+        boundary = first_frame + frames - held  # the first validation frame
+        train_kept.append(run[run + 1 < boundary])
+        window_starts.append(np.arange(boundary, first_frame + frames - window + 1))
+    if not window_starts:
+        longest = max(len(run) + 1 for run in np.split(starts, breaks))
+        raise ValueError(
+            f"validation_fraction: the longest sequence has {longest} frames, too few to "
+            f"hold out {max(int(np.ceil(fraction * longest)), window)} validation frames "
+            f"(at least window={window}) and keep a training pair; lower "
+            "validation_fraction or window, or pass longer sequences")
+    train = np.setdiff1d(np.concatenate(train_kept), pairs.test_starts)
+    window_starts = np.concatenate(window_starts)
+    windows = pairs.frames[window_starts[:, np.newaxis] + np.arange(window)]
+    return FramePairs(pairs.frames, train, pairs.test_starts), windows

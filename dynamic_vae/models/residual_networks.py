@@ -118,8 +118,16 @@ def build_residual_decoder(config, name: str = "decoder") -> keras.Model:
     coarse_h, coarse_w = padded_size(height) // 8, padded_size(width) // 8
 
     inputs = keras.Input(shape=(config.latent_dim,), name="latents")
+    x = inputs
+    if config.linear_path and config.decoder_noise > 0:
+        # In training the network (not the linear map beside it) reads the state with added
+        # noise, so it cannot tie each training state to its own frame: with a few hundred
+        # frames it would otherwise memorise them and decode unseen states worse than the
+        # linear map alone.
+        x = keras.layers.GaussianNoise(config.decoder_noise, name="state_noise",
+                                       dtype="float32")(x)
     x = keras.layers.Dense(coarse_h * coarse_w * level_channels[-1], name="dense",
-                           dtype=hidden)(inputs)
+                           dtype=hidden)(x)
     x = keras.layers.Reshape((coarse_h, coarse_w, level_channels[-1]), name="reshape",
                              dtype=hidden)(x)
     upsampled_channels = [*reversed(level_channels[:-1]), config.width]

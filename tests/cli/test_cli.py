@@ -208,7 +208,8 @@ def test_train_on_a_frames_file(tmp_path, shared_data):
     path = tmp_path / "traffic.npy"
     np.save(path, frames)
     run_dir = tmp_path / "run"
-    assert main(["train", "--frames", str(path), "--epochs", "2", "--latent-dim", "3",
+    assert main(["train", "--frames", str(path), "--epochs", "2", "--finetune-epochs", "1",
+                 "--windows-per-epoch", "32", "--latent-dim", "3",
                  "--batch-size", "8", "--image-every", "0", "--quiet", "--jit-compile", "false",
                  "--output", str(run_dir)]) == 0
     from dynamic_vae.runs import load_run

@@ -17,7 +17,9 @@ TRAIN_OPTIONS = {
     "--kl-weight", "--output-activation", "--num-samples", "--encoder-mode",
     "--prediction-weight", "--prediction-noise", "--prediction-shrink", "--posterior",
     "--mixed-precision", "--architecture", "--width", "--depth", "--linear-path",
-    "--observation-noise", "--windows-per-epoch", "--learning-rate", "--batch-size", "--epochs", "--seed", "--cycle",
+    "--observation-noise", "--decoder-noise", "--transition-form", "--windows-per-epoch",
+    "--trainable", "--validation-fraction", "--learning-rate", "--batch-size", "--epochs",
+    "--seed", "--cycle",
     "--num-frames", "--steps-per-execution", "--image-every", "--kl-warmup-epochs", "--window",
     "--jit-compile", "--finetune-epochs", "--init-from", "--quiet", "--restart", "--strategy",
 }

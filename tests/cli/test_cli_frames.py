@@ -80,7 +80,8 @@ def test_train_on_several_sequences_from_a_prepared_dataset(tmp_path):
         download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
     run_dir = tmp_path / "run"
     assert main(["train", "--dataset", "dynamic_textures/gray48", "--data-dir", str(data_dir),
-                 "--size", "16", "--output", str(run_dir), *TINY]) == 0
+                 "--size", "16", "--output", str(run_dir), "--finetune-epochs", "1",
+                 "--windows-per-epoch", "16", *TINY]) == 0
     run = load_run(run_dir)
     assert run.config.model.frame_shape == (16, 16, 1)
     # 4 clips of 5 + 5 + 3 + 4 frames; a pair never straddles two clips.
@@ -89,8 +90,13 @@ def test_train_on_several_sequences_from_a_prepared_dataset(tmp_path):
     assert re.fullmatch(r"[0-9a-f]{40}", data.pop("sha1"))
     assert data == {"source": "tfds:dynamic_textures/gray48[train]", "sequences": 4,
                               "num_frames": 17}
+    first = json.loads((run_dir / "warm_start" / "summary.json").read_text())
+    assert first["train_pairs"] == 17 - 4 - 1
+    # The second stage holds out each clip's last 2 frames (window 2) where the clip keeps a
+    # training pair besides: one validation window from each of the clips of 5, 5 and 4.
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["train_pairs"] == 17 - 4 - 1
+    assert summary["validation"]["windows"] == 3
+    assert 0 < summary["train_pairs"] < first["train_pairs"]
 
 
 def test_prepare_builds_offline_without_opening_a_connection(tmp_path, monkeypatch, capsys):

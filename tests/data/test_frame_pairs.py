@@ -92,3 +92,40 @@ def test_windows_stay_inside_sequences_and_avoid_the_holdout():
         pairs.dataset(batch_size=4, window=20)
     with pytest.raises(ValueError, match="window"):
         pairs.window_starts(1)
+
+
+def test_validation_windows_are_each_sequences_tail_and_no_training_pair_touches_them():
+    from dynamic_vae.data.frame_pairs import split_validation_windows
+
+    ramp = (np.arange(30)[:, None, None] * np.ones((30, 2, 2)) / 30).astype("float32")
+    pairs = make_frame_pairs([ramp[:10], ramp[10:30]])
+    train, windows = split_validation_windows(pairs, 0.2, 3)
+    frame_index = np.rint(windows[:, :, 0, 0, 0] * 30).astype(int)
+    # 10 frames: max(ceil(2), 3) = 3 held out (7..9); 20 frames: 4 held out (26..29).
+    np.testing.assert_array_equal(frame_index, [[7, 8, 9], [26, 27, 28], [27, 28, 29]])
+    held = {7, 8, 9, 26, 27, 28, 29}
+    assert not any({t, t + 1} & held for t in train.train_starts)
+    np.testing.assert_array_equal(train.train_starts, [0, 1, 2, 3, 4, 5, *range(10, 25)])
+    np.testing.assert_array_equal(train.test_starts, pairs.test_starts)
+
+
+def test_a_sequence_too_short_to_split_trains_whole():
+    from dynamic_vae.data.frame_pairs import split_validation_windows
+
+    pairs = make_frame_pairs([np.zeros((4, 2, 2), np.uint8), np.zeros((12, 2, 2), np.uint8)],
+                             holdout=None)
+    train, windows = split_validation_windows(pairs, 0.1, 3)
+    assert len(windows) == 1  # frames 13..15 of the long sequence
+    np.testing.assert_array_equal(train.train_starts, [0, 1, 2, *range(4, 12)])
+
+
+def test_validation_split_names_sequences_too_short():
+    from dynamic_vae.data.frame_pairs import split_validation_windows
+
+    pairs = make_frame_pairs([np.zeros((5, 4, 4), np.uint8)] * 2, holdout=None)
+    with pytest.raises(ValueError, match=r"validation_fraction: the longest sequence has 5 "
+                                         r"frames, too few to hold out 4 validation frames "
+                                         r"\(at least window=4\)"):
+        split_validation_windows(pairs, 0.1, 4)
+    with pytest.raises(ValueError, match=r"validation_fraction must lie in \(0, 1\), got 1.5"):
+        split_validation_windows(pairs, 1.5, 2)

@@ -13,7 +13,7 @@ from dynamic_vae.experiments.runner import format_table
 from dynamic_vae.experiments.textures_experiment import TexturesExperiment
 from dynamic_vae.runs import load_run
 
-FAST = ["--epochs", "1", "--seeds", "2", "--horizon", "40", "--quiet"]
+FAST = ["--epochs", "1", "--finetune-epochs", "1", "--seeds", "2", "--horizon", "40", "--quiet"]
 
 
 def test_families_registered():

@@ -69,6 +69,9 @@ def test_residual_config_survives_json_and_builds_the_residual_networks():
     ("architecture", "v2", "architecture must be one of"),
     ("observation_noise", "auto", "observation_noise must be one of"),
     ("width", 0, "width must be >= 1"),
+    ("decoder_noise", -0.1, "decoder_noise must be >= 0"),
+    ("decoder_noise", 0.5, "0 without linear_path, got 0.5 with linear_path False"),
+    ("transition_form", "orthogonal", "transition_form must be one of"),
 ])
 def test_bad_fields_are_named(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -80,6 +83,22 @@ def test_residual_linear_path_model_passes_the_layer_checks(noise, rng, tmp_path
     """Config JSON, `.keras` reload and the exported signatures on TF Serving's loading path,
     for the video preset's kind of model."""
     model = DynamicVAE(frame_shape=(16, 12, 1), latent_dim=3, architecture="residual", width=8,
-                       linear_path=True, observation_noise=noise, sigma=0.3, seed=0)
+                       linear_path=True, observation_noise=noise, sigma=0.3, seed=0,
+                       decoder_noise=0.5, transition_form="stationary")
     pairs = rng.random((2, 2, 16, 12, 1)).astype(np.float32)
     LayerChecks().run_all(model, pairs, tmp_path)
+
+
+def test_decoder_noise_reaches_the_network_only_in_training(rng):
+    """The network reads a noisy state in training; inference is deterministic, and with the
+    network's output layer at zero (the linear start) the noise changes nothing."""
+    model = DynamicVAE(frame_shape=(16, 12, 1), latent_dim=3, architecture="residual", width=8,
+                       linear_path=True, decoder_noise=0.5, seed=0)
+    states = rng.normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(model.decode(states).numpy(), model.decode(states).numpy())
+    assert not np.allclose(model.decoder(states, training=True).numpy(),
+                           model.decode(states).numpy())
+    output = model.decoder.get_layer("output")
+    output.set_weights([np.zeros_like(w) for w in output.get_weights()])
+    np.testing.assert_allclose(model.decoder(states, training=True).numpy(),
+                               model.decode(states).numpy(), atol=1e-6)

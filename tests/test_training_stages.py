@@ -1,0 +1,111 @@
+"""What a stage trains: only the dynamics, or everything with the best held-out epoch kept."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from dynamic_vae.config import TrainingConfig, get_preset
+from dynamic_vae.data.frame_pairs import make_frame_pairs
+from dynamic_vae.models.linear_initialisation import linear_texture_parameters
+from dynamic_vae.training import BestEpoch, build_model, train
+
+FRAME_SHAPE = (16, 16, 1)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """A drifting grating: a small linear process."""
+    t = np.arange(60)[:, None, None]
+    _, x = np.mgrid[0:16, 0:16]
+    return (0.5 + 0.4 * np.sin(0.6 * x + 0.5 * t))[..., None].astype(np.float32)
+
+
+def _config(**fields):
+    return get_preset("video").override(frame_shape=FRAME_SHAPE, width=8, latent_dim=3,
+                                        windows_per_epoch=32, image_every=0, **fields)
+
+
+def test_a_dynamics_stage_keeps_the_observation_map_at_the_linear_start(frames, tmp_path):
+    config = _config(epochs=2, finetune_epochs=0)
+    assert config.training.trainable == "dynamics"
+    model, _ = train(config, tmp_path / "run", frames=frames, verbose=0)
+    keras.utils.set_random_seed(config.training.seed)  # as train does before building
+    start = build_model(config)
+    pairs = make_frame_pairs(frames)
+    # The start fits every frame of the clip, the held-out test pair included.
+    linear = linear_texture_parameters(
+        pairs.frames, np.union1d(pairs.train_starts, pairs.test_starts), 3, seed=0)
+    kernel, bias = model.decoder.get_layer("linear_observation").get_weights()
+    np.testing.assert_allclose(kernel, linear["observation"].T, atol=1e-5)
+    np.testing.assert_allclose(bias, linear["mean"], atol=1e-5)
+    output = model.decoder.get_layer("output").get_weights()
+    assert all(np.all(w == 0) for w in output)
+    # What does train: A (from the linear start's), and the posterior's variance.
+    a_linear = linear["transition"]
+    assert not np.allclose(model.transition()[0], a_linear, atol=1e-4)
+    assert not np.allclose(model.encoder.get_layer("log_variance").get_weights()[1],
+                           start.encoder.get_layer("log_variance").get_weights()[1])
+    assert {w.path.split("/")[0] for w in model.trainable_weights} == {
+        "log_variance", "dynamic_layer"}
+
+
+def test_the_second_stage_keeps_its_best_held_out_epoch(frames, tmp_path):
+    config = _config(epochs=1, finetune_epochs=3)
+    model, summary = train(config, tmp_path / "run", frames=frames, verbose=0)
+    validation = json.loads((tmp_path / "run" / "summary.json").read_text())["validation"]
+    assert validation == summary["validation"]
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history["val_loss"]) == 3
+    # The kept epoch is the lowest validation loss of the start (epoch 0) and the three.
+    if validation["best_epoch"] > 0:
+        assert validation["best_loss"] == pytest.approx(
+            min(history["val_loss"]), rel=1e-6)
+        assert validation["best_epoch"] == 1 + int(np.argmin(history["val_loss"]))
+    else:
+        assert validation["best_loss"] <= min(history["val_loss"])
+    # 60 frames: 6 held out, so two validation windows of 5.
+    assert validation["windows"] == 2
+
+
+class _Recorder(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+        self.dense.build((None, 1))
+
+
+def test_best_epoch_restores_the_best_weights_and_resumes_from_its_record(tmp_path):
+    model = _Recorder()
+    start = [w.copy() for w in model.get_weights()]
+    best = BestEpoch(tmp_path / "backup")
+    best.start(model, 0, lambda: 1.0)
+    model.set_weights([w + 1 for w in start])
+    best.on_epoch_end(0, {"val_loss": 0.5})           # better: kept
+    better = [w.copy() for w in model.get_weights()]
+    model.set_weights([w + 2 for w in start])
+    best.on_epoch_end(1, {"val_loss": 0.7})           # worse: not kept
+    best.on_epoch_end(2, {"val_loss": float("nan")})  # never kept
+    best.on_train_end()
+    for kept, expected in zip(model.get_weights(), better):
+        np.testing.assert_array_equal(kept, expected)
+    assert (best.best_epoch, best.best_loss) == (1, 0.5)
+    # A resumed stage reads the record instead of evaluating its (later) start.
+    resumed = BestEpoch(tmp_path / "backup")
+    model.set_weights(start)
+    resumed.start(model, 3, lambda: pytest.fail("a resumed stage must not re-evaluate"))
+    resumed.on_train_end()
+    assert (resumed.best_epoch, resumed.best_loss) == (1, 0.5)
+    for kept, expected in zip(model.get_weights(), better):
+        np.testing.assert_array_equal(kept, expected)
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({"trainable": "decoder"}, "trainable must be one of"),
+    ({"validation_fraction": 1.0}, r"validation_fraction must lie in \[0, 1\), got 1.0"),
+    ({"validation_fraction": -0.1}, "validation_fraction must lie in"),
+])
+def test_bad_training_fields_are_named(fields, message):
+    with pytest.raises(ValueError, match=message):
+        TrainingConfig(**fields)
