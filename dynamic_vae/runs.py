@@ -49,6 +49,10 @@ TEST_PAIRS_FILE = "test_pairs.npy"
 BASELINE_FILE = "baseline.npz"
 LOGS_DIR = "logs"
 BACKUP_DIR = "backup"
+# backup/: the best weights so far of a stage that keeps its best held-out epoch, and which
+# epoch and validation loss they are.
+BEST_WEIGHTS_FILE = "best.npz"
+BEST_RECORD_FILE = "best.json"
 WARM_START_DIR = "warm_start"
 EVALUATION_DIR = "evaluation"
 # evaluation/metrics.json: everything the evaluation report states, machine-readable.

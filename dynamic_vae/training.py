@@ -29,10 +29,10 @@ from dynamic_vae.models.dynamic_vae import DynamicVAE
 from dynamic_vae.atomic import atomic_path, atomic_write_text
 from dynamic_vae.outputs import tile_frames
 from dynamic_vae.run_backup import RunBackup
-from dynamic_vae.runs import (BACKUP_DIR, CONFIG_FILE, HISTORY_CSV_FILE, HISTORY_JSON_FILE,
-                              LOGS_DIR, MODEL_FILE, SUMMARY_FILE, TRAINING_CURVES_FILE,
-                              WARM_START_DIR, load_run, load_run_record, save_model,
-                              save_test_pairs)
+from dynamic_vae.runs import (BACKUP_DIR, BEST_RECORD_FILE, BEST_WEIGHTS_FILE, CONFIG_FILE,
+                              HISTORY_CSV_FILE, HISTORY_JSON_FILE, LOGS_DIR, MODEL_FILE,
+                              SUMMARY_FILE, TRAINING_CURVES_FILE, WARM_START_DIR, load_run,
+                              load_run_record, save_model, save_test_pairs)
 from dynamic_vae.spectrum import spectrum_report
 from dynamic_vae.synthesis import synthesize
 
@@ -117,17 +117,16 @@ class KLWarmup(keras.callbacks.Callback):
 class BestEpoch(keras.callbacks.Callback):
     """Keeps the weights of the epoch with the lowest validation loss and ends with them.
 
-    `start(loss)` records the starting weights as epoch 0 before `fit`, so training that only
-    makes the held-out loss worse ends where it began. The best weights so far are also
-    written to `backup_dir/best.npz` (with `best.json`), so a resumed run chooses among the
-    same epochs as an uninterrupted one.
+    `start(model, first_epoch, evaluate)` records the starting weights before `fit`, so
+    training that only makes the held-out loss worse ends where it began. The best weights so
+    far are also written to the backup folder (`runs.BEST_WEIGHTS_FILE`, with
+    `runs.BEST_RECORD_FILE`), so a resumed run chooses among the same epochs as an
+    uninterrupted one.
 
     Args:
         backup_dir: the run's backup folder.
         write: whether this process writes (the chief of a multi-worker run).
     """
-
-    WEIGHTS_FILE, RECORD_FILE = "best.npz", "best.json"
 
     def __init__(self, backup_dir: str | Path, write: bool = True) -> None:
         super().__init__()
@@ -141,10 +140,10 @@ class BestEpoch(keras.callbacks.Callback):
         """Before `fit`: resumes the record of a backup, or records the starting weights
         as epoch `first_epoch` with the validation loss `evaluate()` gives."""
         self.set_model(model)
-        record = self.backup_dir / self.RECORD_FILE
+        record = self.backup_dir / BEST_RECORD_FILE
         if first_epoch > 0 and record.exists():
             saved = json.loads(record.read_text())
-            with np.load(self.backup_dir / self.WEIGHTS_FILE, allow_pickle=False) as arrays:
+            with np.load(self.backup_dir / BEST_WEIGHTS_FILE, allow_pickle=False) as arrays:
                 self._weights = [arrays[f"w{i}"] for i in range(len(arrays.files))]
             self.best_epoch, self.best_loss = int(saved["epoch"]), float(saved["loss"])
             return
@@ -156,9 +155,9 @@ class BestEpoch(keras.callbacks.Callback):
         if not self.write:
             return
         self.backup_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.backup_dir / self.WEIGHTS_FILE) as tmp:
+        with atomic_path(self.backup_dir / BEST_WEIGHTS_FILE) as tmp:
             np.savez(tmp, **{f"w{i}": w for i, w in enumerate(self._weights)})
-        atomic_write_text(self.backup_dir / self.RECORD_FILE,
+        atomic_write_text(self.backup_dir / BEST_RECORD_FILE,
                           json.dumps({"epoch": epoch, "loss": loss}))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:

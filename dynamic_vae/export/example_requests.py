@@ -1,8 +1,8 @@
 """One valid request for every built-in signature, for checks that run them all.
 
-Used to compare loading paths (TF Serving's session loader against `tf.saved_model.load`) and
-by the benchmark that does so on a trained export. The frames are random, so the requests
-depend on nothing but the export's shapes.
+Used to compare loading paths (TF Serving's graph-mode C++ loader against
+`tf.saved_model.load`) and by the benchmark that does so on a trained export. The frames are
+random, so the requests depend on nothing but the export's shapes.
 """
 
 from __future__ import annotations

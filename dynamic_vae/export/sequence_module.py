@@ -26,8 +26,8 @@ class SequenceModule(tf.Module):
 
     Only the backing variables of the encoder, decoder and dynamic layer are tracked (not
     the layers, not the optimizer), so the SavedModel holds the weights that serving needs and
-    nothing else, and loads both through `tf.saved_model.load` and through the session-based
-    loader of TF Serving.
+    nothing else, and loads both through `tf.saved_model.load` and through TF Serving's
+    graph-mode C++ loader.
 
     Args:
         model: a trained `DynamicVAE`.
@@ -54,7 +54,7 @@ class SequenceModule(tf.Module):
             raise ValueError(f"frames_dtype must be one of {FRAME_DTYPES}, got {frames_dtype!r}")
         # The Keras layers sit behind a plain object, out of tf.Module's reach: tracked, each
         # Keras variable would export a second resource beside its backing tf.Variable, the
-        # checkpoint would restore one and the functions read the other, and a session-based
+        # checkpoint would restore one and the functions read the other, and a graph-mode
         # loader (TF Serving's C++ LoadSavedModel) would find the variables uninitialised.
         # The module tracks the backing tf.Variables only, as keras.export.ExportArchive does:
         # the ones the traced functions capture are exactly the ones the checkpoint restores.
