@@ -90,6 +90,13 @@ class ModelConfig:
             so the constraint holds exactly for every parameter value and
             `stationarity_weight` has no effect; see
             `dynamic_vae.layers.stationary_dynamic_layer`).
+        residual_rank: directions of the residual texture (0: none). After training, what the
+            decoder leaves out of the training frames is fitted in closed form as a
+            stationary linear process of this many principal directions, and synthesis adds
+            a draw of it to the decoded frames, so sequences keep the clip's fine detail
+            instead of showing the decoder's smooth mean (see
+            `dynamic_vae.models.residual_texture`). Mean predictions and the ELBO do not
+            change.
         mixed_precision: `off` or `bfloat16`: the hidden convolutions and dense layers
             compute in bfloat16 (variables stay float32); the posterior heads, the decoder's
             output layer, A, B and every loss term stay float32. bfloat16 keeps float32's
@@ -119,6 +126,7 @@ class ModelConfig:
     decoder_noise: float = 0.0
     observation_noise: str = "fixed"
     transition_form: str = "free"
+    residual_rank: int = 0
     mixed_precision: str = "off"
 
     def __post_init__(self) -> None:
@@ -166,6 +174,10 @@ class ModelConfig:
         if self.decoder_noise < 0 or (self.decoder_noise > 0 and not self.linear_path):
             raise ValueError(f"decoder_noise must be >= 0, and 0 without linear_path, got "
                              f"{self.decoder_noise} with linear_path {self.linear_path}")
+        if int(self.residual_rank) != self.residual_rank or self.residual_rank < 0:
+            raise ValueError(f"residual_rank must be an integer >= 0, got "
+                             f"{self.residual_rank!r}")
+        self.residual_rank = int(self.residual_rank)
         for name in ("stationarity_weight", "kl_weight", "prediction_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -431,12 +443,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         # dynamics with the observation map held at the linear start: on clips of a few
         # hundred frames the networks otherwise fit the training frames within one epoch and
         # decode unseen ones worse. The second stage trains everything and keeps the epoch
-        # that decodes held-out windows best (the start included). See
+        # that decodes held-out windows best (the start included). Synthesis adds a residual
+        # texture of up to 256 directions, so frames keep the clip's fine detail. See
         # docs/results/textures.md.
         "model": {"architecture": "residual", "width": 16, "depth": 1, "linear_path": True,
                   "encoder_mode": "frame", "observation_noise": "optimal",
                   "transition_form": "stationary", "output_activation": "linear",
-                  "latent_dim": 10, "prediction_weight": 1.0, "kl_weight": 1.0},
+                  "latent_dim": 10, "prediction_weight": 1.0, "kl_weight": 1.0,
+                  "residual_rank": 256},
         "training": {"learning_rate": 1e-3, "batch_size": 16, "window": 5, "epochs": 8,
                      "windows_per_epoch": 1024, "trainable": "dynamics"},
         "finetune": {"trainable": "all", "validation_fraction": 0.1, "learning_rate": 3e-4,

@@ -2,7 +2,10 @@
 
     x_0     = first half of the posterior mean of a given frame pair, or x_0 ~ N(0, I)
     x_{t+1} = A x_t + noise_scale * B v_t,   v_t ~ N(0, I)
-    y_t     = C(x_t)
+    y_t     = C(x_t) + e_t
+
+where e_t is a draw of the model's residual texture (`dynamic_vae.models.residual_texture`)
+when it has one, and 0 otherwise or with `texture=False` (the decoder's mean frames).
 
 The latent rollout runs as one `tf.scan` in a compiled function, and frames are decoded in
 batches: there is no per-frame Python loop.
@@ -16,6 +19,16 @@ import tensorflow as tf
 from dynamic_vae.data.frame_pairs import validate_frames
 from dynamic_vae.layers.latent_step import latent_rollout
 from dynamic_vae.pixels import from_pixel_range, to_pixel_range
+
+# Seeds are folded into int32 stateless seeds modulo this (the exported signatures do the same).
+SEED_MODULUS = 2**31 - 1
+
+
+def texture_seed(seed: int) -> np.ndarray:
+    """The stateless seed of the residual texture of `synthesize(..., seed)`: apart from the
+    two the rollout splits off `[seed, 0]`, so adding a texture leaves the latents as they
+    were."""
+    return np.array([seed % SEED_MODULUS, 1], dtype=np.int32)
 
 
 @tf.function(reduce_retracing=True)
@@ -63,7 +76,7 @@ def synthesize_latents(
         raise ValueError(f"num_sequences must be >= 1, got {num_sequences}")
     if not np.isfinite(noise_scale) or noise_scale < 0:
         raise ValueError(f"noise_scale must be a finite number >= 0, got {noise_scale}")
-    stateless_seed = tf.constant([seed % (2**31 - 1), 0], dtype=tf.int32)
+    stateless_seed = tf.constant([seed % SEED_MODULUS, 0], dtype=tf.int32)
     seeds = tf.random.experimental.stateless_split(stateless_seed, 2)
     if initial_state is None:
         x0 = tf.random.stateless_normal([num_sequences, n], seed=seeds[0])
@@ -110,6 +123,7 @@ def synthesize(
     num_sequences: int = 1,
     noise_scale: float = 1.0,
     as_uint8: bool = True,
+    texture: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Synthesises new sequences with a trained model.
 
@@ -122,6 +136,8 @@ def synthesize(
         num_sequences: independent sequences.
         noise_scale: multiplies the innovations.
         as_uint8: return frames as uint8 0..255 (else float32 in the model's pixel range).
+        texture: add a draw of the model's residual texture (if it has one) to the decoded
+            frames; False gives the decoder's mean frames.
 
     Returns:
         `(frames (num_sequences, num_frames, H, W, C), latents (num_sequences, num_frames, n))`.
@@ -131,6 +147,9 @@ def synthesize(
     latents = synthesize_latents(a, b, num_frames, seed=seed, initial_state=x0,
                                  num_sequences=num_sequences, noise_scale=noise_scale)
     frames = decode_in_batches(model, latents)
+    if texture and getattr(model, "residual_texture", None) is not None:
+        frames = frames + model.residual_texture.sample(
+            num_sequences, num_frames, texture_seed(seed)).numpy()
     if as_uint8:
         frames = from_pixel_range(frames, model.pixel_range)
     return frames, latents

@@ -465,6 +465,12 @@ def _train_stage(
             + "no model was written. To change the configuration (e.g. a lower "
               "--learning-rate) train again with --restart")
 
+    texture = None
+    if model.residual_texture is not None:
+        # Closed form, from the weights just kept: what the decoder leaves out of the frames
+        # it trained on (validation frames stay out, as from the linear start).
+        texture = model.fit_residual_texture(pairs.frames, pairs.train_starts,
+                                             seed=training.seed)
     history_data = backup.history
     epochs_run = len(history_data.get("loss", []))
     a, b = model.transition()
@@ -484,6 +490,8 @@ def _train_stage(
         "spectrum": spectrum_report(a, b),
         "test_pair_starts": [int(t) for t in pairs.test_starts],
     }
+    if texture is not None:
+        summary["residual_texture"] = texture
     if best is not None:
         summary["validation"] = {"windows": int(len(validation_windows)),
                                  "best_epoch": best.best_epoch, "best_loss": best.best_loss}

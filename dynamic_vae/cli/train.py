@@ -92,6 +92,9 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
                        help="start from the posterior mean of this (2, H, W[, C]) .npy pair")
     parser.add_argument("--float", action="store_true",
                         help=".npy: float32 frames in [0, 1] instead of uint8")
+    parser.add_argument("--mean-frames", action="store_true",
+                        help="the decoder's mean frames, without a draw of the model's "
+                             "residual texture (models trained with --residual-rank > 0)")
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--scale", type=int, default=1, help="enlarge images by this factor")
     parser.set_defaults(handler=run_generate)
@@ -208,7 +211,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
         model = run.model
         frames, _ = synthesize(model, args.length, seed=args.seed, initial_pair=initial_pair,
-                               noise_scale=args.noise_scale, as_uint8=not args.float)
+                               noise_scale=args.noise_scale, as_uint8=not args.float,
+                               texture=not args.mean_frames)
         sequence = frames[0]
         if args.float:
             from dynamic_vae.pixels import to_unit_range

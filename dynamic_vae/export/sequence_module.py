@@ -12,13 +12,13 @@ from __future__ import annotations
 import tensorflow as tf
 
 from dynamic_vae.layers.latent_step import latent_rollout
+from dynamic_vae.models.residual_texture import sample_texture
 from dynamic_vae.pixels import from_pixel_range_tf, to_pixel_range_tf, to_unit_range_tf
+# Folding seeds as the in-process synthesis does makes a served sequence identical to
+# `synthesize(model, T, seed)`.
+from dynamic_vae.synthesis import SEED_MODULUS
 
 FRAME_DTYPES = ("uint8", "float32")
-
-# The modulus the in-process synthesis (dynamic_vae.synthesis) folds seeds with: keeping it
-# makes a served sequence identical to `synthesize(model, T, seed)`.
-SEED_MODULUS = 2**31 - 1
 
 
 class SequenceModule(tf.Module):
@@ -142,6 +142,19 @@ class SequenceModule(tf.Module):
         """Frames `(N, H, W, C)` in the export's frame dtype from latents `(N, n)`."""
         return self.to_output_frames(self.decoder(latents, training=False))
 
+    def synthesised_frames(self, latents: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        """Frames of a synthesised sequence from its latents `(T, n)`: the decoded means plus,
+        when the model has a residual texture, its draw from `seed` (as `synthesize` adds)."""
+        means = self.decoder(latents, training=False)
+        texture = self._parts.residual_texture
+        if texture is None:
+            return self.to_output_frames(means)
+        folded = tf.cast(tf.math.floormod(seed, SEED_MODULUS), tf.int32)
+        residuals = sample_texture(texture.basis.value, texture.persistence.value,
+                                   texture.offset.value, tf.constant(1), tf.shape(latents)[0],
+                                   tf.stack([folded, 1]))
+        return self.to_output_frames(means + tf.reshape(residuals, tf.shape(means)))
+
     def encode_pairs(self, frame_pairs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Posterior mean and log-variance `(N, 2n)` of frame pairs `(N, 2, H, W, C)`."""
         return self._parts.model.encode(self.to_model_pixels(frame_pairs))
@@ -184,6 +197,8 @@ class _ModelParts:
         self.encoder = model.encoder
         self.decoder = model.decoder
         self.dynamic_layer = model.dynamic_layer
+        self.residual_texture = getattr(model, "residual_texture", None)
 
     def layers(self) -> tuple:
-        return (self.encoder, self.decoder, self.dynamic_layer)
+        texture = () if self.residual_texture is None else (self.residual_texture,)
+        return (self.encoder, self.decoder, self.dynamic_layer, *texture)

@@ -23,7 +23,7 @@ def build_generate(module: SequenceModule):
     @tf.function(input_signature=[_num_frames_spec(), _seed_spec()])
     def generate(num_frames: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
         latents = module.rollout(module.stationary_state(seed), num_frames, seed)
-        return {"frames": module.decode_frames(latents), "latents": latents}
+        return {"frames": module.synthesised_frames(latents, seed), "latents": latents}
 
     return generate
 
@@ -39,7 +39,7 @@ def build_generate_from(module: SequenceModule):
     def generate_from(frame_pair: tf.Tensor, num_frames: tf.Tensor,
                       seed: tf.Tensor) -> dict[str, tf.Tensor]:
         latents = module.rollout(module.initial_state(frame_pair), num_frames, seed)
-        return {"frames": module.decode_frames(latents), "latents": latents}
+        return {"frames": module.synthesised_frames(latents, seed), "latents": latents}
 
     return generate_from
 

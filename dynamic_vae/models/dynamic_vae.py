@@ -40,6 +40,7 @@ from dynamic_vae.models.observation_noise import (gaussian_negative_log_likeliho
                                                   optimal_log_sigma)
 from dynamic_vae.models.residual_networks import (build_residual_decoder,
                                                   build_residual_encoder)
+from dynamic_vae.models.residual_texture import ResidualTexture
 from dynamic_vae.models.window_posterior import sample_marginals, smoothed_window_posterior
 
 # Every ModelConfig field is also a keyword of DynamicVAE (and a key of its Keras config).
@@ -103,6 +104,10 @@ class DynamicVAE(keras.Model):
             latent_dim=config.latent_dim, posterior=config.encoder_mode,
             stationarity_weight=config.stationarity_weight, kl_weight=config.kl_weight,
             num_samples=config.num_samples, seed=seed, name="dynamic_layer")
+        # Fitted in closed form after training (`fit_residual_texture`); synthesis adds it.
+        self.residual_texture = (
+            ResidualTexture(config.residual_rank, config.frame_shape, name="residual_texture")
+            if config.residual_rank > 0 else None)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
@@ -177,6 +182,41 @@ class DynamicVAE(keras.Model):
         """`(A, B)`: the transition and noise matrices as numpy arrays."""
         return (keras.ops.convert_to_numpy(self.dynamic_layer.transition_matrix),
                 keras.ops.convert_to_numpy(self.dynamic_layer.noise_matrix))
+
+    def fit_residual_texture(self, frames: np.ndarray, starts: np.ndarray, seed: int = 0,
+                             batch_size: int = 256) -> dict[str, float]:
+        """Fits the residual texture to the frames the model trained on.
+
+        Args:
+            frames: `(T, H, W, C)` frames in the model's pixel range.
+            starts: indices `t` of the training pairs `frames[t : t + 2]`; frame `t`'s state
+                is the posterior mean given its pair, and consecutive starts give the lag
+                pairs the persistence is estimated from.
+            seed: seed of the randomized SVD.
+            batch_size: pairs encoded per call.
+
+        Returns:
+            What `ResidualTexture.fit` reports.
+
+        Raises:
+            ValueError: if the model has no residual texture (`residual_rank` 0).
+        """
+        if self.residual_texture is None:
+            raise ValueError("fit_residual_texture: the model has residual_rank 0 (no "
+                             "residual texture)")
+        frames = np.asarray(frames, dtype=np.float32)
+        starts = np.sort(np.asarray(starts, dtype=np.int64))
+        residuals = []
+        for i in range(0, len(starts), batch_size):
+            chunk = starts[i:i + batch_size]
+            pairs = np.stack([frames[chunk], frames[chunk + 1]], axis=1)
+            states = self.encode_states(pairs)[:, :self.latent_dim]
+            residuals.append(frames[chunk] - keras.ops.convert_to_numpy(self.decode(states)))
+        position = {int(t): i for i, t in enumerate(starts)}
+        lag_pairs = [(i, position[int(t) + 1]) for i, t in enumerate(starts)
+                     if int(t) + 1 in position]
+        return self.residual_texture.fit(np.concatenate(residuals), np.array(lag_pairs),
+                                         seed=seed)
 
     # --- Keras --------------------------------------------------------------------------
 

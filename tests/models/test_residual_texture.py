@@ -1,0 +1,232 @@
+"""The residual texture: closed-form fit, the process it samples, and its place in a model."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dynamic_vae.config import get_preset
+from dynamic_vae.models import DynamicVAE
+from dynamic_vae.models.residual_texture import MAX_PERSISTENCE, ResidualTexture
+from dynamic_vae.synthesis import decode_in_batches, synthesize, texture_seed
+from tests.helpers.layer_checks import LayerChecks
+
+FRAME_SHAPE = (6, 5, 1)
+
+
+def _process(rng, num_frames, stds, persistence, directions, offset):
+    """Frames of e_t = offset + sum_i std_i s_i(t) d_i with AR(1) coefficients s_i (numpy)."""
+    states = np.zeros((num_frames, len(stds)))
+    states[0] = rng.normal(size=len(stds))
+    for t in range(1, num_frames):
+        states[t] = (persistence * states[t - 1]
+                     + np.sqrt(1 - persistence ** 2) * rng.normal(size=len(stds)))
+    return offset + (states * stds) @ directions
+
+
+@pytest.fixture
+def known(rng):
+    size = int(np.prod(FRAME_SHAPE))
+    directions = np.linalg.qr(rng.normal(size=(size, 3)))[0].T     # (3, D) orthonormal
+    return {"stds": np.array([0.3, 0.2, 0.1]), "persistence": np.array([0.9, -0.5, 0.0]),
+            "directions": directions, "offset": 0.05 * rng.normal(size=size)}
+
+
+def test_fit_recovers_a_known_process(known, rng):
+    residuals = _process(rng, 20000, **known)
+    texture = ResidualTexture(rank=3, frame_shape=FRAME_SHAPE)
+    info = texture.fit(residuals.reshape(-1, *FRAME_SHAPE),
+                       np.stack([np.arange(19999), np.arange(1, 20000)], axis=1))
+    basis = texture.basis.numpy().astype(np.float64)
+    # Each row is a known direction (up to sign) times its standard deviation.
+    for row, direction, std in zip(basis, known["directions"], known["stds"]):
+        assert abs(abs(row @ direction) - std) < 0.01
+        assert np.linalg.norm(row) == pytest.approx(std, rel=0.03)
+    np.testing.assert_allclose(texture.persistence.numpy(), known["persistence"], atol=0.03)
+    np.testing.assert_allclose(texture.offset.numpy(), known["offset"], atol=0.01)
+    assert info["rank"] == 3
+    assert info["explained_variance"] == pytest.approx(1.0, abs=1e-6)
+    total = np.sum(known["stds"] ** 2) / residuals.shape[1]
+    assert info["residual_variance"] == pytest.approx(total, rel=0.05)
+
+
+def test_samples_have_the_fitted_variance_and_persistence(known, rng):
+    texture = ResidualTexture(rank=3, frame_shape=FRAME_SHAPE)
+    texture.basis.assign((known["stds"][:, None] * known["directions"]).astype("float32"))
+    texture.persistence.assign(known["persistence"].astype("float32"))
+    texture.offset.assign(known["offset"].astype("float32"))
+    samples = texture.sample(4, 5000, seed=np.array([1, 2], "int32")).numpy()
+    assert samples.shape == (4, 5000, *FRAME_SHAPE)   # leading sample dimension
+    flat = samples.reshape(4, 5000, -1).astype(np.float64) - known["offset"]
+    coefficients = flat @ known["directions"].T                      # (4, T, 3)
+    np.testing.assert_allclose(coefficients.std(axis=(0, 1)), known["stds"], rtol=0.05)
+    lag_one = ((coefficients[:, 1:] * coefficients[:, :-1]).mean(axis=(0, 1))
+               / coefficients.var(axis=(0, 1)))
+    np.testing.assert_allclose(lag_one, known["persistence"], atol=0.05)
+    # Independent sequences.
+    assert abs(np.corrcoef(coefficients[0, :, 0], coefficients[1, :, 0])[0, 1]) < 0.1
+
+
+def test_sampling_is_deterministic_per_seed(known):
+    texture = ResidualTexture(rank=3, frame_shape=FRAME_SHAPE)
+    texture.basis.assign((known["stds"][:, None] * known["directions"]).astype("float32"))
+    first = texture.sample(2, 7, seed=np.array([5, 1], "int32")).numpy()
+    np.testing.assert_array_equal(first, texture.sample(2, 7, np.array([5, 1], "int32")))
+    assert not np.allclose(first, texture.sample(2, 7, np.array([6, 1], "int32")))
+
+
+def test_persistence_comes_from_the_lag_pairs_only(rng):
+    """Without lag pairs (no two consecutive training frames) nothing persists; estimates are
+    clipped so every direction keeps mixing."""
+    texture = ResidualTexture(rank=2, frame_shape=FRAME_SHAPE)
+    frames = rng.normal(size=(40, *FRAME_SHAPE))
+    texture.fit(frames, np.zeros((0, 2)))
+    np.testing.assert_array_equal(texture.persistence.numpy(), 0.0)
+    ramp = np.cumsum(np.ones((40, 30)), axis=0) + 0.001 * rng.normal(size=(40, 30))
+    texture.fit(ramp.reshape(40, *FRAME_SHAPE), np.stack([np.arange(39), np.arange(1, 40)], 1))
+    assert texture.persistence.numpy()[0] == pytest.approx(MAX_PERSISTENCE)
+
+
+def test_rank_is_limited_by_the_frames(rng):
+    texture = ResidualTexture(rank=50, frame_shape=FRAME_SHAPE)
+    info = texture.fit(rng.normal(size=(8, *FRAME_SHAPE)), np.zeros((0, 2)))
+    assert info["rank"] == 7
+    assert np.all(texture.basis.numpy()[7:] == 0)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="rank: expected a positive number of directions, got 0"):
+        ResidualTexture(rank=0, frame_shape=FRAME_SHAPE)
+    texture = ResidualTexture(rank=2, frame_shape=FRAME_SHAPE)
+    with pytest.raises(ValueError, match=r"residuals: expected frames of shape \(6, 5, 1\)"):
+        texture.fit(np.zeros((5, 4, 4, 1)), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="residuals: expected at least 2 finite frames"):
+        texture.fit(np.full((5, *FRAME_SHAPE), np.nan), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="residual_rank must be an integer >= 0, got -1"):
+        DynamicVAE(frame_shape=(16, 16, 1), residual_rank=-1)
+    with pytest.raises(ValueError, match="residual_rank 0"):
+        DynamicVAE(frame_shape=(16, 16, 1), latent_dim=2, base_channels=4).fit_residual_texture(
+            np.zeros((3, 16, 16, 1)), np.arange(2))
+
+
+def test_config_round_trip():
+    texture = ResidualTexture(rank=4, frame_shape=FRAME_SHAPE, name="residual_texture")
+    clone = LayerChecks().run_config_round_trip(texture)
+    assert clone.rank == 4 and clone.frame_shape == FRAME_SHAPE
+
+
+@pytest.fixture
+def textured_model(rng):
+    model = DynamicVAE(frame_shape=(16, 16, 1), latent_dim=3, base_channels=8, sigma=0.3,
+                       residual_rank=5, seed=0)
+    frames = rng.random((12, 16, 16, 1)).astype("float32")
+    info = model.fit_residual_texture(frames, np.arange(11))
+    assert info["rank"] == 5 and np.abs(model.residual_texture.basis.numpy()).max() > 0
+    return model
+
+
+def test_fit_residual_texture_reads_what_the_decoder_leaves_out(rng):
+    """A model whose decoder mean is the frame itself leaves nothing (independent check of
+    the residual: frames minus decoded posterior means)."""
+    model = DynamicVAE(frame_shape=(16, 16, 1), latent_dim=3, base_channels=8, sigma=0.3,
+                       residual_rank=4, seed=0)
+    frames = rng.random((10, 16, 16, 1)).astype("float32")
+    starts = np.array([0, 1, 2, 5, 6])
+    model.fit_residual_texture(frames, starts)
+    pairs = np.stack([frames[starts], frames[starts + 1]], axis=1)
+    states = model.encode_states(pairs).numpy()[:, :3]
+    residuals = (frames[starts] - model.decode(states).numpy()).reshape(5, -1)
+    np.testing.assert_allclose(model.residual_texture.offset.numpy(), residuals.mean(0),
+                               atol=1e-5)
+
+
+def test_model_with_a_texture_passes_the_layer_checks(textured_model, rng, tmp_path):
+    """Config JSON, `.keras` reload (the fitted texture included) and the export."""
+    pairs = rng.random((2, 2, 16, 16, 1)).astype("float32")
+    clone = LayerChecks().run_all(textured_model, pairs, tmp_path, training=False)
+    assert clone.model_config.residual_rank == 5
+
+
+def test_synthesis_adds_the_texture_and_serving_matches_it(textured_model, tmp_path):
+    from dynamic_vae.export import export_model
+
+    frames, latents = synthesize(textured_model, 9, seed=4, as_uint8=False)
+    means, _ = synthesize(textured_model, 9, seed=4, as_uint8=False, texture=False)
+    np.testing.assert_array_equal(means, decode_in_batches(textured_model, latents))
+    expected = textured_model.residual_texture.sample(1, 9, texture_seed(4)).numpy()
+    np.testing.assert_allclose(frames - means, expected, atol=1e-6)
+    assert np.abs(expected).max() > 0.01
+    # The served generate adds the same draw: bit-identical frames.
+    version_dir = export_model(textured_model, tmp_path / "m", max_frames=16)
+    loaded = tf.saved_model.load(str(version_dir))
+    served = loaded.signatures["generate"](num_frames=tf.constant(9, tf.int32),
+                                           seed=tf.constant(4, tf.int64))
+    in_process, _ = synthesize(textured_model, 9, seed=4)
+    np.testing.assert_array_equal(served["latents"].numpy(), latents[0])
+    np.testing.assert_array_equal(served["frames"].numpy(), in_process[0])
+
+
+def test_the_video_preset_fits_a_texture_after_training(tmp_path):
+    from dynamic_vae.training import train
+
+    t = np.arange(40)[:, None, None]
+    _, x = np.mgrid[0:16, 0:16]
+    frames = (0.5 + 0.3 * np.sin(0.6 * x + 0.5 * t)
+              + 0.05 * np.random.default_rng(0).normal(size=(40, 16, 16)))[..., None]
+    config = get_preset("video").override(frame_shape=(16, 16, 1), width=8, latent_dim=3,
+                                          windows_per_epoch=16, image_every=0, epochs=1,
+                                          finetune_epochs=0)
+    assert config.model.residual_rank > 0
+    model, summary = train(config, tmp_path / "run", frames=frames.astype("float32"),
+                           verbose=0)
+    report = json.loads((tmp_path / "run" / "summary.json").read_text())["residual_texture"]
+    assert report == summary["residual_texture"]
+    assert report["rank"] == 37   # 38 training frames (one pair held out), centred
+    assert 0.0 < report["residual_variance"] < 0.01
+    from dynamic_vae.runs import load_run
+
+    reloaded = load_run(tmp_path / "run").model
+    np.testing.assert_array_equal(reloaded.residual_texture.basis.numpy(),
+                                  model.residual_texture.basis.numpy())
+
+
+def test_forecast_is_the_conditional_mean_of_the_process(known, rng):
+    """E[e_{t+k} | e_t] for e_t in the directions' span, against numpy: each direction's
+    coefficient decays by p^k; a component outside the span drops out."""
+    texture = ResidualTexture(rank=4, frame_shape=FRAME_SHAPE)
+    texture.basis.assign(np.concatenate([
+        known["stds"][:, None] * known["directions"],
+        np.zeros((1, known["directions"].shape[1]))]).astype("float32"))
+    texture.persistence.assign(np.append(known["persistence"], 0.7).astype("float32"))
+    texture.offset.assign(known["offset"].astype("float32"))
+    coefficients = rng.normal(size=(5, 3))
+    outside = np.linalg.qr(np.concatenate([known["directions"].T,
+                                           rng.normal(size=(30, 1))], axis=1))[0][:, 3]
+    residuals = (known["offset"] + (coefficients * known["stds"]) @ known["directions"]
+                 + 0.2 * outside)
+    for k in (0, 1, 3):
+        expected = known["offset"] + (coefficients * known["stds"]
+                                      * known["persistence"] ** k) @ known["directions"]
+        np.testing.assert_allclose(texture.forecast(residuals, k), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="steps: expected k >= 0, got -1"):
+        texture.forecast(residuals, -1)
+
+
+def test_predictions_add_the_texture_forecast(textured_model, rng):
+    from dynamic_vae.evaluation.prediction import dynamic_vae_predictor
+
+    pairs = rng.random((4, 2, 16, 16, 1)).astype("float32")
+    with_texture = dynamic_vae_predictor(textured_model)(pairs, [0, 2])
+    plain = dynamic_vae_predictor(textured_model, texture=False)(pairs, [0, 2])
+    states = textured_model.encode_states(pairs).numpy()[:, 3:]
+    residuals = pairs[:, 1] - textured_model.decode(states).numpy()
+    a = textured_model.transition()[0].astype(np.float64)
+    for k in (0, 2):
+        means = textured_model.decode(
+            (states @ np.linalg.matrix_power(a, k).T).astype("float32")).numpy()
+        np.testing.assert_allclose(plain[k], np.clip(means, 0, 1), atol=1e-6)
+        expected = np.clip(means + textured_model.residual_texture.forecast(
+            residuals, k).reshape(means.shape), 0, 1)
+        np.testing.assert_allclose(with_texture[k], expected, atol=1e-5)
+    assert not np.allclose(with_texture[2], plain[2])
