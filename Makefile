@@ -12,7 +12,7 @@ STAMP := $(VENV)/.dynamic-vae-installed
 DEMO_DIR ?= runs/demo
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export NO_GCE_CHECK := true
-# Where `dynamic-vae experiment textures|rotation` read their default clips and objects.
+# Where `dynamic-vae experiment textures|rotation|periodic` read their default clips and objects.
 export DYNAMIC_VAE_DATA ?= $(abspath ../shared/data)
 
 .PHONY: install demo test test-fast bench clean

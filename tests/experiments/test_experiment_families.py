@@ -17,7 +17,7 @@ FAST = ["--epochs", "1", "--finetune-epochs", "1", "--seeds", "2", "--horizon", 
 
 
 def test_families_registered():
-    assert {"counting", "textures", "rotation"} <= set(FAMILIES)
+    assert {"counting", "textures", "rotation", "periodic"} <= set(FAMILIES)
     for family in FAMILIES.values():
         keys = [key for key, _, _ in family.columns]
         assert len(keys) == len(set(keys)), family.name

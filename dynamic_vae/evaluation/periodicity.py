@@ -1,0 +1,154 @@
+"""The period of a cyclic video, read from its own frames.
+
+A clip of a cyclic process (an animal running in a loop, a turning object) repeats itself:
+frame t + P looks like frame t. `lag_differences` measures how unlike each other frames L
+apart are, for every lag L; `estimate_period` picks the period from that curve.
+
+Example:
+
+    clip = load_video("running/tiger.mp4", color="gray", size=64, crop="none")
+    estimate_period(clip)          # 30: the tiger's stride
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dynamic_vae.pixels import as_unit_float
+
+# How near the deepest dip another dip must come to be the period, as a fraction of the
+# curve's range (deepest dip .. largest difference): a multiple of the period is about as
+# deep as the period; a half-period look-alike (e.g. the left and right legs swapping) is not.
+DIP_TOLERANCE = 0.2
+# A dip counts only when it lies at least a fifth below the largest difference between the
+# clip's frames: frames of random noise give a flat curve (within a few percent), while pixel
+# noise on a periodic clip only lifts the whole curve by a floor, so a stricter ratio would
+# reject clearly periodic but noisy clips.
+MAX_DIP_RATIO = 0.8
+
+
+def _unit_frames(frames: np.ndarray) -> np.ndarray:
+    """`(T, D)` float64 in [0, 1] from `(T, ...)` uint8 or float frames."""
+    frames = np.asarray(frames)
+    if frames.ndim < 2:
+        raise ValueError(f"frames: expected an array (T, H, W[, C]) of at least 2 axes, got "
+                         f"shape {frames.shape}")
+    if frames.dtype != np.uint8 and not np.issubdtype(frames.dtype, np.floating):
+        raise ValueError(f"frames: expected uint8 (0..255) or float frames, got dtype "
+                         f"{frames.dtype}")
+    unit = as_unit_float(frames, np.float64)
+    if not np.isfinite(unit).all():
+        raise ValueError("frames: holds NaN or inf values")
+    return unit.reshape(len(unit), -1)
+
+
+def lag_differences(frames: np.ndarray, max_lag: int) -> np.ndarray:
+    """Mean absolute difference between frames `t` and `t + L`, for every lag `L = 1 ..
+    max_lag`.
+
+    Args:
+        frames: `(T, H, W[, C])` (or any `(T, ...)`), uint8 (0..255) or float.
+        max_lag: the largest lag, `1 <= max_lag < T`.
+
+    Returns:
+        `(max_lag,)` float64: entry `L - 1` is the mean over `t = 0 .. T - L - 1` and all
+        pixels of `|frames[t + L] - frames[t]|`, in units of [0, 1] pixels (uint8 frames are
+        divided by 255).
+
+    Raises:
+        ValueError: naming the argument, on a bad shape, dtype or lag.
+
+    Example:
+    >>> lag_differences(np.array([0, 1, 0, 1], np.float32)[:, None], 2)
+    array([1., 0.])
+    """
+    unit = _unit_frames(frames)
+    if not 1 <= int(max_lag) < len(unit):
+        raise ValueError(f"max_lag: expected 1 <= max_lag < {len(unit)} (the number of "
+                         f"frames), got {max_lag}")
+    return np.array([np.abs(unit[lag:] - unit[:-lag]).mean()
+                     for lag in range(1, int(max_lag) + 1)])
+
+
+def estimate_period(frames: np.ndarray, min_period: int = 2, max_period: int | None = None,
+                    tolerance: float = DIP_TOLERANCE) -> int:
+    """The period, in frames, of a clip of a cyclic process.
+
+    The curve `d(L)` of `lag_differences` dips wherever frames L apart look alike: at the
+    period P and at its multiples 2P, 3P, ... A multiple can dip as deep as the period itself
+    (or, with noise or fewer pairs to average over, a little deeper), so the deepest dip is
+    not the answer; the answer is the *first* lag that dips about as deep. Precisely:
+
+    1. `d(L)` for every lag `1 .. max_period` (lags below `min_period` only as neighbours).
+    2. `low` is the smallest `d` over `min_period .. max_period`, `high` the largest over
+       all lags computed.
+    3. A lag `L` in `min_period .. max_period` is a dip when `d(L) < d(L - 1)` and
+       `d(L) <= d(L + 1)` (at `max_period`, where `d(L + 1)` is not computed, the first
+       condition alone). Requiring the fall from `L - 1` keeps a clip that only drifts away
+       from its start (`d` rising with the lag) from reporting `min_period`.
+    4. The period is the smallest dip with `d(L) <= low + tolerance * (high - low)`. A shallow
+       dip between the period's (a half-period look-alike, e.g. a runner's legs swapping
+       sides) falls outside that band; the period's multiples are also in it but larger.
+    5. A dip must also lie well below the frames' largest difference, `d(L) <= 0.8 * high`,
+       so frames of random noise (a flat curve, within a few percent), a frozen clip (`d` all
+       zero) and, by step 3, a clip drifting without returning raise instead of returning an
+       arbitrary lag. Pixel noise adds a floor to the whole curve; a period whose dip it
+       fills above that line is reported as none (give the period then).
+
+    The default `max_period` is `T // 2`, so the clip shows the cycle at least twice (a
+    period of exactly half the clip is found: its dip is at the last lag). Frames of only a
+    handful of pixels give a curve noisy enough for random frames to dip now and then.
+
+    Args:
+        frames: `(T, H, W[, C])` (or any `(T, ...)`), uint8 (0..255) or float, in time order.
+        min_period: the shortest period considered, >= 2.
+        max_period: the longest period considered, `min_period <= max_period < T`; `None`
+            means `T // 2`. A clip whose true period is longer may report `max_period` when
+            `d` is still falling there.
+        tolerance: the band of step 4, as a fraction of `high - low`, in [0, 1).
+
+    Returns:
+        The period P in frames, `min_period <= P <= max_period`.
+
+    Raises:
+        ValueError: naming the argument, on bad frames or bounds, and naming `frames` when
+            no lag in `min_period .. max_period` is a period (the message gives `low` and
+            `high`).
+
+    Example:
+    >>> t = np.arange(48)
+    >>> clip = np.sin(2 * np.pi * t / 12)[:, None, None] * np.ones((1, 4, 4)) * 0.5 + 0.5
+    >>> estimate_period(clip)
+    12
+    """
+    unit = _unit_frames(frames)
+    num_frames = len(unit)
+    if int(min_period) < 2:
+        raise ValueError(f"min_period: expected >= 2 frames, got {min_period}")
+    if max_period is None:
+        max_period = num_frames // 2
+        if max_period < min_period:
+            raise ValueError(f"frames: {num_frames} frames cannot show a period of at least "
+                             f"min_period={min_period} twice (need {2 * min_period} frames)")
+    if not min_period <= int(max_period) < num_frames:
+        raise ValueError(f"max_period: expected min_period={min_period} <= max_period < "
+                         f"{num_frames} (the number of frames), got {max_period}")
+    if not 0.0 <= tolerance < 1.0:
+        raise ValueError(f"tolerance: expected a fraction in [0, 1), got {tolerance}")
+    min_period, max_period = int(min_period), int(max_period)
+    differences = lag_differences(unit, max_period)  # differences[L - 1] = d(L)
+    lags = np.arange(min_period, max_period + 1)
+    in_range = differences[lags - 1]
+    low, high = float(in_range.min()), float(differences.max())
+    band = min(low + tolerance * (high - low), MAX_DIP_RATIO * high)
+    falls = in_range < differences[lags - 2]
+    # d(max_period + 1) is not computed: the last lag needs only the fall into it.
+    rises_after = np.append(in_range[:-1] <= in_range[1:], True)
+    dips = lags[falls & rises_after & (in_range <= band)]
+    if len(dips) == 0:
+        raise ValueError(
+            f"frames: no period between {min_period} and {max_period} frames: the mean "
+            f"absolute difference between frames L apart reaches {low:.4g} at best against "
+            f"{high:.4g} at worst (a period needs a dip to at most {MAX_DIP_RATIO} times the "
+            "worst, after a fall from the lag before)")
+    return int(dips[0])
