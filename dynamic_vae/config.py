@@ -97,6 +97,15 @@ class ModelConfig:
             instead of showing the decoder's smooth mean (see
             `dynamic_vae.models.residual_texture`). Mean predictions and the ELBO do not
             change.
+        period: the process's period in frames (0: not periodic). After training, every
+            complex eigenvalue pair of A near a harmonic exp(+-2 pi i k / period) is set to it
+            exactly, with modulus 1, and B follows (`dynamic_vae.spectrum.lock_harmonics`):
+            the phase then advances by exactly one period-th per frame, with no drift and
+            no phase noise, however long the sequence.
+        start_states: how many encoded training states are stored with the model as starts
+            for synthesis without a given frame pair (0: such synthesis draws x_0 ~ N(0, I)).
+            The seed picks one (`dynamic_vae.models.start_states`), so the served `generate`
+            starts on the data too.
         mixed_precision: `off` or `bfloat16`: the hidden convolutions and dense layers
             compute in bfloat16 (variables stay float32); the posterior heads, the decoder's
             output layer, A, B and every loss term stay float32. bfloat16 keeps float32's
@@ -127,6 +136,8 @@ class ModelConfig:
     observation_noise: str = "fixed"
     transition_form: str = "free"
     residual_rank: int = 0
+    period: int = 0
+    start_states: int = 0
     mixed_precision: str = "off"
 
     def __post_init__(self) -> None:
@@ -178,6 +189,14 @@ class ModelConfig:
             raise ValueError(f"residual_rank must be an integer >= 0, got "
                              f"{self.residual_rank!r}")
         self.residual_rank = int(self.residual_rank)
+        if int(self.period) != self.period or not (self.period == 0 or self.period >= 3):
+            raise ValueError(f"period must be 0 (not periodic) or an integer >= 3 frames, got "
+                             f"{self.period!r}")
+        self.period = int(self.period)
+        if int(self.start_states) != self.start_states or self.start_states < 0:
+            raise ValueError(f"start_states must be an integer >= 0, got "
+                             f"{self.start_states!r}")
+        self.start_states = int(self.start_states)
         for name in ("stationarity_weight", "kl_weight", "prediction_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -45,6 +45,118 @@ def spectrum_report(transition_matrix: np.ndarray, noise_matrix: np.ndarray) -> 
     }
 
 
+# A complex eigenvalue is locked to the nearest harmonic 2 pi k / P when its angle lies within
+# this fraction of half the harmonics' spacing (pi / P) of it, and its modulus is at least
+# LOCK_MIN_MODULUS: a plane that turns about right and persists. Anything else is left as it is.
+LOCK_ANGLE_TOLERANCE = 0.5
+LOCK_MIN_MODULUS = 0.9
+
+
+def lock_harmonics(transition_matrix: np.ndarray, period: int,
+                   angle_tolerance: float = LOCK_ANGLE_TOLERANCE,
+                   min_modulus: float = LOCK_MIN_MODULUS
+                   ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """A and B of a stationary process whose near-harmonic planes turn exactly with period P.
+
+    A learned transition of a P-periodic process has complex eigenvalues near the harmonics
+    exp(+-2 pi i k / P), with moduli just below 1; over thousands of frames the small errors
+    of angle accumulate as phase drift and the innovations as phase noise. This sets each such
+    pair (the most persistent one per harmonic k, 1 <= k < P / 2) to exactly
+    exp(+-2 pi i k / P), modulus 1, and decouples its plane from the rest:
+
+        A = Z T Z^T                  real Schur form, the chosen pairs' 2x2 blocks first
+        T' = [[R, 0], [0, T_22]]     R: rotations by 2 pi k / P in the blocks' own sense
+        A' = Z T' Z^T,   B' = Z [[0, 0], [0, (I - T_22 T_22^T)^(1/2)]] Z^T
+
+    so A' A'^T + B' B'^T = I (T_22, a compression of A, has norm <= ||A|| <= 1), the locked
+    planes rotate without innovation (a state keeps its radius there, and its phase advances
+    by exactly one P-th of the cycle per frame, for ever), and A' equals A on the other
+    eigenvalues.
+
+    Args:
+        transition_matrix: `A` `(n, n)`, a contraction (spectral norm <= 1).
+        period: `P >= 3` frames.
+        angle_tolerance: a pair is locked when its angle is within `angle_tolerance * pi / P`
+            of a harmonic.
+        min_modulus: ... and its modulus at least this.
+
+    Returns:
+        `(A', B', harmonics)`: float64 matrices and the harmonics k that were locked, in
+        increasing order (empty: nothing was near a harmonic, and A' = A).
+
+    Raises:
+        ValueError: naming the argument, on a non-square A, P < 3, or bad tolerances.
+
+    Example:
+    >>> a = 0.97 * np.array([[np.cos(0.21), -np.sin(0.21)], [np.sin(0.21), np.cos(0.21)]])
+    >>> locked, noise, harmonics = lock_harmonics(a, period=30)   # 0.21 rad ~ 2 pi / 30
+    >>> harmonics, np.allclose(np.abs(np.linalg.eigvals(locked)), 1.0)
+    ([1], True)
+    """
+    import scipy.linalg
+
+    a = np.asarray(transition_matrix, dtype=np.float64)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"transition_matrix: expected a square matrix, got shape {a.shape}")
+    if int(period) != period or period < 3:
+        raise ValueError(f"period: expected an integer >= 3 frames (a period of 2 has no "
+                         f"rotation plane), got {period}")
+    if not 0 < angle_tolerance <= 1 or not 0 <= min_modulus <= 1:
+        raise ValueError(f"angle_tolerance must be in (0, 1] and min_modulus in [0, 1], got "
+                         f"{angle_tolerance} and {min_modulus}")
+    period = int(period)
+    chosen: dict[int, complex] = {}
+    for eigenvalue in np.linalg.eigvals(a):
+        if eigenvalue.imag <= 0:
+            continue
+        angle = float(np.angle(eigenvalue))
+        harmonic = int(round(angle * period / (2 * np.pi)))
+        if not 1 <= harmonic < period / 2 or abs(eigenvalue) < min_modulus:
+            continue
+        if abs(angle - 2 * np.pi * harmonic / period) > angle_tolerance * np.pi / period:
+            continue
+        if harmonic not in chosen or abs(eigenvalue) > abs(chosen[harmonic]):
+            chosen[harmonic] = complex(eigenvalue)
+    if not chosen:
+        return a, _noise_for(a), []
+    targets = list(chosen.values())
+
+    def first(real: float, imag: float) -> bool:
+        value = complex(real, abs(imag))
+        return any(abs(value - target) <= 1e-8 * max(1.0, abs(target)) for target in targets)
+
+    schur, basis, size = scipy.linalg.schur(a, output="real", sort=first)
+    locked = schur.copy()
+    locked[:size, :] = 0.0
+    for i in range(0, size, 2):
+        block = schur[i:i + 2, i:i + 2]
+        # A standardised 2x2 block [[a, b], [c, a]] with b c < 0 turns by +atan2(sqrt(-bc), a)
+        # in the sense of sign(c).
+        angle = np.arctan2(np.sqrt(abs(block[0, 1] * block[1, 0])), block[0, 0])
+        harmonic = int(round(angle * period / (2 * np.pi)))
+        turn = 2 * np.pi * harmonic / period
+        sense = np.sign(block[1, 0])
+        locked[i:i + 2, i:i + 2] = [[np.cos(turn), -sense * np.sin(turn)],
+                                    [sense * np.sin(turn), np.cos(turn)]]
+    locked_a = basis @ locked @ basis.T
+    noise = np.zeros_like(a)
+    rest = locked[size:, size:]
+    noise[size:, size:] = _psd_sqrt(np.eye(len(rest)) - rest @ rest.T)
+    return locked_a, basis @ noise @ basis.T, sorted(chosen)
+
+
+def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
+    """The symmetric square root of a symmetric matrix, negative eigenvalues (round-off)
+    clipped to 0."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+
+
+def _noise_for(a: np.ndarray) -> np.ndarray:
+    """A B with A A^T + B B^T = I (the symmetric root of I - A A^T)."""
+    return _psd_sqrt(np.eye(len(a)) - a @ a.T)
+
+
 def format_spectrum(report: dict[str, Any]) -> str:
     """A human-readable table of a `spectrum_report`."""
     lines = [

@@ -1,6 +1,7 @@
 """Synthesis of new sequences from a trained Dynamic VAE (eq. 35).
 
-    x_0     = first half of the posterior mean of a given frame pair, or x_0 ~ N(0, I)
+    x_0     = first half of the posterior mean of a given frame pair, or one of the model's
+              stored start states (`dynamic_vae.models.start_states`), or x_0 ~ N(0, I)
     x_{t+1} = A x_t + noise_scale * B v_t,   v_t ~ N(0, I)
     y_t     = C(x_t) + e_t
 
@@ -22,6 +23,11 @@ from dynamic_vae.pixels import from_pixel_range, to_pixel_range
 
 # Seeds are folded into int32 stateless seeds modulo this (the exported signatures do the same).
 SEED_MODULUS = 2**31 - 1
+
+
+def start_seed(seed: int) -> np.ndarray:
+    """The stateless seed that picks a stored start state for `synthesize(..., seed)`."""
+    return np.array([seed % SEED_MODULUS, 2], dtype=np.int32)
 
 
 def texture_seed(seed: int) -> np.ndarray:
@@ -132,7 +138,8 @@ def synthesize(
         num_frames: frames per sequence.
         seed: the same seed gives the same sequence.
         initial_pair: a frame pair `(2, H, W[, C])` whose posterior mean gives x_0; `None`
-            draws x_0 from the stationary N(0, I).
+            starts at one of the model's stored start states picked by the seed, or, for a
+            model without them, draws x_0 from the stationary N(0, I).
         num_sequences: independent sequences.
         noise_scale: multiplies the innovations.
         as_uint8: return frames as uint8 0..255 (else float32 in the model's pixel range).
@@ -143,7 +150,12 @@ def synthesize(
         `(frames (num_sequences, num_frames, H, W, C), latents (num_sequences, num_frames, n))`.
     """
     a, b = model.transition()
-    x0 = None if initial_pair is None else initial_state_from_pair(model, initial_pair)
+    if initial_pair is not None:
+        x0 = initial_state_from_pair(model, initial_pair)
+    elif getattr(model, "start_states", None) is not None:
+        x0 = model.start_states.pick(num_sequences, start_seed(seed)).numpy()
+    else:
+        x0 = None
     latents = synthesize_latents(a, b, num_frames, seed=seed, initial_state=x0,
                                  num_sequences=num_sequences, noise_scale=noise_scale)
     frames = decode_in_batches(model, latents)

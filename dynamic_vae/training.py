@@ -465,12 +465,24 @@ def _train_stage(
             + "no model was written. To change the configuration (e.g. a lower "
               "--learning-rate) train again with --restart")
 
+    locked = None
+    if config.model.period:
+        from dynamic_vae.spectrum import lock_harmonics
+
+        # Closed form, after the last epoch: the near-harmonic planes turn exactly once per
+        # period (before the texture and the starts, which read states through A when the
+        # posterior is smoothed).
+        transition, noise, locked = lock_harmonics(model.transition()[0], config.model.period)
+        model.dynamic_layer.set_transition(transition, noise)
     texture = None
     if model.residual_texture is not None:
         # Closed form, from the weights just kept: what the decoder leaves out of the frames
         # it trained on (validation frames stay out, as from the linear start).
         texture = model.fit_residual_texture(pairs.frames, pairs.train_starts,
                                              seed=training.seed)
+    start_states = None
+    if model.start_states is not None:
+        start_states = model.fit_start_states(pairs.frames, pairs.train_starts)
     history_data = backup.history
     epochs_run = len(history_data.get("loss", []))
     a, b = model.transition()
@@ -492,6 +504,10 @@ def _train_stage(
     }
     if texture is not None:
         summary["residual_texture"] = texture
+    if locked is not None:
+        summary["locked_harmonics"] = locked
+    if start_states is not None:
+        summary["start_states"] = start_states
     if best is not None:
         summary["validation"] = {"windows": int(len(validation_windows)),
                                  "best_epoch": best.best_epoch, "best_loss": best.best_loss}

@@ -55,3 +55,55 @@ def test_cycle_eigenvalue_picks_the_plane_turning_by_one_step_of_the_cycle():
     four = cycle_eigenvalue(a, 4)
     assert abs(abs(four) - 0.9) < 1e-9 and abs(abs(np.angle(four)) - np.pi / 2) < 1e-9
     assert abs(abs(cycle_eigenvalue(a, 5)) - 0.99) < 1e-9
+
+
+def _rotation(angle):
+    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
+
+def test_lock_harmonics_sets_near_harmonic_planes_exactly(rng):
+    """Planes near 2 pi k / P (here P = 12: k = 1 and 3, turning either way) become exact
+    rotations of modulus 1; a plane far from every harmonic and a real eigenvalue keep their
+    values; stationarity holds exactly (independent numpy checks)."""
+    from dynamic_vae.spectrum import lock_harmonics
+
+    blocks = np.zeros((7, 7))
+    blocks[:2, :2] = 0.97 * _rotation(2 * np.pi / 12 + 0.05)
+    blocks[2:4, 2:4] = 0.95 * _rotation(-(2 * np.pi * 3 / 12 - 0.08))
+    blocks[4:6, 4:6] = 0.9 * _rotation(2 * np.pi * 1.5 / 12)       # between harmonics
+    blocks[6, 6] = 0.5
+    basis = np.linalg.qr(rng.normal(size=(7, 7)))[0]
+    a = basis @ blocks @ basis.T
+    locked, noise, harmonics = lock_harmonics(a, 12)
+    assert harmonics == [1, 3]
+    eigenvalues = np.linalg.eigvals(locked)
+    for k in (1, 3):
+        target = np.exp(2j * np.pi * k / 12)
+        assert np.min(np.abs(eigenvalues - target)) < 1e-9
+        assert np.min(np.abs(eigenvalues - target.conjugate())) < 1e-9
+    kept = np.exp(2j * np.pi * 1.5 / 12) * 0.9
+    assert np.min(np.abs(eigenvalues - kept)) < 1e-9
+    assert np.min(np.abs(eigenvalues - 0.5)) < 1e-9
+    np.testing.assert_allclose(locked @ locked.T + noise @ noise.T, np.eye(7), atol=1e-12)
+    # A locked plane is invariant and rotates a state without changing its radius: twelve
+    # steps bring it back exactly.
+    np.testing.assert_allclose(np.linalg.matrix_power(locked, 12) @ basis[:, 0], basis[:, 0],
+                               atol=1e-9)
+    # The sense of turning is kept: the second plane still turns backwards.
+    state = basis[:, 2]
+    turned = basis.T @ locked @ state
+    assert turned[3] < 0
+
+
+def test_lock_harmonics_leaves_a_transition_without_harmonics(rng):
+    from dynamic_vae.spectrum import lock_harmonics
+
+    a = 0.6 * np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    locked, noise, harmonics = lock_harmonics(a, 5)
+    assert harmonics == []          # every modulus is 0.6: nothing persists enough
+    np.testing.assert_array_equal(locked, a)
+    np.testing.assert_allclose(locked @ locked.T + noise @ noise.T, np.eye(4), atol=1e-12)
+    with pytest.raises(ValueError, match="period: expected an integer >= 3 frames"):
+        lock_harmonics(a, 2)
+    with pytest.raises(ValueError, match=r"transition_matrix: expected a square matrix"):
+        lock_harmonics(np.zeros((2, 3)), 5)

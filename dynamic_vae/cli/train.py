@@ -87,7 +87,9 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
     start.add_argument("--start", choices=START_CHOICES, default=None,
                        help="x0: the posterior mean of the run's held-out test pair (the "
                             "paper's protocol; the default when the run keeps one in "
-                            f"{TEST_PAIRS_FILE}) or x0 ~ N(0, I), the stationary prior")
+                            f"{TEST_PAIRS_FILE}) or 'prior', what the served generate "
+                            "does: x0 ~ N(0, I), or one of the run's stored start states "
+                            "(picked by --seed) when it was trained with --start-states")
     start.add_argument("--from-pair", type=Path,
                        help="start from the posterior mean of this (2, H, W[, C]) .npy pair")
     parser.add_argument("--float", action="store_true",
@@ -210,6 +212,8 @@ def run_generate(args: argparse.Namespace) -> int:
         from dynamic_vae.synthesis import synthesize
 
         model = run.model
+        if initial_pair is None and model.start_states is not None:
+            start = "a stored start state picked by the seed"
         frames, _ = synthesize(model, args.length, seed=args.seed, initial_pair=initial_pair,
                                noise_scale=args.noise_scale, as_uint8=not args.float,
                                texture=not args.mean_frames)

@@ -28,6 +28,9 @@ MIN_FRAMES = 12
 # The epoch length of a preset that sets no window budget of its own (as rotation's ten
 # turns of 72 views).
 FALLBACK_PAIRS_PER_EPOCH = 720
+# Encoded training frames stored as synthesis starts: a start drawn from N(0, I) keeps its
+# random radius in a locked plane for ever, one on the clip's own states does not.
+START_STATES = 64
 
 
 def resolve_clip(item: str, data_dir: str | Path | None) -> Path:
@@ -123,7 +126,10 @@ class PeriodicExperiment(ExperimentFamily):
     pose-advance accuracy: each synthesised frame is given the phase of its nearest frame
     among the clip's first period, and a step counts when the phase advances by 1 +- 1 frame
     round the cycle (and moves). The period is estimated from the clip's own frames
-    (`dynamic_vae.evaluation.periodicity.estimate_period`) unless `--period` gives it.
+    (`dynamic_vae.evaluation.periodicity.estimate_period`) unless `--period` gives it. The
+    model gets the period (`ModelConfig.period`: after training, A's planes near the
+    period's harmonics turn exactly) and 64 encoded frames as synthesis starts
+    (`ModelConfig.start_states`, what the served `generate` starts from as well).
 
     Example:
     >>> dynamic-vae experiment periodic --clips tiger,horse --output runs/periodic
@@ -146,6 +152,7 @@ class PeriodicExperiment(ExperimentFamily):
         ("period_source", "period from", ""),
         ("pose_advance_dvae", "pose-advance DVAE", ".3f"),
         ("pose_advance_dvae_min", "DVAE worst seed", ".3f"),
+        ("pose_advance_dvae_mean_frames", "DVAE mean frames", ".3f"),
         ("pose_advance_lds", "pose-advance LDS", ".3f"),
         ("pose_advance_ground_truth", "pose-advance real clip", ".3f"),
         ("k1_dvae", "k=1 MSE DVAE", ".4f"),
@@ -219,7 +226,12 @@ class PeriodicExperiment(ExperimentFamily):
             config = base.override(frame_shape=(args.size, args.size, channels),
                                    epochs=args.epochs,
                                    windows_per_epoch=self._windows_per_epoch(
-                                       base, args.pairs_per_epoch))
+                                       base, args.pairs_per_epoch),
+                                   # The planes that turn about once per period (or a
+                                   # harmonic of it) are locked to it after training, and
+                                   # synthesis starts on encoded frames of the clip.
+                                   period=int(period) if period >= 3 else 0,
+                                   start_states=START_STATES)
             crop = "" if args.crop == "none" else "-centre"
             conditions.append(Condition(
                 name=f"{name}-{args.color}{args.size}{crop}", config=config, frames=frames,
@@ -261,13 +273,20 @@ class PeriodicExperiment(ExperimentFamily):
         seeds, horizon = evaluated["seeds"], evaluated["horizon"]
         views = condition.labels["views"]
         model = load_run(run_dir).model
-        accuracies: dict[str, list[float]] = {"dynamic_vae": [], "linear_baseline": []}
+        accuracies: dict[str, list[float]] = {"dynamic_vae": [], "dynamic_vae_mean_frames": [],
+                                              "linear_baseline": []}
         baseline_path = evaluation / BASELINE_FILE
         baseline = LinearDynamicTexture.load(baseline_path) if baseline_path.is_file() else None
         for seed in seeds:
             frames = synthesize(model, horizon, seed=seed, as_uint8=False)[0][0]
             frames = to_unit_range(frames, model.pixel_range)
             accuracies["dynamic_vae"].append(pose_advance_accuracy(frames, views, step=1))
+            if getattr(model, "residual_texture", None) is not None:
+                # The same sequence without the texture's draw: how much the fine detail it
+                # adds moves frames to another phase's nearest view.
+                means = synthesize(model, horizon, seed=seed, as_uint8=False, texture=False)
+                accuracies["dynamic_vae_mean_frames"].append(pose_advance_accuracy(
+                    to_unit_range(means[0][0], model.pixel_range), views, step=1))
             if baseline is not None:
                 accuracies["linear_baseline"].append(
                     pose_advance_accuracy(baseline.synthesize(horizon, seed=seed)[0], views,
@@ -300,6 +319,7 @@ class PeriodicExperiment(ExperimentFamily):
             "pose_advance_dvae_min": pose["dynamic_vae"]["min"],
             "pose_advance_lds": lds.get("mean"),
             "pose_advance_lds_min": lds.get("min"),
+            "pose_advance_dvae_mean_frames": pose.get("dynamic_vae_mean_frames", {}).get("mean"),
             "pose_advance_dvae_per_seed": pose["dynamic_vae"]["per_seed"],
             "pose_advance_lds_per_seed": lds.get("per_seed"),
             "pose_advance_ground_truth": pose["ground_truth"],

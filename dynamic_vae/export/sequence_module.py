@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from dynamic_vae.layers.latent_step import latent_rollout
 from dynamic_vae.models.residual_texture import sample_texture
+from dynamic_vae.models.start_states import pick_start_states
 from dynamic_vae.pixels import from_pixel_range_tf, to_pixel_range_tf, to_unit_range_tf
 # Folding seeds as the in-process synthesis does makes a served sequence identical to
 # `synthesize(model, T, seed)`.
@@ -174,6 +175,16 @@ class SequenceModule(tf.Module):
         """x_0 ~ N(0, I) `(1, n)`, the stationary distribution of the latent process."""
         return tf.random.stateless_normal([1, self.latent_dim], seed=self.split_seed(seed)[0])
 
+    def start_state(self, seed: tf.Tensor) -> tf.Tensor:
+        """x_0 `(1, n)` of a sequence started from no frame pair, as `synthesize` starts it:
+        one of the model's stored start states picked by `seed`, or x_0 ~ N(0, I) for a model
+        without them."""
+        starts = self._parts.start_states
+        if starts is None:
+            return self.stationary_state(seed)
+        folded = tf.cast(tf.math.floormod(seed, SEED_MODULUS), tf.int32)
+        return pick_start_states(starts.states.value, tf.constant(1), tf.stack([folded, 2]))
+
     def rollout(self, initial_state: tf.Tensor, num_frames: tf.Tensor,
                 seed: tf.Tensor) -> tf.Tensor:
         """Latents `(num_frames, n)` of x_{t+1} = A x_t + B v_t from x_0 `(1, n)`.
@@ -198,7 +209,9 @@ class _ModelParts:
         self.decoder = model.decoder
         self.dynamic_layer = model.dynamic_layer
         self.residual_texture = getattr(model, "residual_texture", None)
+        self.start_states = getattr(model, "start_states", None)
 
     def layers(self) -> tuple:
-        texture = () if self.residual_texture is None else (self.residual_texture,)
-        return (self.encoder, self.decoder, self.dynamic_layer, *texture)
+        extras = tuple(layer for layer in (self.residual_texture, self.start_states)
+                       if layer is not None)
+        return (self.encoder, self.decoder, self.dynamic_layer, *extras)

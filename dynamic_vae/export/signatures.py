@@ -18,11 +18,12 @@ def _seed_spec() -> tf.TensorSpec:
 
 
 def build_generate(module: SequenceModule):
-    """`generate(num_frames, seed) -> frames (T, H, W, C), latents (T, n)`, x_0 ~ N(0, I)."""
+    """`generate(num_frames, seed) -> frames (T, H, W, C), latents (T, n)`: x_0 is one of the
+    model's stored start states picked by the seed, or x_0 ~ N(0, I) without them."""
 
     @tf.function(input_signature=[_num_frames_spec(), _seed_spec()])
     def generate(num_frames: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
-        latents = module.rollout(module.stationary_state(seed), num_frames, seed)
+        latents = module.rollout(module.start_state(seed), num_frames, seed)
         return {"frames": module.synthesised_frames(latents, seed), "latents": latents}
 
     return generate

@@ -41,6 +41,7 @@ from dynamic_vae.models.observation_noise import (gaussian_negative_log_likeliho
 from dynamic_vae.models.residual_networks import (build_residual_decoder,
                                                   build_residual_encoder)
 from dynamic_vae.models.residual_texture import ResidualTexture
+from dynamic_vae.models.start_states import StartStates
 from dynamic_vae.models.window_posterior import sample_marginals, smoothed_window_posterior
 
 # Every ModelConfig field is also a keyword of DynamicVAE (and a key of its Keras config).
@@ -108,6 +109,10 @@ class DynamicVAE(keras.Model):
         self.residual_texture = (
             ResidualTexture(config.residual_rank, config.frame_shape, name="residual_texture")
             if config.residual_rank > 0 else None)
+        # Set after training too (`fit_start_states`); synthesis without a pair starts there.
+        self.start_states = (
+            StartStates(config.start_states, config.latent_dim, name="start_states")
+            if config.start_states > 0 else None)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
@@ -217,6 +222,31 @@ class DynamicVAE(keras.Model):
                      if int(t) + 1 in position]
         return self.residual_texture.fit(np.concatenate(residuals), np.array(lag_pairs),
                                          seed=seed)
+
+    def fit_start_states(self, frames: np.ndarray, starts: np.ndarray,
+                         batch_size: int = 256) -> int:
+        """Stores the posterior means of training frames as synthesis starts.
+
+        Args:
+            frames: `(T, H, W, C)` frames in the model's pixel range.
+            starts: indices `t` of training pairs `frames[t : t + 2]`; frame t's state is the
+                first half of its pair's posterior mean.
+            batch_size: pairs encoded per call.
+
+        Returns:
+            How many distinct states were stored.
+
+        Raises:
+            ValueError: if the model stores no start states (`start_states` 0).
+        """
+        if self.start_states is None:
+            raise ValueError("fit_start_states: the model has start_states 0")
+        frames = np.asarray(frames, dtype=np.float32)
+        starts = np.sort(np.asarray(starts, dtype=np.int64))
+        states = [keras.ops.convert_to_numpy(self.encode_states(np.stack(
+            [frames[chunk], frames[chunk + 1]], axis=1)))[:, :self.latent_dim]
+            for chunk in (starts[i:i + batch_size] for i in range(0, len(starts), batch_size))]
+        return self.start_states.fit(np.concatenate(states))
 
     # --- Keras --------------------------------------------------------------------------
 

@@ -1,0 +1,108 @@
+"""Stored start states: what synthesis without a frame pair starts from, in process and
+served; and a periodic model trained end to end (locked harmonics, stored starts)."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dynamic_vae.config import get_preset
+from dynamic_vae.models import DynamicVAE
+from dynamic_vae.models.start_states import StartStates
+from dynamic_vae.synthesis import start_seed, synthesize
+from tests.helpers.layer_checks import LayerChecks
+from tests.helpers.moving_blob import moving_blob
+
+
+def test_fit_spaces_the_stored_states_evenly(rng):
+    states = rng.normal(size=(9, 3)).astype("float32")
+    starts = StartStates(count=5, latent_dim=3)
+    assert starts.fit(states) == 5
+    np.testing.assert_array_equal(starts.states.numpy(), states[[0, 2, 4, 6, 8]])
+    assert StartStates(count=4, latent_dim=3).fit(states[:2]) == 2   # repeats when fewer
+    with pytest.raises(ValueError, match=r"states: expected \(N >= 1, 3\), got shape"):
+        starts.fit(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="count and latent_dim: expected positive integers"):
+        StartStates(count=0, latent_dim=3)
+
+
+def test_pick_is_uniform_and_deterministic_per_seed(rng):
+    starts = StartStates(count=4, latent_dim=2)
+    starts.fit(np.arange(8, dtype="float32").reshape(4, 2))
+    picked = starts.pick(4000, seed=np.array([3, 2], "int32")).numpy()
+    assert picked.shape == (4000, 2)                     # leading sample dimension
+    rows = picked[:, 0] // 2
+    np.testing.assert_allclose(np.bincount(rows.astype(int), minlength=4) / 4000, 0.25,
+                               atol=0.03)
+    np.testing.assert_array_equal(picked, starts.pick(4000, np.array([3, 2], "int32")))
+    assert not np.array_equal(picked, starts.pick(4000, np.array([4, 2], "int32")))
+
+
+def test_config_round_trip():
+    clone = LayerChecks().run_config_round_trip(StartStates(count=6, latent_dim=3,
+                                                            name="start_states"))
+    assert clone.count == 6 and clone.latent_dim == 3
+
+
+@pytest.fixture
+def model_with_starts(rng):
+    model = DynamicVAE(frame_shape=(16, 16, 1), latent_dim=3, base_channels=8, sigma=0.3,
+                       start_states=4, seed=0)
+    frames = rng.random((10, 16, 16, 1)).astype("float32")
+    assert model.fit_start_states(frames, np.arange(9)) == 4
+    return model
+
+
+def test_synthesis_without_a_pair_starts_at_a_stored_state(model_with_starts, tmp_path):
+    from dynamic_vae.export import export_model
+
+    stored = model_with_starts.start_states.states.numpy()
+    _, latents = synthesize(model_with_starts, 6, seed=5, num_sequences=3)
+    expected = model_with_starts.start_states.pick(3, start_seed(5)).numpy()
+    np.testing.assert_array_equal(latents[:, 0], expected)
+    assert all(any(np.array_equal(x, row) for row in stored) for x in latents[:, 0])
+    # The served generate starts from the same state and gives the same frames.
+    clone = LayerChecks().run_all(model_with_starts, np.zeros((1, 2, 16, 16, 1), "float32"),
+                                  tmp_path, training=False)
+    assert clone.model_config.start_states == 4
+    version_dir = export_model(model_with_starts, tmp_path / "served", max_frames=16)
+    served = tf.saved_model.load(str(version_dir)).signatures["generate"](
+        num_frames=tf.constant(6, tf.int32), seed=tf.constant(5, tf.int64))
+    frames, latents = synthesize(model_with_starts, 6, seed=5)
+    np.testing.assert_array_equal(served["latents"].numpy(), latents[0])
+    np.testing.assert_array_equal(served["frames"].numpy(), frames[0])
+
+
+def test_bad_config_is_named():
+    with pytest.raises(ValueError, match="start_states must be an integer >= 0, got -2"):
+        DynamicVAE(frame_shape=(16, 16, 1), start_states=-2)
+    with pytest.raises(ValueError, match="period must be 0 .* or an integer >= 3 frames, got 2"):
+        DynamicVAE(frame_shape=(16, 16, 1), period=2)
+    with pytest.raises(ValueError, match="start_states 0"):
+        DynamicVAE(frame_shape=(16, 16, 1), latent_dim=2, base_channels=4).fit_start_states(
+            np.zeros((3, 16, 16, 1)), np.arange(2))
+
+
+@pytest.mark.slow
+def test_a_periodic_clip_trains_to_locked_harmonics_and_stored_starts(tmp_path):
+    from dynamic_vae.training import train
+
+    frames = moving_blob(60, period=6)
+    config = get_preset("video").override(frame_shape=(16, 16, 1), width=8, latent_dim=4,
+                                          windows_per_epoch=64, image_every=0, epochs=2,
+                                          finetune_epochs=0, period=6, start_states=8)
+    model, summary = train(config, tmp_path / "run", frames=frames, verbose=0)
+    recorded = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert recorded["locked_harmonics"] == summary["locked_harmonics"]
+    assert summary["start_states"] == 8
+    a, b = (m.astype(np.float64) for m in model.transition())
+    eigenvalues = np.linalg.eigvals(a)
+    for k in summary["locked_harmonics"]:
+        assert np.min(np.abs(eigenvalues - np.exp(2j * np.pi * k / 6))) < 1e-5
+    assert summary["locked_harmonics"], "the blob's 6-cycle gives a plane near 2 pi / 6"
+    np.testing.assert_allclose(a @ a.T + b @ b.T, np.eye(4), atol=1e-5)
+    # Stored starts are encoded training frames.
+    states = model.start_states.states.numpy()
+    encoded = model.encode_states(np.stack([frames[:-1], frames[1:]], 1)).numpy()[:, :4]
+    assert all(np.min(np.abs(encoded - row).max(axis=1)) < 1e-4 for row in states)
