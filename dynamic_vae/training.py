@@ -297,6 +297,10 @@ def train(
         FloatingPointError: if the loss becomes NaN or inf; names the epoch and the last good
             backup, and writes no model.
     """
+    if (frames is None and config.training.period_from_cycle and not config.model.period
+            and len(config.training.cycle) >= 3):
+        # The counting-MNIST sequence built from the cycle repeats every len(cycle) frames.
+        config = config.override(period=len(config.training.cycle))
     source = None if init_from is None else _warm_start_source(init_from, config)
     # One strategy for every stage: a multi-worker strategy can be set up once per process.
     distribution = make_strategy(strategy)
