@@ -2,9 +2,10 @@
 sequences, judged by the project's digit classifier.
 
 Each seed synthesises from both starts of eq. (35): x0 from the posterior mean of the run's
-held-out test pair (the paper's protocol and `dynamic-vae generate`'s default) and x0 ~ N(0, I)
-(the stationary prior, which also visits states near the centre of the cycle plane that no
-encoded frame occupies; README, "What mattered"). `--training-pairs K` adds K starts from
+held-out test pair (the paper's protocol and `dynamic-vae generate`'s default) and no pair, as
+the served `generate` starts: one of the run's stored start states picked by the seed, or
+x0 ~ N(0, I) for a run without them (the stationary prior, which also visits states near the
+centre of the cycle plane that no encoded frame occupies). `--training-pairs K` adds K starts from
 training pairs picked at random (seeded), one per seed in turn, to show that the test pair's
 figure is no luck of one pair.
 
@@ -105,7 +106,7 @@ def main() -> None:
         "rows": rows,
     }
     for start, label in (("test_pair", "x0 from the test pair"),
-                         ("pair_", "x0 from training pairs"), ("prior", "x0 ~ N(0, I)")):
+                         ("pair_", "x0 from training pairs"), ("prior", "x0 as the served generate")):
         if mean_of(start, "transition_accuracy") is not None:
             print(f"{label:>21}, mean over seeds (noise 1.0): transition accuracy "
                   f"{mean_of(start, 'transition_accuracy'):.3f}, legible "

@@ -62,7 +62,8 @@ def lock_harmonics(transition_matrix: np.ndarray, period: int,
     exp(+-2 pi i k / P), with moduli just below 1; over thousands of frames the small errors
     of angle accumulate as phase drift and the innovations as phase noise. This sets each such
     pair (the most persistent one per harmonic k, 1 <= k < P / 2) to exactly
-    exp(+-2 pi i k / P), modulus 1, and decouples its plane from the rest:
+    exp(+-2 pi i k / P), modulus 1, and, for an even P, the most persistent real eigenvalue
+    near -1 (the harmonic k = P / 2) to exactly -1; it decouples their planes from the rest:
 
         A = Z T Z^T                  real Schur form, the chosen pairs' 2x2 blocks first
         T' = [[R, 0], [0, T_22]]     R: rotations by 2 pi k / P in the blocks' own sense
@@ -107,6 +108,14 @@ def lock_harmonics(transition_matrix: np.ndarray, period: int,
     period = int(period)
     chosen: dict[int, complex] = {}
     for eigenvalue in np.linalg.eigvals(a):
+        if period % 2 == 0 and abs(eigenvalue.imag) <= 1e-12 and eigenvalue.real <= -min_modulus:
+            # The harmonic k = P / 2 of an even period is the real eigenvalue -1: it flips
+            # sign every frame (a 10-cycle's odd and even digits, read with its period-5
+            # planes).
+            harmonic = period // 2
+            if harmonic not in chosen or abs(eigenvalue) > abs(chosen[harmonic]):
+                chosen[harmonic] = complex(eigenvalue.real, 0.0)
+            continue
         if eigenvalue.imag <= 0:
             continue
         angle = float(np.angle(eigenvalue))
@@ -123,12 +132,19 @@ def lock_harmonics(transition_matrix: np.ndarray, period: int,
 
     def first(real: float, imag: float) -> bool:
         value = complex(real, abs(imag))
+        if abs(imag) <= 1e-12 and period // 2 in chosen and chosen[period // 2].imag == 0:
+            return abs(real - chosen[period // 2].real) <= 1e-8
         return any(abs(value - target) <= 1e-8 * max(1.0, abs(target)) for target in targets)
 
     schur, basis, size = scipy.linalg.schur(a, output="real", sort=first)
     locked = schur.copy()
     locked[:size, :] = 0.0
-    for i in range(0, size, 2):
+    i = 0
+    while i < size:
+        if i + 1 == size or schur[i + 1, i] == 0.0:
+            locked[i, i] = -1.0  # a 1x1 block: the real harmonic P / 2
+            i += 1
+            continue
         block = schur[i:i + 2, i:i + 2]
         # A standardised 2x2 block [[a, b], [c, a]] with b c < 0 turns by +atan2(sqrt(-bc), a)
         # in the sense of sign(c).
@@ -138,6 +154,7 @@ def lock_harmonics(transition_matrix: np.ndarray, period: int,
         sense = np.sign(block[1, 0])
         locked[i:i + 2, i:i + 2] = [[np.cos(turn), -sense * np.sin(turn)],
                                     [sense * np.sin(turn), np.cos(turn)]]
+        i += 2
     locked_a = basis @ locked @ basis.T
     noise = np.zeros_like(a)
     rest = locked[size:, size:]

@@ -107,3 +107,27 @@ def test_lock_harmonics_leaves_a_transition_without_harmonics(rng):
         lock_harmonics(a, 2)
     with pytest.raises(ValueError, match=r"transition_matrix: expected a square matrix"):
         lock_harmonics(np.zeros((2, 3)), 5)
+
+
+def test_lock_harmonics_sets_the_half_period_harmonic_of_an_even_period(rng):
+    """For P = 10 a plane near k = 2 and a real eigenvalue near -1 (k = 5) are locked; a real
+    eigenvalue near +1 is not a harmonic that turns, and is kept."""
+    from dynamic_vae.spectrum import lock_harmonics
+
+    blocks = np.zeros((5, 5))
+    blocks[:2, :2] = 0.98 * _rotation(2 * np.pi * 2 / 10 - 0.03)
+    blocks[2, 2] = -0.96
+    blocks[3, 3] = 0.95
+    blocks[4, 4] = -0.3
+    basis = np.linalg.qr(rng.normal(size=(5, 5)))[0]
+    locked, noise, harmonics = lock_harmonics(basis @ blocks @ basis.T, 10)
+    assert harmonics == [2, 5]
+    eigenvalues = np.linalg.eigvals(locked)
+    assert np.min(np.abs(eigenvalues - (-1.0))) < 1e-9
+    assert np.min(np.abs(eigenvalues - np.exp(2j * np.pi * 2 / 10))) < 1e-9
+    for kept in (0.95, -0.3):
+        assert np.min(np.abs(eigenvalues - kept)) < 1e-9
+    np.testing.assert_allclose(locked @ locked.T + noise @ noise.T, np.eye(5), atol=1e-12)
+    # An odd period has no real harmonic: -0.96 stays.
+    _, _, odd = lock_harmonics(basis @ blocks @ basis.T, 5)
+    assert odd == [1]

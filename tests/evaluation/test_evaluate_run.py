@@ -191,3 +191,14 @@ def test_format_table_and_families():
     assert table.splitlines() == ["| cycle | accuracy |", "|---|---|", "| 12 | 0.912 |",
                                   "| 345 | - |"]
     assert "counting" in FAMILIES
+
+
+def test_a_counting_run_gets_its_cycle_as_period_and_stored_starts(counting_run):
+    """The counting preset's period comes from the cycle (3 digits: 3 frames), and synthesis
+    without a pair starts on encoded training frames."""
+    config = json.loads((counting_run / "config.json").read_text())
+    assert config["model"]["period"] == 3
+    summary = json.loads((counting_run / "summary.json").read_text())
+    assert summary["start_states"] == 64
+    assert isinstance(summary["locked_harmonics"], list)
+    assert set(summary["locked_harmonics"]) <= {1}
