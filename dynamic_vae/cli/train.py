@@ -213,7 +213,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
         model = run.model
         if initial_pair is None and model.start_states is not None:
-            start = "a stored start state picked by the seed"
+            start = start.replace("N(0, I)", "a stored start state picked by the seed")
         frames, _ = synthesize(model, args.length, seed=args.seed, initial_pair=initial_pair,
                                noise_scale=args.noise_scale, as_uint8=not args.float,
                                texture=not args.mean_frames)

@@ -190,8 +190,11 @@ class ResidualTexture(keras.layers.Layer):
                ) -> tf.Tensor:
         """Residual frames `(num_sequences, num_frames, H, W, C)` from an int32 `(2,)`
         stateless seed."""
-        residuals = _sample_texture(self.basis.value, self.persistence.value,
-                                    self.offset.value, tf.constant(int(num_sequences)),
+        # Values, not the variables: one compiled function serves textures of any rank.
+        residuals = _sample_texture(tf.convert_to_tensor(self.basis),
+                                    tf.convert_to_tensor(self.persistence),
+                                    tf.convert_to_tensor(self.offset),
+                                    tf.constant(int(num_sequences)),
                                     tf.constant(int(num_frames)),
                                     tf.convert_to_tensor(seed, tf.int32))
         return tf.reshape(residuals, [int(num_sequences), int(num_frames), *self.frame_shape])

@@ -80,7 +80,9 @@ class StartStates(keras.layers.Layer):
 
     def pick(self, num_sequences: int, seed: np.ndarray | tf.Tensor) -> tf.Tensor:
         """`(num_sequences, n)` starts from an int32 `(2,)` stateless seed."""
-        return _pick_start_states(self.states.value, tf.constant(int(num_sequences)),
+        # The value, not the variable: one compiled function serves every model.
+        return _pick_start_states(tf.convert_to_tensor(self.states),
+                                  tf.constant(int(num_sequences)),
                                   tf.convert_to_tensor(seed, tf.int32))
 
     def call(self, inputs: Any) -> tf.Tensor:

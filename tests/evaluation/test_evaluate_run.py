@@ -202,3 +202,20 @@ def test_a_counting_run_gets_its_cycle_as_period_and_stored_starts(counting_run)
     assert summary["start_states"] == 64
     assert isinstance(summary["locked_harmonics"], list)
     assert set(summary["locked_harmonics"]) <= {1}
+
+
+@pytest.mark.slow
+def test_a_ten_cycle_trains_with_the_same_command(tmp_path):
+    """`train --preset counting-mnist --cycle C` for the longest cycle, at a reduced size (the
+    3-cycle of the experiment above is the short one): its period is 10."""
+    run_dir = tmp_path / "cycle-10"
+    code = main(["train", "--preset", "counting-mnist", "--cycle", "0123456789",
+                 "--num-frames", "120", "--epochs", "1", "--finetune-epochs", "0",
+                 "--latent-dim", "4", "--batch-size", "32", "--image-every", "0", "--quiet",
+                 "--output", str(run_dir)])
+    assert code == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"]["period"] == 10
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert isinstance(summary["locked_harmonics"], list)
+    assert summary["start_states"] == 64

@@ -183,10 +183,20 @@ def test_experiment_periodic_tiny(blob_video, tmp_path, capsys):
     summary = json.loads((run / "summary.json").read_text())
     # The last pair of the clip is the held-out one.
     assert summary["test_pair_starts"] == [22]
+    # The clip's period is locked after training, and synthesis starts on stored states.
+    # (64 stored, of which as many distinct as the clip has training frames to space out)
+    assert 1 <= summary["start_states"] <= 64
+    assert isinstance(summary["locked_harmonics"], list)
+    a, b = (m.astype(np.float64) for m in load_run(run).model.transition())
+    eigenvalues = np.linalg.eigvals(a)
+    for k in summary["locked_harmonics"]:
+        assert np.min(np.abs(eigenvalues - np.exp(2j * np.pi * k / 6))) < 1e-5
+    np.testing.assert_allclose(a @ a.T + b @ b.T, np.eye(len(a)), atol=1e-5)
     metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
     assert metrics["frame_shape"] == [16, 16, 1] and metrics["training_frames"] == 24
     loaded = load_run(run)
     assert loaded.config.model.linear_path and loaded.config.training.windows_per_epoch == 4
+    assert loaded.config.model.period == 6
     assert loaded.data_source == str(blob_video)
     table = (output / "results.md").read_text()
     assert "| clip | frames as | frames | period | period from | pose-advance DVAE |" in table

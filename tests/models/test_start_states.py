@@ -1,18 +1,15 @@
 """Stored start states: what synthesis without a frame pair starts from, in process and
-served; and a periodic model trained end to end (locked harmonics, stored starts)."""
-
-import json
+served (a periodic model trained end to end with them: tests/experiments/
+test_periodic_experiment.py)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from dynamic_vae.config import get_preset
 from dynamic_vae.models import DynamicVAE
 from dynamic_vae.models.start_states import StartStates
 from dynamic_vae.synthesis import start_seed, synthesize
 from tests.helpers.layer_checks import LayerChecks
-from tests.helpers.moving_blob import moving_blob
 
 
 def test_fit_spaces_the_stored_states_evenly(rng):
@@ -82,27 +79,3 @@ def test_bad_config_is_named():
     with pytest.raises(ValueError, match="start_states 0"):
         DynamicVAE(frame_shape=(16, 16, 1), latent_dim=2, base_channels=4).fit_start_states(
             np.zeros((3, 16, 16, 1)), np.arange(2))
-
-
-@pytest.mark.slow
-def test_a_periodic_clip_trains_to_locked_harmonics_and_stored_starts(tmp_path):
-    from dynamic_vae.training import train
-
-    frames = moving_blob(60, period=6)
-    config = get_preset("video").override(frame_shape=(16, 16, 1), width=8, latent_dim=4,
-                                          windows_per_epoch=64, image_every=0, epochs=2,
-                                          finetune_epochs=0, period=6, start_states=8)
-    model, summary = train(config, tmp_path / "run", frames=frames, verbose=0)
-    recorded = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert recorded["locked_harmonics"] == summary["locked_harmonics"]
-    assert summary["start_states"] == 8
-    a, b = (m.astype(np.float64) for m in model.transition())
-    eigenvalues = np.linalg.eigvals(a)
-    for k in summary["locked_harmonics"]:
-        assert np.min(np.abs(eigenvalues - np.exp(2j * np.pi * k / 6))) < 1e-5
-    assert summary["locked_harmonics"], "the blob's 6-cycle gives a plane near 2 pi / 6"
-    np.testing.assert_allclose(a @ a.T + b @ b.T, np.eye(4), atol=1e-5)
-    # Stored starts are encoded training frames.
-    states = model.start_states.states.numpy()
-    encoded = model.encode_states(np.stack([frames[:-1], frames[1:]], 1)).numpy()[:, :4]
-    assert all(np.min(np.abs(encoded - row).max(axis=1)) < 1e-4 for row in states)
