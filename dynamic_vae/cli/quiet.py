@@ -87,7 +87,7 @@ def quiet_tensorflow_logging() -> None:
 
 
 def _not_a_deprecation_notice(record: logging.LogRecord) -> bool:
-    # tf.compat.v1 APIs (the SavedModel session loader among them) warn "... is deprecated ...
+    # tf.compat.v1 APIs (TF Serving's graph-mode SavedModel loader among them) warn "... is deprecated ...
     # Instructions for updating"; that is for TensorFlow's callers, not the program's users.
     return "Instructions for updating" not in str(record.msg)
 

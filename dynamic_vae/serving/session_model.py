@@ -1,7 +1,7 @@
 """A SavedModel version loaded the way TensorFlow Serving loads it.
 
 TF Serving's C++ `LoadSavedModel` does not restore through the Python object graph
-(`tf.saved_model.load`). It imports the `serve` MetaGraph into a fresh graph and session, runs
+(`tf.saved_model.load`). It imports the `serve` MetaGraph into a fresh graph (a `tf.compat.v1` graph runner), runs
 the saver's restore op and the init op, and then runs each request by the tensor names of the
 signature's `SignatureDef`. `saved_model_cli run` and `tf.compat.v1.saved_model.loader.load`
 take the same path. A SavedModel can work on the Python path and fail on this one (a function
@@ -21,9 +21,9 @@ SERVE_TAG = "serve"
 
 
 class SessionModel:
-    """The `serve` MetaGraph of a SavedModel in its own graph and session.
+    """The `serve` MetaGraph of a SavedModel in its own graph, run as TF Serving runs it.
 
-    Session runs are thread-safe, so one instance serves concurrent requests.
+    Runs of the loaded graph are thread-safe, so one instance serves concurrent requests.
 
     Args:
         path: a SavedModel folder (`.../NAME/<version>`).
@@ -61,7 +61,7 @@ class SessionModel:
         Args:
             signature_name: a key of `signature_defs`.
             inputs: an array for every input of the signature (dtypes are the caller's to
-                check; the session casts nothing).
+                check; the graph casts nothing).
             output_names: the outputs to fetch (default: all).
 
         Returns:
