@@ -211,12 +211,9 @@ class DynamicVAE(keras.Model):
                              "residual texture)")
         frames = np.asarray(frames, dtype=np.float32)
         starts = np.sort(np.asarray(starts, dtype=np.int64))
-        residuals = []
-        for i in range(0, len(starts), batch_size):
-            chunk = starts[i:i + batch_size]
-            pairs = np.stack([frames[chunk], frames[chunk + 1]], axis=1)
-            states = self.encode_states(pairs)[:, :self.latent_dim]
-            residuals.append(frames[chunk] - keras.ops.convert_to_numpy(self.decode(states)))
+        states = self._frame_states(frames, starts, batch_size)
+        residuals = [frames[starts[i:i + batch_size]] - keras.ops.convert_to_numpy(
+            self.decode(states[i:i + batch_size])) for i in range(0, len(starts), batch_size)]
         position = {int(t): i for i, t in enumerate(starts)}
         lag_pairs = [(i, position[int(t) + 1]) for i, t in enumerate(starts)
                      if int(t) + 1 in position]
@@ -241,12 +238,18 @@ class DynamicVAE(keras.Model):
         """
         if self.start_states is None:
             raise ValueError("fit_start_states: the model has start_states 0")
-        frames = np.asarray(frames, dtype=np.float32)
         starts = np.sort(np.asarray(starts, dtype=np.int64))
+        return self.start_states.fit(self._frame_states(
+            np.asarray(frames, dtype=np.float32), starts, batch_size))
+
+    def _frame_states(self, frames: np.ndarray, starts: np.ndarray,
+                      batch_size: int) -> np.ndarray:
+        """`(len(starts), n)`: frame t's state, the first half of the posterior mean of the
+        pair `frames[t : t + 2]`, for every t in `starts`."""
         states = [keras.ops.convert_to_numpy(self.encode_states(np.stack(
             [frames[chunk], frames[chunk + 1]], axis=1)))[:, :self.latent_dim]
             for chunk in (starts[i:i + batch_size] for i in range(0, len(starts), batch_size))]
-        return self.start_states.fit(np.concatenate(states))
+        return np.concatenate(states)
 
     # --- Keras --------------------------------------------------------------------------
 
