@@ -7,10 +7,12 @@ the served `generate` starts: one of the run's stored start states picked by the
 x0 ~ N(0, I) for a run without them (the stationary prior, which also visits states near the
 centre of the cycle plane that no encoded frame occupies). `--training-pairs K` adds K starts from
 training pairs picked at random (seeded), one per seed in turn, to show that the test pair's
-figure is no luck of one pair.
+figure is no luck of one pair. `--served` also exports the run to a temporary directory and
+reads each seed's frames from the SavedModel's `generate` signature, as a TF Serving client
+receives them.
 
 Usage: python bench/counting_quality.py RUN_DIR [--length 200] [--seeds 0,1,2,3,4]
-           [--training-pairs K]
+           [--training-pairs K] [--served]
 Prints a table and writes RUN_DIR/counting_quality.json (and bench/results/ when --out is given).
 """
 
@@ -36,12 +38,32 @@ from dynamic_vae.synthesis import synthesize  # noqa: E402
 from dynamic_vae.runs import load_run  # noqa: E402
 
 
+def served_sequences(model, length: int, seeds: list[int]):
+    """Yields `(seed, frames (length, H, W, C) uint8)` from the model's exported `generate`
+    signature, read as a TF Serving client reads it."""
+    import tempfile
+
+    import tensorflow as tf
+
+    from dynamic_vae.export import export_model
+
+    with tempfile.TemporaryDirectory(prefix="counting-quality-") as directory:
+        served = tf.saved_model.load(str(export_model(model, Path(directory) / "run",
+                                                      max_frames=length)))
+        for seed in seeds:
+            outputs = served.signatures["generate"](num_frames=tf.constant(length, tf.int32),
+                                                    seed=tf.constant(seed, tf.int64))
+            yield seed, tf.make_ndarray(tf.make_tensor_proto(outputs["frames"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run", type=Path)
     parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--training-pairs", type=int, default=0)
+    parser.add_argument("--served", action="store_true",
+                        help="also judge the exported generate signature's frames")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     run = load_run(args.run)
@@ -84,6 +106,21 @@ def main() -> None:
                       f"{row['transition_accuracy']:14.3f} {row['legible_fraction']:8.3f}  "
                       f"{row['digits'][:40]}")
 
+    for seed, frames in (served_sequences(model, args.length, seeds) if args.served else []):
+        digits, confidence = classify_digits(classifier, frames)
+        row = {"start": "served", "seed": seed, "noise_scale": 1.0,
+               "transition_accuracy": transition_accuracy(digits, cycle),
+               "legible_fraction": float(np.mean(confidence > 0.9)),
+               "digits": "".join(map(str, digits))}
+        rows.append(row)
+        print(f"{'served':>9} {seed:4d} {1.0:5.1f} {row['transition_accuracy']:14.3f} "
+              f"{row['legible_fraction']:8.3f}  {row['digits'][:40]}")
+
+    def min_of(start: str, key: str) -> float | None:
+        values = [r[key] for r in rows if r["start"].startswith(start)
+                  and r["noise_scale"] == 1.0]
+        return float(np.min(values)) if values else None
+
     def mean_of(start: str, key: str) -> float | None:
         values = [r[key] for r in rows if r["start"].startswith(start)
                   and r["noise_scale"] == 1.0]
@@ -100,16 +137,23 @@ def main() -> None:
         "test_pair_mean_transition_accuracy": mean_of("test_pair", "transition_accuracy"),
         "test_pair_mean_legible_fraction": mean_of("test_pair", "legible_fraction"),
         "training_pairs_mean_transition_accuracy": mean_of("pair_", "transition_accuracy"),
+        "min_transition_accuracy": min_of("prior", "transition_accuracy"),
+        "test_pair_min_transition_accuracy": min_of("test_pair", "transition_accuracy"),
+        "served_mean_transition_accuracy": mean_of("served", "transition_accuracy"),
+        "served_min_transition_accuracy": min_of("served", "transition_accuracy"),
         "spectral_radius": spectrum_report(*model.transition())["spectral_radius"],
         "cycle_eigenvalue": [eigenvalue.real, eigenvalue.imag],
         "cycle_ceiling": ceiling,
         "rows": rows,
     }
     for start, label in (("test_pair", "x0 from the test pair"),
-                         ("pair_", "x0 from training pairs"), ("prior", "x0 as the served generate")):
+                         ("pair_", "x0 from training pairs"),
+                         ("prior", "x0 as the served generate"),
+                         ("served", "the exported generate")):
         if mean_of(start, "transition_accuracy") is not None:
-            print(f"{label:>21}, mean over seeds (noise 1.0): transition accuracy "
-                  f"{mean_of(start, 'transition_accuracy'):.3f}, legible "
+            print(f"{label:>26}, over seeds (noise 1.0): transition accuracy "
+                  f"{mean_of(start, 'transition_accuracy'):.3f} (worst "
+                  f"{min_of(start, 'transition_accuracy'):.3f}), legible "
                   f"{mean_of(start, 'legible_fraction'):.3f}")
     print(f"cycle plane: eigenvalue modulus {abs(eigenvalue):.4f}, angle "
           f"{np.degrees(np.angle(eigenvalue)):.2f} deg" + (

@@ -162,6 +162,89 @@ def lock_harmonics(transition_matrix: np.ndarray, period: int,
     return locked_a, basis @ noise @ basis.T, sorted(chosen)
 
 
+def phase_alignment(transition_matrix: np.ndarray, period: int, states: np.ndarray,
+                    tolerance: float = 1e-4, iterations: int = 20) -> np.ndarray:
+    """How squarely each state sits on one step of A's locked cycle.
+
+    On the planes that `lock_harmonics` locked (eigenvalues exactly exp(+-2 pi i k / P)), A
+    acts as an orthogonal R with R^P = I: a state keeps its place on the cycle for ever, and
+    the training frames' states cluster around the P points of one orbit u_0, R u_0, ...,
+    R^(P-1) u_0, one per step of the cycle, which the decoder reads. A state between two
+    orbit points is read as neither, and stays between them. With u_i the states' coordinates
+    on the locked planes, the orbit is fitted like k-means with tied centres,
+
+        m_i = argmax_m <R^m u_0, u_i>,   u_0 = mean_i R^(-m_i) u_i    (alternated),
+
+    and a state's alignment is its margin between its nearest orbit point and the next:
+
+        alignment_i = <R^(m_i) u_0, u_i> - max_(m != m_i) <R^m u_0, u_i>
+
+    large for a state squarely on one step, 0 halfway between two. All the locked planes
+    are read jointly, so a state whose planes point at different steps scores low too.
+
+    Args:
+        transition_matrix: `A` `(n, n)`.
+        period: `P >= 3` frames, the period A's harmonics were locked to.
+        states: `(N, n)` latent states, e.g. the training frames' posterior means.
+        tolerance: a block is locked when its modulus is within `tolerance` of 1 and its angle
+            within `tolerance` radians of a harmonic 2 pi k / P (k >= 1).
+        iterations: alternations of the orbit fit.
+
+    Returns:
+        `(N,)` alignments, >= 0; all zero when A has no locked plane.
+
+    Raises:
+        ValueError: naming the argument, on a non-square A, P < 3 or mismatched states.
+
+    Example:
+    >>> turn = 2 * np.pi / 4
+    >>> a = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    >>> states = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.7, 0.7]])
+    >>> np.round(phase_alignment(a, 4, states), 2)   # three on the orbit, one halfway
+    array([1.  , 1.  , 1.  , 0.  ])
+    """
+    import scipy.linalg
+
+    a = np.asarray(transition_matrix, dtype=np.float64)
+    states = np.asarray(states, dtype=np.float64)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"transition_matrix: expected a square matrix, got shape {a.shape}")
+    if int(period) != period or period < 3:
+        raise ValueError(f"period: expected an integer >= 3 frames, got {period}")
+    if states.ndim != 2 or states.shape[1] != a.shape[0] or len(states) < 1:
+        raise ValueError(f"states: expected shape (N >= 1, {a.shape[0]}), got {states.shape}")
+    period = int(period)
+
+    def on_cycle(real: float, imag: float) -> bool:
+        angle = abs(np.angle(complex(real, imag)))
+        harmonic = round(angle * period / (2 * np.pi))
+        return (harmonic >= 1 and abs(abs(complex(real, imag)) - 1.0) <= tolerance
+                and abs(angle - 2 * np.pi * harmonic / period) <= tolerance)
+
+    _, basis, size = scipy.linalg.schur(a, output="real", sort=on_cycle)
+    if size == 0:
+        return np.zeros(len(states))
+    locked = basis[:, :size]
+    rotation = locked.T @ a @ locked                    # R: orthogonal, R^P = I
+    coordinates = states @ locked                       # u_i, (N, d)
+    powers = [np.eye(size)]
+    for _ in range(period - 1):
+        powers.append(rotation @ powers[-1])
+    powers = np.stack(powers)                           # R^m, (P, d, d)
+    orbit_start = coordinates[np.argmax(np.linalg.norm(coordinates, axis=1))]
+    for _ in range(iterations):
+        orbit = powers @ orbit_start                    # (P, d)
+        steps = np.argmax(coordinates @ orbit.T, axis=1)
+        # R^(-m) = (R^m)^T: every state carried back to step 0, then averaged.
+        unwound = np.einsum("nji,nj->ni", powers[steps], coordinates)
+        updated = unwound.mean(axis=0)
+        if np.allclose(updated, orbit_start):
+            break
+        orbit_start = updated
+    scores = np.sort(coordinates @ (powers @ orbit_start).T, axis=1)
+    return scores[:, -1] - scores[:, -2]
+
+
 def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
     """The symmetric square root of a symmetric matrix, negative eigenvalues (round-off)
     clipped to 0."""

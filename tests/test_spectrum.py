@@ -131,3 +131,53 @@ def test_lock_harmonics_sets_the_half_period_harmonic_of_an_even_period(rng):
     # An odd period has no real harmonic: -0.96 stays.
     _, _, odd = lock_harmonics(basis @ blocks @ basis.T, 5)
     assert odd == [1]
+
+
+def _cycle_transition(rng, period=10):
+    """A = Q diag(R(2 pi 2 / P), R(2 pi 4 / P) flipped, -1, 0.5) Q^T, locked to P (k = 2, 4,
+    5), in a random basis; returns A, Q and the orbit of a state's locked coordinates."""
+    blocks = np.zeros((6, 6))
+    blocks[:2, :2] = _rotation(2 * np.pi * 2 / period)
+    blocks[2:4, 2:4] = _rotation(2 * np.pi * 4 / period).T    # turning the other way
+    blocks[4, 4] = -1.0
+    blocks[5, 5] = 0.5
+    basis = np.linalg.qr(rng.normal(size=(6, 6)))[0]
+    return basis @ blocks @ basis.T, basis, blocks
+
+
+def test_phase_alignment_is_high_on_the_orbit_and_low_off_it(rng):
+    """States on the P points of one orbit score the closed-form margin (best minus
+    second-best inner product with the orbit's points); a state whose planes point at
+    different steps, or that lies halfway between two steps, scores far lower. The scores do
+    not change when every state advances one frame (A x), and ignore the decaying
+    coordinate."""
+    from dynamic_vae.spectrum import phase_alignment
+
+    a, basis, blocks = _cycle_transition(rng)
+    start = np.array([1.0, 0.0, 0.8, 0.0, 0.6, 0.0])
+    orbit = np.stack([np.linalg.matrix_power(blocks, m) @ start for m in range(10)])
+    on_orbit = np.repeat(orbit, 20, axis=0)
+    on_orbit[:, 5] = rng.normal(size=len(on_orbit))
+    mixed = np.concatenate([orbit[3, :2], orbit[7, 2:4], orbit[3, 4:]])   # planes disagree
+    halfway = (orbit[3] + orbit[4]) / 2
+    states = np.vstack([on_orbit, mixed, halfway]) @ basis.T
+    scores = phase_alignment(a, 10, states)
+    assert scores.shape == (len(states),)
+    products = np.sort(orbit[:, :5] @ orbit[:, :5].T, axis=1)
+    margin = products[0, -1] - products[0, -2]
+    # Two states off the orbit pull the fitted orbit by about 1%.
+    np.testing.assert_allclose(scores[:-2], margin, rtol=0.03)
+    assert scores[-2] < 0.7 * margin          # k = 4 plane four steps ahead of the others
+    assert scores[-1] < 0.1 * margin          # between steps 3 and 4: read as neither
+    np.testing.assert_allclose(phase_alignment(a, 10, states @ a.T), scores, atol=1e-9)
+
+
+def test_phase_alignment_without_a_locked_plane_is_zero(rng):
+    from dynamic_vae.spectrum import phase_alignment
+
+    a = 0.9 * _rotation(2 * np.pi / 10)
+    assert not np.any(phase_alignment(a, 10, rng.normal(size=(7, 2))))
+    with pytest.raises(ValueError, match=r"states: expected shape \(N >= 1, 2\), got \(7, 3\)"):
+        phase_alignment(a, 10, rng.normal(size=(7, 3)))
+    with pytest.raises(ValueError, match="period: expected an integer >= 3 frames, got 2"):
+        phase_alignment(a, 2, rng.normal(size=(7, 2)))

@@ -145,7 +145,10 @@ class RotationExperiment(ExperimentFamily):
                 closed = np.concatenate([views, views[:1]])
                 conditions.append(Condition(
                     name=f"object{object_id:02d}-step{step}",
-                    config=base.override(frame_shape=true_views.shape[1:], epochs=args.epochs),
+                    # One turn is `len(views)` frames: its harmonics are locked to that
+                    # period after training, so the turn never drifts.
+                    config=base.override(frame_shape=true_views.shape[1:], epochs=args.epochs,
+                                         period=len(views)),
                     frames=looped_training_sequences(views, args.pairs_per_epoch),
                     frames_source=(f"{args.coil}: object {object_id}, every {step}-th view, "
                                    "one turn without the wrap-around pair"),

@@ -43,9 +43,15 @@ from dynamic_vae.models.residual_networks import (build_residual_decoder,
 from dynamic_vae.models.residual_texture import ResidualTexture
 from dynamic_vae.models.start_states import StartStates
 from dynamic_vae.models.window_posterior import sample_marginals, smoothed_window_posterior
+from dynamic_vae.spectrum import phase_alignment
 
 # Every ModelConfig field is also a keyword of DynamicVAE (and a key of its Keras config).
 MODEL_FIELDS = tuple(field.name for field in dataclasses.fields(ModelConfig))
+
+# With a locked period, the stored start states come from this best-aligned fraction of the
+# training states (`fit_start_states`): on the shared counting runs, starts from the worst
+# aligned fraction were the sequences read at 0.45-0.9, and from the best half at >= 0.95.
+ON_PHASE_FRACTION = 0.5
 
 
 @keras.saving.register_keras_serializable(package="dynamic_vae")
@@ -224,6 +230,13 @@ class DynamicVAE(keras.Model):
                          batch_size: int = 256) -> int:
         """Stores the posterior means of training frames as synthesis starts.
 
+        With a locked period (`ModelConfig.period`), only the states squarely on a phase of
+        the cycle are candidates: the best `ON_PHASE_FRACTION` by
+        `dynamic_vae.spectrum.phase_alignment`. A locked plane never forgets a start's phase,
+        so a state halfway between two steps of the cycle (a digit the encoder read as
+        neither) would give a sequence that is never read clearly. The states stored are
+        then evenly spaced over the candidates, in frame order.
+
         Args:
             frames: `(T, H, W, C)` frames in the model's pixel range.
             starts: indices `t` of training pairs `frames[t : t + 2]`; frame t's state is the
@@ -239,8 +252,14 @@ class DynamicVAE(keras.Model):
         if self.start_states is None:
             raise ValueError("fit_start_states: the model has start_states 0")
         starts = np.sort(np.asarray(starts, dtype=np.int64))
-        return self.start_states.fit(self._frame_states(
-            np.asarray(frames, dtype=np.float32), starts, batch_size))
+        states = self._frame_states(np.asarray(frames, dtype=np.float32), starts, batch_size)
+        if self.model_config.period >= 3:
+            alignment = phase_alignment(self.transition()[0], self.model_config.period, states)
+            if np.any(alignment != 0.0):
+                keep = max(1, int(np.ceil(ON_PHASE_FRACTION * len(states))))
+                best = np.sort(np.argsort(-alignment, kind="stable")[:keep])
+                states = states[best]
+        return self.start_states.fit(states)
 
     def _frame_states(self, frames: np.ndarray, starts: np.ndarray,
                       batch_size: int) -> np.ndarray:

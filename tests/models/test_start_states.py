@@ -79,3 +79,28 @@ def test_bad_config_is_named():
     with pytest.raises(ValueError, match="start_states 0"):
         DynamicVAE(frame_shape=(16, 16, 1), latent_dim=2, base_channels=4).fit_start_states(
             np.zeros((3, 16, 16, 1)), np.arange(2))
+
+
+def test_a_locked_cycle_stores_only_states_on_its_phases(rng):
+    """With a locked period, the stored states are evenly spaced over the best-aligned half of
+    the training states (`phase_alignment`), in frame order."""
+    from dynamic_vae.models.dynamic_vae import ON_PHASE_FRACTION
+    from dynamic_vae.spectrum import phase_alignment
+
+    model = DynamicVAE(frame_shape=(16, 16, 1), latent_dim=3, base_channels=8, sigma=0.3,
+                       start_states=5, period=4, seed=0)
+    turn = np.pi / 2
+    transition = np.diag([0.0, 0.0, 0.5])
+    transition[:2, :2] = [[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]]
+    model.dynamic_layer.set_transition(transition, np.diag([0.0, 0.0, np.sqrt(0.75)]))
+    frames = rng.random((41, 16, 16, 1)).astype("float32")
+    starts = np.arange(40)
+    assert model.fit_start_states(frames, starts) == 5
+    states = model._frame_states(frames, starts, batch_size=256)
+    alignment = phase_alignment(model.transition()[0], 4, states)
+    assert np.ptp(alignment) > 0
+    best = np.sort(np.argsort(-alignment)[:int(np.ceil(ON_PHASE_FRACTION * 40))])
+    expected = states[best][np.round(np.linspace(0, len(best) - 1, 5)).astype(int)]
+    np.testing.assert_allclose(model.start_states.states.numpy(), expected, atol=1e-6)
+    stored = phase_alignment(model.transition()[0], 4, model.start_states.states.numpy())
+    assert stored.shape == (5,)
