@@ -244,6 +244,11 @@ class TrainingConfig:
         period_from_cycle: a counting-MNIST run (frames built from `cycle`) whose model has
             no `period` gets the cycle's length as its period (3 digits or more; a 2-cycle
             turns by pi, which has no rotation plane to lock).
+        harmonic_start: a first stage whose model has a `period` starts A at that period's
+            harmonics (`dynamic_vae.spectrum.harmonic_transition`: planes turning by
+            2 pi k / P for k = 1, 2, ..., modulus 0.99) instead of its random start, so the
+            networks learn to place the frames on rings that already turn once per period.
+            A long period (a turn of 72 views) is otherwise rarely found by training.
     """
 
     learning_rate: float = 1e-3
@@ -261,6 +266,7 @@ class TrainingConfig:
     trainable: str = "all"
     validation_fraction: float = 0.0
     period_from_cycle: bool = False
+    harmonic_start: bool = False
 
     def __post_init__(self) -> None:
         if self.trainable not in TRAINABLES:

@@ -162,6 +162,47 @@ def lock_harmonics(transition_matrix: np.ndarray, period: int,
     return locked_a, basis @ noise @ basis.T, sorted(chosen)
 
 
+def harmonic_transition(latent_dim: int, period: int, modulus: float = 0.99
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """A stationary `(A, B)`, `(n, n)` each, whose planes turn by the harmonics of a period.
+
+    Block diagonal: planes turning by 2 pi k / P for k = 1, 2, ... while two dimensions remain
+    and k < P / 2, then for an even P the real harmonic -1 (k = P / 2) if a dimension
+    remains, each times `modulus`; any dimension left over is 0. B is the symmetric root of
+    I - A A^T, so A A^T + B B^T = I.
+
+    Args:
+        latent_dim: `n >= 1`.
+        period: `P >= 3` frames.
+        modulus: every harmonic's modulus, in (0, 1].
+
+    Raises:
+        ValueError: naming the argument, on n < 1, P < 3 or a modulus outside (0, 1].
+
+    Example:
+    >>> a, b = harmonic_transition(5, period=4)
+    >>> np.round(np.angle(np.linalg.eigvals(a)) * 4 / (2 * np.pi), 6)   # k = +-1, 2 and 0
+    array([ 1., -1.,  2.,  0.,  0.])
+    """
+    if int(latent_dim) != latent_dim or latent_dim < 1:
+        raise ValueError(f"latent_dim: expected an integer >= 1, got {latent_dim}")
+    if int(period) != period or period < 3:
+        raise ValueError(f"period: expected an integer >= 3 frames, got {period}")
+    if not 0 < modulus <= 1:
+        raise ValueError(f"modulus: expected a number in (0, 1], got {modulus}")
+    latent_dim, period = int(latent_dim), int(period)
+    transition = np.zeros((latent_dim, latent_dim))
+    index, harmonic = 0, 1
+    while index + 2 <= latent_dim and harmonic < period / 2:
+        turn = 2 * np.pi * harmonic / period
+        transition[index:index + 2, index:index + 2] = modulus * np.array(
+            [[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+        index, harmonic = index + 2, harmonic + 1
+    if period % 2 == 0 and harmonic == period // 2 and index < latent_dim:
+        transition[index, index] = -modulus
+    return transition, _noise_for(transition)
+
+
 def phase_alignment(transition_matrix: np.ndarray, period: int, states: np.ndarray,
                     tolerance: float = 1e-4, iterations: int = 20) -> np.ndarray:
     """How squarely each state sits on one step of A's locked cycle.

@@ -417,6 +417,12 @@ def _train_stage(
         fitted = (pairs.train_starts if validation_windows is not None
                   else np.union1d(pairs.train_starts, pairs.test_starts))
         initialise_from_linear_texture(model, pairs.frames, fitted, seed=training.seed)
+    if source is None and first_epoch == 0 and training.harmonic_start and config.model.period:
+        from dynamic_vae.spectrum import harmonic_transition
+
+        # Before any epoch, so the networks learn to place frames on the turning rings.
+        model.dynamic_layer.set_transition(*harmonic_transition(config.model.latent_dim,
+                                                                config.model.period))
     dataset = pairs.epoch_dataset(training.batch_size, seed=training.seed,
                                   first_epoch=first_epoch, epochs=training.epochs,
                                   window=training.window,

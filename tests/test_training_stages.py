@@ -109,3 +109,35 @@ def test_best_epoch_restores_the_best_weights_and_resumes_from_its_record(tmp_pa
 def test_bad_training_fields_are_named(fields, message):
     with pytest.raises(ValueError, match=message):
         TrainingConfig(**fields)
+
+
+def test_a_harmonic_start_begins_at_the_period_s_harmonics(frames, tmp_path):
+    """With `harmonic_start`, the first stage starts A at `harmonic_transition`; at a learning
+    rate too small to move it, the trained and locked A has exactly the period-4 harmonics
+    e^{+-i pi / 2} and -1, and the unused dimension stays at 0."""
+    config = get_preset("counting-mnist").override(
+        frame_shape=FRAME_SHAPE, base_channels=4, latent_dim=4, epochs=1, finetune_epochs=0,
+        learning_rate=1e-9, image_every=0, period=4, harmonic_start=True)
+    model, summary = train(config, tmp_path / "run", frames=frames, verbose=0)
+    assert summary["locked_harmonics"] == [1, 2]
+    eigenvalues = np.linalg.eigvals(model.transition()[0].astype(np.float64))
+    expected = np.array([1j, -1j, -1.0, 0.0])
+    assert all(np.min(np.abs(eigenvalues - e)) < 1e-3 for e in expected), eigenvalues
+
+
+def test_harmonic_transition_closed_form():
+    from dynamic_vae.spectrum import harmonic_transition
+
+    a, b = harmonic_transition(7, period=10, modulus=0.9)
+    eigenvalues = np.linalg.eigvals(a)
+    for k in (1, 2, 3):
+        assert np.min(np.abs(eigenvalues - 0.9 * np.exp(2j * np.pi * k / 10))) < 1e-12
+    assert np.min(np.abs(eigenvalues - 0.0)) < 1e-12     # the seventh dimension: k = 4 has
+    np.testing.assert_allclose(a @ a.T + b @ b.T, np.eye(7), atol=1e-12)   # no room left
+    a, _ = harmonic_transition(3, period=4)
+    np.testing.assert_allclose(np.sort_complex(np.linalg.eigvals(a)),
+                               np.sort_complex(np.array([-0.99, 0.99j, -0.99j])), atol=1e-12)
+    with pytest.raises(ValueError, match="period: expected an integer >= 3 frames, got 2"):
+        harmonic_transition(4, period=2)
+    with pytest.raises(ValueError, match=r"modulus: expected a number in \(0, 1\], got 1.5"):
+        harmonic_transition(4, period=5, modulus=1.5)

@@ -86,6 +86,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         family_parser.add_argument("--finetune-epochs", type=int, default=None,
                                    help="epochs of the preset's fine-tuning stage, if it has "
                                         "one (default: the preset's; 0: none)")
+        family_parser.add_argument("--windows-per-epoch", type=int, default=None,
+                                   help="training windows per epoch, in every stage "
+                                        "(default: the preset's)")
+        family_parser.add_argument("--mixed-precision", choices=("off", "bfloat16"),
+                                   default=None,
+                                   help="bfloat16 hidden layers (default: the preset's)")
         _add_evaluation_flags(family_parser)
         family_parser.add_argument("--quiet", action="store_true", help="no progress bars")
         family.add_arguments(family_parser)
@@ -210,9 +216,11 @@ def run_experiment_command(args: argparse.Namespace) -> int:
 
     family = args.family_object
     conditions = family.conditions(args)
-    if args.finetune_epochs is not None:
-        for condition in conditions:
-            condition.config = condition.config.override(finetune_epochs=args.finetune_epochs)
+    for condition in conditions:
+        # Every stage: a field the fine-tuning stage names is replaced there too.
+        condition.config = condition.config.override(
+            finetune_epochs=args.finetune_epochs, windows_per_epoch=args.windows_per_epoch,
+            mixed_precision=args.mixed_precision)
     rows = run_experiment(family, conditions, args.output, seeds=args.seeds,
                           horizon=args.horizon, verbose=0 if args.quiet else 2,
                           evaluate_options=family.evaluate_options(args))

@@ -91,7 +91,7 @@ def test_the_counting_preset_trains_then_fine_tunes_into_one_run(tmp_path, capsy
     from dynamic_vae.runs import load_run
 
     run_dir = tmp_path / "two-stage"
-    command = ["train", "--preset", "counting-mnist", "--num-frames", "200", "--epochs", "2",
+    command = ["train", "--preset", "counting-mnist", "--num-frames", "80", "--epochs", "2",
                "--finetune-epochs", "1", "--latent-dim", "4", "--image-every", "0", "--quiet",
                "--output", str(run_dir)]
     assert main(command) == 0
@@ -106,7 +106,7 @@ def test_the_counting_preset_trains_then_fine_tunes_into_one_run(tmp_path, capsy
     assert config.model.posterior == "smoothed"
     assert config.model.stationarity_weight == 10000.0
     assert config.training.window == 9 and config.training.epochs == 1
-    assert config.model.latent_dim == 4 and config.training.num_frames == 200
+    assert config.model.latent_dim == 4 and config.training.num_frames == 80
     assert tuned_run.init_from == str(warm_dir) and tuned_run.first_stage == RunConfig(
         model=first_config.model, training=first_config.training, finetune={})
     assert len(json.loads((warm_dir / "history.json").read_text())["loss"]) == 2
@@ -208,8 +208,8 @@ def test_train_on_a_frames_file(tmp_path, shared_data):
     path = tmp_path / "traffic.npy"
     np.save(path, frames)
     run_dir = tmp_path / "run"
-    assert main(["train", "--frames", str(path), "--epochs", "2", "--finetune-epochs", "1",
-                 "--windows-per-epoch", "32", "--latent-dim", "3",
+    assert main(["train", "--frames", str(path), "--epochs", "1", "--finetune-epochs", "1",
+                 "--windows-per-epoch", "16", "--latent-dim", "3",
                  "--batch-size", "8", "--image-every", "0", "--quiet", "--jit-compile", "false",
                  "--output", str(run_dir)]) == 0
     from dynamic_vae.runs import load_run

@@ -19,7 +19,7 @@ TRAIN_OPTIONS = {
     "--mixed-precision", "--architecture", "--width", "--depth", "--linear-path",
     "--observation-noise", "--decoder-noise", "--transition-form", "--windows-per-epoch",
     "--trainable", "--validation-fraction", "--residual-rank", "--period", "--start-states",
-    "--period-from-cycle", "--learning-rate", "--batch-size", "--epochs",
+    "--period-from-cycle", "--harmonic-start", "--learning-rate", "--batch-size", "--epochs",
     "--seed", "--cycle",
     "--num-frames", "--steps-per-execution", "--image-every", "--kl-warmup-epochs", "--window",
     "--jit-compile", "--finetune-epochs", "--init-from", "--quiet", "--restart", "--strategy",

@@ -55,7 +55,7 @@ def experiment(tmp_path_factory, judge):
                       lambda self, condition, run_dir: {"run": run_dir.name})
         patch.setattr(CountingExperiment, "row", recording_row)
         code = main(["experiment", "counting", "--cycles", "123", "--epochs", "1",
-                     "--finetune-epochs", "1", "--num-frames", "240", "--seeds", "2", "--horizon", "40", "--quiet",
+                     "--finetune-epochs", "1", "--num-frames", "120", "--seeds", "2", "--horizon", "40", "--quiet",
                      "--output", str(output)])
     assert code == 0
     assert seen == [{"run": "cycle-123"}]
@@ -161,7 +161,7 @@ def test_experiment_counting_tiny(experiment, tmp_path):
     config = run.config
     # The preset's two stages, one epoch each: config.json is the fine-tuned model's.
     assert run.first_stage.training.epochs == 1
-    assert config.training.epochs == 1 and config.training.num_frames == 240
+    assert config.training.epochs == 1 and config.training.num_frames == 120
     assert config.model.posterior == "smoothed"
     assert config.training.cycle == "123"
     for key in ("transition_accuracy_dvae", "transition_accuracy_dvae_test_pair",

@@ -43,7 +43,7 @@ def test_experiment_textures_tiny(tmp_path, shared_data, capsys):
     output = tmp_path / "textures"
     code = main(["experiment", "textures", "--data-dir", str(shared_data),
                  "--clips", "traffic48/traffic_a.npy", "--size", "16", "--max-frames", "24",
-                 "--output", str(output), *FAST])
+                 "--windows-per-epoch", "8", "--output", str(output), *FAST])
     assert code == 0, capsys.readouterr().err
     results = json.loads((output / "results.json").read_text())
     assert results["family"] == "textures" and results["horizon"] == 40
@@ -67,6 +67,9 @@ def test_experiment_textures_tiny(tmp_path, shared_data, capsys):
     # The video preset: residual networks with the linear path, calibrated decoder.
     assert loaded.config.model.architecture == "residual" and loaded.config.model.linear_path
     assert loaded.config.model.observation_noise == "optimal"
+    # --windows-per-epoch sets both stages.
+    assert loaded.config.training.windows_per_epoch == 8
+    assert loaded.first_stage.training.windows_per_epoch == 8
     for suffix in ("dvae", "lds"):
         assert row[f"sharpness_{suffix}"] > 0 and row[f"spectrum_distance_{suffix}"] >= 0
         assert row[f"martin_{suffix}"] >= 0
@@ -95,6 +98,11 @@ def test_experiment_textures_bad_input(tmp_path, shared_data, capsys):
     assert main(["experiment", "textures", "--data-dir", str(shared_data), "--clips",
                  "traffic48/traffic_a.npy", "--max-frames", "20", "--output", str(output)]) == 2
     assert "20 frames are too few to hold out 12" in capsys.readouterr().err
+    assert main(["experiment", "textures", "--data-dir", str(shared_data), "--clips",
+                 "traffic48/traffic_a.npy", "--windows-per-epoch", "0", "--output",
+                 str(output)]) == 2
+    assert "windows_per_epoch must be >= 1 (or None: one pass), got 0" in (
+        capsys.readouterr().err)
     assert not output.exists()
 
 
@@ -112,12 +120,12 @@ def coil_subset(tmp_path, shared_data):
 def test_experiment_rotation_tiny(tmp_path, coil_subset, capsys):
     path, frames, ids = coil_subset
     output = tmp_path / "rotation"
-    code = main(["experiment", "rotation", "--coil", str(path), "--steps", "2",
-                 "--pairs-per-epoch", "44", "--output", str(output), *FAST])
+    code = main(["experiment", "rotation", "--coil", str(path), "--objects", str(ids[1]),
+                 "--steps", "2", "--pairs-per-epoch", "44", "--output", str(output), *FAST])
     assert code == 0, capsys.readouterr().err
     rows = json.loads((output / "results.json").read_text())["rows"]
     assert [(r["object"], r["step_degrees"], r["views"]) for r in rows] == \
-        [(int(ids[0]), 10, 12), (int(ids[1]), 10, 12)]
+        [(int(ids[1]), 10, 12)]
     for row in rows:
         for key in ("pose_advance_dvae", "pose_advance_dvae_min", "pose_advance_lds"):
             assert 0 <= row[key] <= 1, key
@@ -129,6 +137,9 @@ def test_experiment_rotation_tiny(tmp_path, coil_subset, capsys):
         summary = json.loads((run / "summary.json").read_text())
         # Three open turns (11 pairs each) and a closed one (12): 45 pairs, one held out.
         assert summary["train_pairs"] == 44
+        # One turn of 12 views is the period A starts at and its harmonics are locked to.
+        config = json.loads((run / "config.json").read_text())
+        assert config["model"]["period"] == 12 and config["training"]["harmonic_start"]
         assert (run / "evaluation" / "strips.png").stat().st_size > 0
         # The metric itself: the true turn advances by the step every frame.
         assert row["pose_advance_ground_truth"] == 1.0
