@@ -223,7 +223,7 @@ def test_train_on_a_frames_file(tmp_path, shared_data):
 def test_train_with_the_smoothed_posterior_then_generate_and_forecast(tmp_path):
     run_dir = tmp_path / "smoothed"
     assert main(["train", "--preset", "counting-mnist", "--posterior", "smoothed",
-                 "--stationarity-weight", "10000", "--num-frames", "200", "--epochs", "2",
+                 "--stationarity-weight", "10000", "--num-frames", "100", "--epochs", "2",
                  "--window", "3", "--latent-dim", "4", "--image-every", "0", "--quiet",
                  "--output", str(run_dir)]) == 0
     from dynamic_vae.runs import load_run
