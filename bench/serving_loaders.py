@@ -1,7 +1,7 @@
 """Every signature of an exported version on TF Serving's loading path and on Python's.
 
-TF Serving's C++ loader imports the MetaGraph into a session, runs the restore op and fetches
-the SignatureDef's tensor names (`dynamic_vae.serving.session_model.SessionModel` does the
+TF Serving's C++ loader imports the MetaGraph into a fresh TF1 graph, runs the restore op and fetches
+the SignatureDef's tensor names (`dynamic_vae.serving.graph_model.GraphModel` does the
 same); `tf.saved_model.load` restores through the object graph instead. This runs one request
 per signature on both, plus the embedded server's `Servable`, and prints, per signature, the
 largest difference between the paths and whether uint8 frames are identical. Writes
@@ -25,7 +25,7 @@ import tensorflow as tf  # noqa: E402
 
 from dynamic_vae.export.example_requests import example_requests  # noqa: E402
 from dynamic_vae.serving.servable import Servable  # noqa: E402
-from dynamic_vae.serving.session_model import SessionModel  # noqa: E402
+from dynamic_vae.serving.graph_model import GraphModel  # noqa: E402
 
 
 def largest_difference(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> float:
@@ -41,37 +41,37 @@ def main() -> None:
     requests = example_requests(tuple(info["frame_shape"]), info["latent_dim"],
                                 info["frames_dtype"])
     started = time.perf_counter()
-    session = SessionModel(args.version_dir)
-    session_seconds = time.perf_counter() - started
+    graph_model = GraphModel(args.version_dir)
+    graph_seconds = time.perf_counter() - started
     python = tf.saved_model.load(str(args.version_dir)).signatures
     servable = Servable(args.version_dir, int(args.version_dir.name))
     rows = []
-    for name in sorted(session.signature_defs):
+    for name in sorted(graph_model.signature_defs):
         inputs = requests[name]
-        by_session = session.run(name, inputs)
+        by_graph = graph_model.run(name, inputs)
         by_python = {k: v.numpy() for k, v in python[name](
             **{k: tf.constant(v) for k, v in inputs.items()}).items()}
         by_server = servable.run(name, inputs)
         frames = [k for k, v in by_python.items() if v.dtype == np.uint8]
         rows.append({
-            "signature": name, "outputs": sorted(by_session),
-            "max_diff_session_python": largest_difference(by_session, by_python),
-            "max_diff_server_session": largest_difference(by_server, by_session),
-            "uint8_frames_identical": all(np.array_equal(by_session[k], by_python[k])
+            "signature": name, "outputs": sorted(by_graph),
+            "max_diff_graph_python": largest_difference(by_graph, by_python),
+            "max_diff_server_graph": largest_difference(by_server, by_graph),
+            "uint8_frames_identical": all(np.array_equal(by_graph[k], by_python[k])
                                           for k in frames),
         })
-    print(f"{'signature':<16} {'session vs python':>18} {'server vs session':>18} "
+    print(f"{'signature':<16} {'graph vs python':>18} {'server vs graph':>18} "
           f"{'frames identical':>17}")
     for row in rows:
-        print(f"{row['signature']:<16} {row['max_diff_session_python']:>18.2e} "
-              f"{row['max_diff_server_session']:>18.2e} {str(row['uint8_frames_identical']):>17}")
-    print(f"session load (restore op + init): {session_seconds:.2f} s; "
+        print(f"{row['signature']:<16} {row['max_diff_graph_python']:>18.2e} "
+              f"{row['max_diff_server_graph']:>18.2e} {str(row['uint8_frames_identical']):>17}")
+    print(f"graph-mode load (restore op + init): {graph_seconds:.2f} s; "
           f"warm-up records replayed by the server: {servable.warmup_requests}")
     out = Path(__file__).resolve().parent / "results" / "serving_loaders.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "version_dir": str(args.version_dir.resolve()), "rows": rows,
-        "session_load_seconds": session_seconds, "warmup_requests": servable.warmup_requests,
+        "graph_load_seconds": graph_seconds, "warmup_requests": servable.warmup_requests,
         "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()}-core "
         f"{platform.machine()} CPU", "tensorflow": tf.__version__}, indent=2))
     print(f"wrote {out}")

@@ -1,6 +1,6 @@
 """One loaded SavedModel version and the checked execution of its signatures.
 
-A version is loaded as TF Serving loads it (`SessionModel`: MetaGraph, restore op, tensor
+A version is loaded as TF Serving loads it (`GraphModel`: MetaGraph, restore op, tensor
 names), not through `tf.saved_model.load`, so the embedded server serves exactly the versions
 that TF Serving can serve, and fails to load the ones it cannot.
 """
@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from dynamic_vae.serving.serving_error import ServingError, invalid_argument
-from dynamic_vae.serving.session_model import SessionModel
+from dynamic_vae.serving.graph_model import GraphModel
 
 DEFAULT_SIGNATURE = "serving_default"
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
@@ -48,7 +48,7 @@ class Servable:
         self.version = int(version)
         self.max_frames = max_frames
         self.max_batch = max_batch
-        self._model = SessionModel(self.path)
+        self._model = GraphModel(self.path)
         self.input_specs = self._model.input_specs
         self.output_names = self._model.output_names
         self.signature_defs = self._model.signature_defs

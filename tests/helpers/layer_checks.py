@@ -7,7 +7,7 @@ In the spirit of keras-hub's `TestCase.run_layer_test` / `run_model_saving_test`
   weights and identical outputs; a layer that is not a model is saved inside a one-layer
   functional model, since only a model has a `.keras` file of its own;
 - a model that can be exported (a `DynamicVAE`) keeps its maths through the SavedModel that
-  TF Serving loads: the `decode` and `metadata` signatures, run by the session loader, agree
+  TF Serving loads: the `decode` and `metadata` signatures, run by the graph-mode loader, agree
   with the model in memory.
 
 Example:
@@ -107,23 +107,23 @@ class LayerChecks:
         """
         from dynamic_vae.export import export_model
         from dynamic_vae.pixels import to_unit_range
-        from dynamic_vae.serving.session_model import SessionModel
+        from dynamic_vae.serving.graph_model import GraphModel
 
         version_dir = export_model(model, Path(tmp_path) / "m", max_frames=EXPORT_MAX_FRAMES)
-        session = SessionModel(version_dir)
+        graph_model = GraphModel(version_dir)
         try:
             latents = np.random.default_rng(seed).normal(
                 size=(EXPORT_LATENTS, model.latent_dim)).astype(np.float32)
-            served = session.run("decode", {"latents": latents})["frames"]
+            served = graph_model.run("decode", {"latents": latents})["frames"]
             expected = to_unit_range(keras.ops.convert_to_numpy(model.decode(latents)),
                                      model.pixel_range) * 255.0
             assert served.dtype == np.uint8 and served.shape == expected.shape
             assert np.abs(served.astype(np.float64) - expected).max() <= UINT8_TOLERANCE
-            metadata = session.run("metadata", {})
+            metadata = graph_model.run("metadata", {})
             np.testing.assert_array_equal(metadata["transition_matrix"],
                                           keras.ops.convert_to_numpy(model.transition()[0]))
         finally:
-            session.close()
+            graph_model.close()
         return version_dir
 
     def run_all(self, obj: keras.layers.Layer, inputs, tmp_path: Path, **call_kwargs

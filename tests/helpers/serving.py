@@ -33,7 +33,7 @@ def free_port() -> int:
 
 
 def shared_tiny_export(tmp_path_factory) -> dict:
-    """One tiny run exported as `saved_models/tiny/1` for the whole session.
+    """One tiny run exported as `saved_models/tiny/1` for the whole test run.
 
     Test modules share it (building, exporting and loading is most of their setup time);
     a module that adds versions adds them after the others have read version 1.

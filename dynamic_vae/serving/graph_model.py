@@ -20,7 +20,7 @@ from tensorflow.core.protobuf import meta_graph_pb2
 SERVE_TAG = "serve"
 
 
-class SessionModel:
+class GraphModel:
     """The `serve` MetaGraph of a SavedModel in its own graph, run as TF Serving runs it.
 
     Runs of the loaded graph are thread-safe, so one instance serves concurrent requests.
@@ -29,7 +29,7 @@ class SessionModel:
         path: a SavedModel folder (`.../NAME/<version>`).
 
     Example:
-    >>> model = SessionModel("saved_models/counting/1")
+    >>> model = GraphModel("saved_models/counting/1")
     >>> model.run("generate", {"num_frames": np.int32(8), "seed": np.int64(3)})["frames"].shape
     (8, 32, 32, 1)
 
@@ -42,9 +42,9 @@ class SessionModel:
         self.path = Path(path)
         self._graph = tf.Graph()
         with self._graph.as_default():
-            self._session = tf.compat.v1.Session(graph=self._graph)
+            self._runner = tf.compat.v1.Session(graph=self._graph)
             meta_graph = tf.compat.v1.saved_model.loader.load(
-                self._session, [SERVE_TAG], str(self.path))
+                self._runner, [SERVE_TAG], str(self.path))
         self.signature_defs: dict[str, meta_graph_pb2.SignatureDef] = {
             name: signature for name, signature in meta_graph.signature_def.items()
             if not name.startswith("__")}
@@ -75,10 +75,10 @@ class SessionModel:
         feeds = {signature.inputs[name].name: value for name, value in inputs.items()}
         names = list(output_names) or list(signature.outputs)
         fetches = {name: signature.outputs[name].name for name in names}
-        return self._session.run(fetches, feed_dict=feeds)
+        return self._runner.run(fetches, feed_dict=feeds)
 
     def close(self) -> None:
-        self._session.close()
+        self._runner.close()
 
 
 def _tensor_spec(info: meta_graph_pb2.TensorInfo) -> tf.TensorSpec:
