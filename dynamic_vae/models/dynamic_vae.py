@@ -50,7 +50,7 @@ MODEL_FIELDS = tuple(field.name for field in dataclasses.fields(ModelConfig))
 
 # With a locked period, the stored start states come from this best-aligned fraction of the
 # training states (`fit_start_states`): on the shared counting runs, starts from the worst
-# aligned fraction were the sequences read at 0.45-0.9, and from the best half at >= 0.95.
+# aligned fraction were the sequences read at 0.45-0.9, and from the best half at >= 0.92.
 ON_PHASE_FRACTION = 0.5
 
 
