@@ -14,6 +14,10 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export NO_GCE_CHECK := true
 # Where `dynamic-vae experiment textures|rotation|periodic` read their default clips and objects.
 export DYNAMIC_VAE_DATA ?= $(abspath ../shared/data)
+# pytest workers (pytest-xdist); each test file runs on one worker, so its module fixtures
+# are built once. Most of the suite is tracing and model building, which one core does.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: install demo test test-fast bench clean
 
@@ -38,10 +42,10 @@ demo: $(STAMP)
 	      "evaluation report in $(DEMO_DIR)/evaluation/report.md"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests -q
+	$(PYTEST)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest tests -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py

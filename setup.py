@@ -31,6 +31,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest==9.2.0", "hypothesis==6.170.17",
+                 "pytest-xdist==3.8.0", "execnet==2.1.2",  # `make test` runs two workers
                  "dill==0.4.1"],  # tfds.testing.DatasetBuilderTestCase imports it
         # Pins tensorflow and protobuf; kept at TensorFlow's version (pitfalls.md, item 9).
         "serving": [f"tensorflow-serving-api=={TF_VERSION}"],
