@@ -260,6 +260,7 @@ def train(
     strategy: str = "default",
     callbacks: list[keras.callbacks.Callback] | None = None,
     init_from: str | Path | None = None,
+    frames_loader: dict[str, Any] | None = None,
 ) -> tuple[DynamicVAE, dict[str, Any]]:
     """Trains a model as `config` says and writes the run directory.
 
@@ -286,6 +287,9 @@ def train(
             (a warm start, e.g. to fine-tune with another posterior or loss); its network
             architecture must match `config.model`. Ignored when resuming from a backup.
             With a fine-tuning stage it starts the first stage.
+        frames_loader: the `dynamic_vae.data.load_sequences` options (color, size, crop,
+            stride, max_frames) that read `frames` from the file `frames_source`, as JSON
+            values. config.json records them, so `evaluate` can read the same frames again.
 
     Returns:
         `(model, summary)` where summary is what summary.json holds (with a fine-tuning
@@ -305,6 +309,8 @@ def train(
     # One strategy for every stage: a multi-worker strategy can be set up once per process.
     distribution = make_strategy(strategy)
     data = _training_data(config, frames, frames_source)
+    if frames_loader is not None:
+        data[1]["loader"] = dict(frames_loader)
     common = dict(data=data, verbose=verbose, restart=restart,
                   strategy=(strategy, distribution), callbacks=callbacks)
     first_record = {} if init_from is None else {"init_from": str(init_from)}

@@ -73,6 +73,14 @@ def add_frame_source_arguments(parser: argparse.ArgumentParser) -> None:
                        help="keep at most this many frames per sequence (after the stride)")
 
 
+def frame_loader_options(args: argparse.Namespace) -> dict[str, object]:
+    """The loader options of `args` as JSON values (`dynamic_vae.data.load_sequences`
+    keyword arguments)."""
+    return {"color": args.color, "size": None if args.size is None else list(args.size),
+            "crop": args.crop if isinstance(args.crop, str) else list(args.crop),
+            "stride": args.stride, "max_frames": args.max_frames}
+
+
 def load_frame_source(args: argparse.Namespace
                       ) -> tuple[np.ndarray | list[np.ndarray] | None, str | None]:
     """The frames `args` ask for (one array, a list of sequences, or None for the default
@@ -81,8 +89,7 @@ def load_frame_source(args: argparse.Namespace
     Raises:
         FileNotFoundError, ValueError: naming the flag and file when the source is unusable.
     """
-    options = dict(color=args.color, size=args.size, crop=args.crop, stride=args.stride,
-                   max_frames=args.max_frames)
+    options = frame_loader_options(args)
     if args.frames is not None:
         from dynamic_vae.data import load_sequences
 

@@ -126,7 +126,8 @@ def _add_baseline(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from dynamic_vae.cli.frame_source import frame_shape_of, load_frame_source
+    from dynamic_vae.cli.frame_source import (frame_loader_options, frame_shape_of,
+                                              load_frame_source)
     from dynamic_vae.config import DEFAULT_PRESETS, get_preset
     from dynamic_vae.training import train
 
@@ -141,7 +142,8 @@ def run_train(args: argparse.Namespace) -> int:
     config = config.override(**overrides)
     _, summary = train(config, args.output, frames=frames, frames_source=frames_source,
                        verbose=0 if args.quiet else "auto", restart=args.restart,
-                       strategy=args.strategy, init_from=args.init_from)
+                       strategy=args.strategy, init_from=args.init_from,
+                       frames_loader=frame_loader_options(args) if args.frames else None)
     if summary["resumed_from_epoch"]:
         print(f"resumed from the backup of epoch {summary['resumed_from_epoch']}")
     if "stages" in summary:

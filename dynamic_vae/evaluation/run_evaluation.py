@@ -77,13 +77,15 @@ def load_run_frames(run: Run) -> np.ndarray:
     """The frames a run was trained on, rebuilt from where its config.json says they came
     from.
 
-    Counting-MNIST runs are regenerated from their cycle, length and seed; other runs are read
-    from the `.npy`/`.npz` file they name.
+    Counting-MNIST runs are regenerated from their cycle, length and seed. Runs whose
+    config.json records the loader options (`train --frames`) read their video, frame folder
+    or array again with those options; other runs read the `.npy`/`.npz` file they name.
 
     Raises:
-        FileNotFoundError: when the recorded source is not a readable file (pass the frames
-            explicitly then).
+        FileNotFoundError: when the recorded source is not a readable file, or holds several
+            sequences (pass the frames explicitly then).
     """
+    from dynamic_vae.data import load_sequences
     from dynamic_vae.data.numpy_frames import read_array
     from dynamic_vae.training import load_training_frames
 
@@ -91,11 +93,18 @@ def load_run_frames(run: Run) -> np.ndarray:
     if run.trained_on_counting_mnist:
         frames, _ = load_training_frames(run.config)
         return unit_frames(frames, name=f"{run_dir}: counting-MNIST frames")
-    if source and Path(source).is_file():
+    loader = run.data.get("loader")
+    if source and loader is not None and Path(source).exists():
+        options = {name: tuple(value) if isinstance(value, list) else value
+                   for name, value in loader.items()}
+        sequences = list(load_sequences(source, **options).values())
+        if len(sequences) == 1:
+            return unit_frames(sequences[0], name=str(source))
+    elif source and Path(source).is_file():
         return unit_frames(read_array(Path(source)), name=str(source))
     raise FileNotFoundError(
-        f"{run_dir}/{CONFIG_FILE}: the training frames came from {source!r}, which is not a "
-        "readable .npy/.npz file; pass them explicitly (evaluate_run(frames=...), CLI --frames)")
+        f"{run_dir}/{CONFIG_FILE}: the training frames came from {source!r}, which is not one "
+        "readable sequence; pass them explicitly (evaluate_run(frames=...), CLI --frames)")
 
 
 def heldout_sequence(run: Run, training_frames: np.ndarray,

@@ -203,21 +203,30 @@ def test_inspect_prints_the_spectrum(trained_run, capsys):
     assert "spectral radius of A" in capsys.readouterr().out
 
 
-def test_train_on_a_frames_file(tmp_path, shared_data):
-    frames = np.load(shared_data / "traffic48" / "traffic_a.npy")
-    path = tmp_path / "traffic.npy"
-    np.save(path, frames)
+def test_train_on_a_video_then_evaluate_reads_it_again(tmp_path, shared_data):
+    from dynamic_vae.data import load_video
+    from dynamic_vae.evaluation.run_evaluation import load_run_frames
+    from dynamic_vae.runs import load_run
+
+    clip = shared_data / "dyntex" / "fountain.avi"
     run_dir = tmp_path / "run"
-    assert main(["train", "--frames", str(path), "--epochs", "1", "--finetune-epochs", "1",
+    assert main(["train", "--frames", str(clip), "--rgb", "--size", "24x20", "--stride", "2",
+                 "--max-frames", "40", "--epochs", "1", "--finetune-epochs", "1",
                  "--windows-per-epoch", "16", "--latent-dim", "3",
                  "--batch-size", "8", "--image-every", "0", "--quiet", "--jit-compile", "false",
                  "--output", str(run_dir)]) == 0
-    from dynamic_vae.runs import load_run
-
-    assert load_run(run_dir).config.model.frame_shape == (48, 48, 1)
+    run = load_run(run_dir)
+    assert run.config.model.frame_shape == (24, 20, 3)
+    # config.json records the loader's options, so evaluation reads the same frames again.
+    assert run.data["loader"] == {"color": "rgb", "size": [24, 20], "crop": "center",
+                                  "stride": 2, "max_frames": 40}
+    expected = load_video(clip, color="rgb", size=(24, 20), stride=2, max_frames=40)
+    np.testing.assert_allclose(load_run_frames(run), expected / 255.0, atol=1e-6)
+    assert main(["evaluate", str(run_dir), "--seeds", "1", "--horizon", "12"]) == 0
+    assert (run_dir / "evaluation" / "metrics.json").is_file()
     out = tmp_path / "seq.npy"
     assert main(["generate", str(run_dir), "--length", "7", "--out", str(out)]) == 0
-    assert np.load(out).shape == (7, 48, 48, 1)
+    assert np.load(out).shape == (7, 24, 20, 3)
 
 
 def test_train_with_the_smoothed_posterior_then_generate_and_forecast(tmp_path):
