@@ -20,7 +20,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: end-to-end tests (still run in CI)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def counting_frames():
     """A short real counting-MNIST sequence (cycle 1234) and its digits."""
     from dynamic_vae.data import counting_mnist
@@ -33,7 +33,7 @@ def rng():
     return np.random.default_rng(0)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shared_data():
     """../shared/data beside the project root (or $DYNAMIC_VAE_SHARED_DATA).
 
