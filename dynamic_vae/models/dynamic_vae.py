@@ -10,7 +10,8 @@ Loss per frame pair y_hat = [y_t ; y_{t+1}] (eq. 34, averaged over Monte-Carlo s
 where [x_t ; x_{t+1}] is the dynamic layer's output (eq. 33) and mu_t the posterior mean of x_t.
 With `observation_noise` `learned` or `optimal` both observation terms are the Gaussian
 negative log-likelihood `sum (y - C(x))^2 / (2 sigma_c^2) + log sigma_c` with sigma learned per
-channel or set to the batch's optimum (`observation_noise`), instead of a hand-set sigma.
+channel or set to the batch's optimum (`observation_noise`), instead of a hand-set sigma;
+with `prediction_sigma="per_step"` the prediction term's optimum is taken for each k apart.
 Training batches may be windows of L >= 2 consecutive frames: the ELBO terms then average over
 the window's L - 1 pairs and the prediction term runs k = 1 .. L - 1 steps (the paper's setting
 is L = 2 with no prediction term).
@@ -409,6 +410,15 @@ class DynamicVAE(keras.Model):
             rollout.append(state)
         predicted = self.decode(tf.reshape(tf.stack(rollout, axis=1),
                                            [-1, self.latent_dim]), training=training)
+        if self.model_config.prediction_sigma == "per_step":
+            # One optimal sigma per step k: the mean over k of each step's own likelihood.
+            steps = length - 1
+            predicted = tf.reshape(predicted, [-1, steps, *self.frame_shape])
+            future = tf.cast(windows[:, 1:], predicted.dtype)
+            return tf.add_n([tf.reduce_mean(gaussian_negative_log_likelihood(
+                future[:, k], predicted[:, k],
+                optimal_log_sigma(future[:, k], predicted[:, k], per_channel=True)))
+                for k in range(steps)]) / steps
         future = tf.reshape(windows[:, 1:], [-1, *self.frame_shape])
         return tf.reduce_mean(self._squared_error(future, predicted))
 

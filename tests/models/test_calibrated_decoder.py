@@ -102,3 +102,39 @@ def test_decoder_noise_reaches_the_network_only_in_training(rng):
     output.set_weights([np.zeros_like(w) for w in output.get_weights()])
     np.testing.assert_allclose(model.decoder(states, training=True).numpy(),
                                model.decode(states).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("prediction_sigma", ["shared", "per_step"])
+def test_optimal_prediction_term_matches_numpy(prediction_sigma, rng):
+    model = DynamicVAE(observation_noise="optimal", prediction_weight=1.0,
+                       prediction_sigma=prediction_sigma, **SMALL)
+    windows = rng.random((5, 4, 16, 12, 3)).astype(np.float32)
+    term = model._loss_terms(tf.constant(windows), training=False)["prediction"].numpy()
+    a = model.dynamic_layer.transition_matrix.numpy().astype(np.float64)
+    mu0 = model.encode_states(windows[:, :2]).numpy()[:, :3].astype(np.float64)
+    predicted = np.stack([model.decode((mu0 @ np.linalg.matrix_power(a, k).T)
+                                       .astype(np.float32)).numpy() for k in (1, 2, 3)], 1)
+    future = windows[:, 1:]
+    squared = (future - predicted) ** 2
+    shared = numpy_nll(future.reshape(-1, 16, 12, 3), predicted.reshape(-1, 16, 12, 3),
+                       0.5 * np.log(squared.mean(axis=(0, 1, 2, 3)))).mean()
+    per_step = np.mean([numpy_nll(future[:, k], predicted[:, k], 0.5 * np.log(
+        squared[:, k].mean(axis=(0, 1, 2)))).mean() for k in range(3)])
+    np.testing.assert_allclose(term, shared if prediction_sigma == "shared" else per_step,
+                               rtol=1e-4)
+    # At the optimum the squared-error part is D / 2 per example, so the per-step term is
+    # D / 2 + D_c sum_c mean_k log sigma_kc: the mean of the logs, which is below the log of
+    # the mean that the shared sigma takes (Jensen).
+    pixels = 16 * 12
+    per_step_log_sigma = 0.5 * np.log(squared.mean(axis=(0, 2, 3)))  # (steps, channels)
+    np.testing.assert_allclose(
+        per_step, 0.5 * pixels * 3 + pixels * per_step_log_sigma.sum(axis=1).mean(), rtol=1e-4)
+    assert per_step < shared
+
+
+def test_per_step_prediction_sigma_needs_the_optimal_noise():
+    with pytest.raises(ValueError, match="prediction_sigma 'per_step' needs observation_noise "
+                                         "'optimal'.*got 'fixed'"):
+        ModelConfig(prediction_sigma="per_step", observation_noise="fixed")
+    with pytest.raises(ValueError, match="prediction_sigma must be one of"):
+        ModelConfig(prediction_sigma="per_frame", observation_noise="optimal")
