@@ -65,8 +65,8 @@ def test_the_second_stage_keeps_its_best_held_out_epoch(frames, tmp_path):
         assert validation["best_epoch"] == 1 + int(np.argmin(history["val_loss"]))
     else:
         assert validation["best_loss"] <= min(history["val_loss"])
-    # 60 frames: 6 held out, so two validation windows of 5.
-    assert validation["windows"] == 2
+    # 60 frames: 6 held out, so 6 - L + 1 validation windows of L frames.
+    assert validation["windows"] == 6 - config.training.window + 1
 
 
 class _Recorder(keras.Model):

@@ -186,7 +186,7 @@ class PeriodicExperiment(ExperimentFamily):
         parser.add_argument("--pairs-per-epoch", type=int, default=None,
                             help="training pairs per epoch, drawn from reshuffled passes over "
                                  "the clip (default: the preset's window budget, video: 1024 "
-                                 f"windows of 5 frames; {FALLBACK_PAIRS_PER_EPOCH} for a "
+                                 f"windows of 4 frames; {FALLBACK_PAIRS_PER_EPOCH} for a "
                                  "preset without one)")
 
     def conditions(self, args: argparse.Namespace) -> list[Condition]:

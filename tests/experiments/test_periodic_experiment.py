@@ -110,9 +110,10 @@ def test_conditions_estimate_or_take_the_period(blob_video):
     assert given.labels["period"] == 12 and not given.labels["period_estimated"]
     assert given.labels["period_estimate"] == 6
     assert given.name == "blob-rgb16-centre" and given.frames.shape == (24, 16, 16, 3)
-    # 100 pairs in windows of 5 frames (4 pairs each): 25 windows, in both stages.
-    assert given.config.training.windows_per_epoch == 25
-    assert given.config.finetune_stage().training.windows_per_epoch == 25
+    # 100 pairs in windows of L frames (L - 1 pairs each), rounded up, in both stages.
+    window = given.config.training.window
+    assert given.config.training.windows_per_epoch == -(-100 // (window - 1))
+    assert given.config.finetune_stage().training.windows_per_epoch == -(-100 // (window - 1))
     # A preset without a budget gets 720 pairs per epoch (pairs: windows of 2).
     (paper,) = PeriodicExperiment().conditions(family_args(
         clips=str(blob_video), size=16, preset="paper-v1"))
@@ -195,7 +196,10 @@ def test_experiment_periodic_tiny(blob_video, tmp_path, capsys):
     metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
     assert metrics["frame_shape"] == [16, 16, 1] and metrics["training_frames"] == 24
     loaded = load_run(run)
-    assert loaded.config.model.linear_path and loaded.config.training.windows_per_epoch == 4
+    # 16 pairs per epoch: windows of L frames hold L - 1 pairs each.
+    window = loaded.config.training.window
+    assert loaded.config.model.linear_path
+    assert loaded.config.training.windows_per_epoch == -(-16 // (window - 1))
     assert loaded.config.model.period == 6
     assert loaded.data_source == str(blob_video)
     table = (output / "results.md").read_text()
