@@ -490,8 +490,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         # clip gets as many updates as a long one. The first stage learns the
         # dynamics with the observation map held at the linear start: on clips of a few
         # hundred frames the networks otherwise fit the training frames within one epoch and
-        # decode unseen ones worse. The second stage trains everything and keeps the epoch
-        # that decodes held-out windows best (the start included). Synthesis adds a residual
+        # decode unseen ones worse. Both stages hold out the clip's last tenth and keep the
+        # epoch that scores best on it, the start included: on a clip of a few dozen frames
+        # that budget makes A fit the training windows, and the least-squares start wins.
+        # The second stage trains everything. Synthesis adds a residual
         # texture of up to 256 directions, so frames keep the clip's fine detail. See
         # docs/results/textures.md.
         "model": {"architecture": "residual", "width": 16, "depth": 1, "linear_path": True,
@@ -500,7 +502,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "latent_dim": 10, "prediction_weight": 1.0, "kl_weight": 1.0,
                   "residual_rank": 256, "prediction_sigma": "per_step"},
         "training": {"learning_rate": 1e-3, "batch_size": 16, "window": 4, "epochs": 8,
-                     "windows_per_epoch": 1024, "trainable": "dynamics"},
+                     "windows_per_epoch": 1024, "trainable": "dynamics",
+                     "validation_fraction": 0.1},
         "finetune": {"trainable": "all", "validation_fraction": 0.1, "learning_rate": 3e-4,
                      "epochs": 6},
     },

@@ -28,7 +28,7 @@ def _config(**fields):
 
 
 def test_a_dynamics_stage_keeps_the_observation_map_at_the_linear_start(frames, tmp_path):
-    config = _config(epochs=2, finetune_epochs=0)
+    config = _config(epochs=2, finetune_epochs=0, validation_fraction=0.0)
     assert config.training.trainable == "dynamics"
     model, _ = train(config, tmp_path / "run", frames=frames, verbose=0)
     keras.utils.set_random_seed(config.training.seed)  # as train does before building
@@ -49,6 +49,32 @@ def test_a_dynamics_stage_keeps_the_observation_map_at_the_linear_start(frames, 
                            start.encoder.get_layer("log_variance").get_weights()[1])
     assert {w.path.split("/")[0] for w in model.trainable_weights} == {
         "log_variance", "dynamic_layer"}
+
+
+def test_the_first_stage_keeps_its_best_held_out_epoch_the_linear_start_included(
+        frames, tmp_path):
+    config = _config(epochs=3, finetune_epochs=0)
+    assert config.training.validation_fraction == 0.1
+    model, summary = train(config, tmp_path / "run", frames=frames, verbose=0)
+    validation = summary["validation"]
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    # 60 frames: 6 held out, so 6 - L + 1 validation windows of L frames. The linear start's
+    # observation map fits all 60, its A only the pairs before them.
+    assert validation["windows"] == 6 - config.training.window + 1
+    pairs = make_frame_pairs(frames)
+    linear = linear_texture_parameters(
+        pairs.frames, pairs.train_starts[pairs.train_starts + 1 < 54], 3, seed=0,
+        subspace_frames=np.arange(60))
+    everything = linear_texture_parameters(pairs.frames, np.arange(59), 3, seed=0)
+    assert not np.allclose(linear["transition"], everything["transition"], atol=1e-4)
+    kernel, _ = model.decoder.get_layer("linear_observation").get_weights()
+    np.testing.assert_allclose(kernel, linear["observation"].T, atol=1e-5)
+    if validation["best_epoch"] == 0:
+        assert validation["best_loss"] < min(history["val_loss"])
+        np.testing.assert_allclose(model.transition()[0], linear["transition"], atol=1e-5)
+    else:
+        assert validation["best_loss"] == pytest.approx(min(history["val_loss"]), rel=1e-6)
+        assert not np.allclose(model.transition()[0], linear["transition"], atol=1e-4)
 
 
 def test_the_second_stage_keeps_its_best_held_out_epoch(frames, tmp_path):

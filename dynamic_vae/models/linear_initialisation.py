@@ -27,21 +27,25 @@ MAX_INITIAL_NORM = 0.99
 
 
 def linear_texture_parameters(frames: np.ndarray, pair_starts: np.ndarray, latent_dim: int,
-                              seed: int = 0) -> dict[str, np.ndarray]:
+                              seed: int = 0, subspace_frames: np.ndarray | None = None
+                              ) -> dict[str, np.ndarray]:
     """The unit-variance linear dynamic texture of `frames` `(T, H, W, C)`.
 
     Args:
         frames: the frames, in the model's pixel range.
-        pair_starts: `t` of every training pair `(t, t + 1)`; only these frames are fitted.
+        pair_starts: `t` of every training pair `(t, t + 1)`; A is fitted to these pairs.
         latent_dim: n.
         seed: seed of the randomized SVD.
+        subspace_frames: indices of the frames the observation map (mean and principal
+            components) is fitted to; default: the frames of the pairs.
 
     Returns:
         `observation` C `(D, n)`, `mean` `(D,)`, `projection` `(D, n)` (x = (y - mean) @ it),
         `transition` A `(n, n)` and `noise` B `(n, n)`.
     """
     pair_starts = np.asarray(pair_starts)
-    used = np.unique(np.concatenate([pair_starts, pair_starts + 1]))
+    used = (np.unique(np.concatenate([pair_starts, pair_starts + 1]))
+            if subspace_frames is None else np.unique(np.asarray(subspace_frames)))
     if len(used) <= latent_dim:
         raise ValueError(f"linear_path: the linear start needs more than latent_dim="
                          f"{latent_dim} training frames, got {len(used)}")
@@ -62,14 +66,17 @@ def linear_texture_parameters(frames: np.ndarray, pair_starts: np.ndarray, laten
 
 
 def initialise_from_linear_texture(model, frames: np.ndarray, pair_starts: np.ndarray,
-                                   seed: int = 0) -> dict[str, np.ndarray]:
+                                   seed: int = 0, subspace_frames: np.ndarray | None = None
+                                   ) -> dict[str, np.ndarray]:
     """Sets a `linear_path` model's linear maps, A and B to the linear dynamic texture of its
-    training frames and zeroes its networks' last layers. Returns the parameters set."""
+    training frames and zeroes its networks' last layers. Returns the parameters set (the
+    arguments are `linear_texture_parameters`')."""
     config = model.model_config
     if not config.linear_path:
         raise ValueError("initialise_from_linear_texture: the model has no linear path "
                          "(ModelConfig.linear_path is false)")
-    parameters = linear_texture_parameters(frames, pair_starts, config.latent_dim, seed)
+    parameters = linear_texture_parameters(frames, pair_starts, config.latent_dim, seed,
+                                           subspace_frames)
     decoder, encoder = model.decoder, model.encoder
     decoder.get_layer("linear_observation").set_weights(
         [parameters["observation"].T.astype(np.float32), parameters["mean"].astype(np.float32)])

@@ -161,9 +161,13 @@ class ResidualTexture(keras.layers.Layer):
     def forecast(self, residuals: np.ndarray, steps: int) -> np.ndarray:
         """The process's mean `steps` frames ahead of observed residuals, in closed form.
 
-        E[e_{t+k} | e_t] = offset + W P^k s_t, with s_t the coefficients of `e_t - offset` on
-        the directions (its projection: the rows of W are orthogonal). The part of e_t outside
-        the directions is not predictable and drops out.
+        E[e_{t+k} | e_t] = offset + W P^k s_t + rho_k r_t, with s_t the coefficients of
+        `e_t - offset` on the directions (its projection: the rows of W are orthogonal) and
+        r_t what the projection leaves. A frame the model never saw has a residual partly
+        outside the directions, and the training frames say nothing about how that part
+        persists; it is carried forward as the texture persists on average, with
+        `rho_k = sum_i var_i p_i^k / sum_i var_i` (the directions' variance-weighted k-step
+        autocorrelation). So `forecast(e, 0) == e`, and with no fitted directions rho_k = 0.
 
         Args:
             residuals: `(N, H, W, C)` or `(N, D)` observed residuals `y_t - C(x_t)`.
@@ -180,11 +184,15 @@ class ResidualTexture(keras.layers.Layer):
         if flat.shape[1] != basis.shape[1]:
             raise ValueError(f"residuals: expected frames of shape {self.frame_shape}, got "
                              f"{np.shape(residuals)[1:]}")
-        norms = (basis ** 2).sum(axis=1)
-        kept = norms > 0
-        coefficients = ((flat - offset) @ basis[kept].T) / norms[kept]
+        variances = (basis ** 2).sum(axis=1)  # a row is its direction times its std
+        kept = variances > 0
+        centred = flat - offset
+        coefficients = (centred @ basis[kept].T) / variances[kept]
+        remainder = centred - coefficients @ basis[kept]
         decay = self.persistence.numpy().astype(np.float64)[kept] ** int(steps)
-        return offset + (coefficients * decay) @ basis[kept]
+        mean_decay = (float((variances[kept] * decay).sum() / variances[kept].sum())
+                      if kept.any() else 0.0)
+        return offset + (coefficients * decay) @ basis[kept] + mean_decay * remainder
 
     def sample(self, num_sequences: int, num_frames: int, seed: np.ndarray | tf.Tensor
                ) -> tf.Tensor:

@@ -192,8 +192,8 @@ def test_the_video_preset_fits_a_texture_after_training(tmp_path):
 
 
 def test_forecast_is_the_conditional_mean_of_the_process(known, rng):
-    """E[e_{t+k} | e_t] for e_t in the directions' span, against numpy: each direction's
-    coefficient decays by p^k; a component outside the span drops out."""
+    """E[e_{t+k} | e_t] against numpy: each direction's coefficient decays by p^k; a
+    component outside the span decays by the directions' variance-weighted mean of p^k."""
     texture = ResidualTexture(rank=4, frame_shape=FRAME_SHAPE)
     texture.basis.assign(np.concatenate([
         known["stds"][:, None] * known["directions"],
@@ -206,8 +206,10 @@ def test_forecast_is_the_conditional_mean_of_the_process(known, rng):
     residuals = (known["offset"] + (coefficients * known["stds"]) @ known["directions"]
                  + 0.2 * outside)
     for k in (0, 1, 3):
-        expected = known["offset"] + (coefficients * known["stds"]
-                                      * known["persistence"] ** k) @ known["directions"]
+        mean_decay = ((known["stds"] ** 2 * known["persistence"] ** k).sum()
+                      / (known["stds"] ** 2).sum())
+        expected = (known["offset"] + (coefficients * known["stds"] * known["persistence"] ** k)
+                    @ known["directions"] + mean_decay * 0.2 * outside)
         np.testing.assert_allclose(texture.forecast(residuals, k), expected, atol=1e-5)
     with pytest.raises(ValueError, match="steps: expected k >= 0, got -1"):
         texture.forecast(residuals, -1)
