@@ -121,8 +121,8 @@ def clip_name(path: Path) -> str:
 class PeriodicExperiment(ExperimentFamily):
     """Trains one model per clip of a cyclic process (an animal running in a loop) on all of
     its frames but the last pair, which `train` holds out as it does for any clip (the
-    linear baseline is fitted without it too; the video preset's second stage also keeps the
-    clip's last tenth aside to choose its best epoch), and judges 1000-frame syntheses by
+    linear baseline is fitted without it too; each of the video preset's stages also keeps
+    the clip's last tenth aside to choose its best epoch), and judges 1000-frame syntheses by
     pose-advance accuracy: each synthesised frame is given the phase of its nearest frame
     among the clip's first period, and a step counts when the phase advances by 1 +- 1 frame
     round the cycle (and moves). The period is estimated from the clip's own frames
