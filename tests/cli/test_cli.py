@@ -275,8 +275,9 @@ def test_init_from_warm_starts_a_run_and_checks_the_architecture(trained_run, tm
         for theirs, ours in zip(getattr(source, part).get_weights(),
                                 getattr(tuned, part).get_weights()):
             if theirs.shape == ours.shape and theirs.size > 1:
-                np.testing.assert_allclose(ours, theirs, atol=1e-6)
-    np.testing.assert_allclose(tuned.transition()[0], source.transition()[0], atol=1e-6)
+                # float32 weights of order 1 (a learning rate of 1e-9 moves them by less).
+                np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    np.testing.assert_allclose(tuned.transition()[0], source.transition()[0], atol=1e-5)
     # A fresh model would start at A = 0.71 I.
     assert not np.allclose(tuned.transition()[0], 0.70711 * np.eye(4), atol=1e-3)
     assert main(common[:7] + ["--latent-dim", "5"] + common[9:] +

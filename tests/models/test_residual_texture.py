@@ -176,7 +176,7 @@ def test_the_video_preset_fits_a_texture_after_training(tmp_path):
               + 0.05 * np.random.default_rng(0).normal(size=(40, 16, 16)))[..., None]
     config = get_preset("video").override(frame_shape=(16, 16, 1), width=8, latent_dim=3,
                                           windows_per_epoch=16, image_every=0, epochs=1,
-                                          finetune_epochs=0)
+                                          finetune_epochs=0, validation_fraction=0.0)
     assert config.model.residual_rank > 0
     model, summary = train(config, tmp_path / "run", frames=frames.astype("float32"),
                            verbose=0)
