@@ -491,9 +491,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # dynamics with the observation map held at the linear start: on clips of a few
         # hundred frames the networks otherwise fit the training frames within one epoch and
         # decode unseen ones worse. Both stages hold out the clip's last tenth and keep the
-        # epoch that scores best on it, the start included: on a clip of a few dozen frames
-        # that budget makes A fit the training windows, and the least-squares start wins.
-        # The second stage trains everything. Synthesis adds a residual
+        # epoch that scores best on it, the start included, so a first stage whose A only
+        # fits the training windows ends at the least-squares start (as on boiling water at
+        # 64x64 RGB and the fountain at 128x128). The second stage trains everything. Synthesis adds a residual
         # texture of up to 256 directions, so frames keep the clip's fine detail. See
         # docs/results/textures.md.
         "model": {"architecture": "residual", "width": 16, "depth": 1, "linear_path": True,
