@@ -1,5 +1,5 @@
 """k-step prediction error from the noise-free rollout x_{t+k} = A^k x_t, decoded (plus, for a
-model with a residual texture, the texture's mean forecast from the last frame's residual).
+model with a residual texture, the texture's mean forecast from the context pair's residuals).
 
 A predictor receives context pairs `[y_{t-1}, y_t]` `(N, 2, H, W, C)` (float in [0, 1]) and
 the steps k, and returns its predictions of `y_{t+k}` for each k. Giving it the frame before
@@ -83,8 +83,8 @@ def dynamic_vae_predictor(model, texture: bool = True) -> Predictor:
     of `[y_{t-1}, y_t]` in state space; y_{t+k} = C(A^k x_t), in [0, 1].
 
     With `texture` and a model that has a residual texture, its mean forecast from the
-    residual of y_t is added: y_{t+k} = C(A^k x_t) + E[e_{t+k} | e_t = y_t - C(x_t)] (see
-    `ResidualTexture.forecast`); False gives the decoder's predictions alone (and at k = 0
+    residuals of the pair is added: y_{t+k} = C(A^k x_t) + E[e_{t+k} | e_t = y_t - C(x_t),
+    e_{t-1} = y_{t-1} - C(x_{t-1})] (see `ResidualTexture.forecast`); False gives the decoder's predictions alone (and at k = 0
     its reconstruction).
     """
     from dynamic_vae.pixels import to_pixel_range, to_unit_range
@@ -94,19 +94,22 @@ def dynamic_vae_predictor(model, texture: bool = True) -> Predictor:
 
     def predict(pairs: np.ndarray, steps: Sequence[int]) -> dict[int, np.ndarray]:
         model_pairs = to_pixel_range(np.asarray(pairs, dtype=np.float32), model.pixel_range)
-        states = np.concatenate([
+        pair_states = np.concatenate([
             model.encode_states(model_pairs[i:i + 256]).numpy()
-            for i in range(0, len(model_pairs), 256)])[:, model.latent_dim:]
+            for i in range(0, len(model_pairs), 256)])
+        states = pair_states[:, model.latent_dim:]
         a, _ = model.transition()
-        residuals = None
+        residuals = previous = None
         if residual_texture is not None:
             residuals = model_pairs[:, 1] - decode_in_batches(model, states.astype(np.float32))
+            previous = model_pairs[:, 0] - decode_in_batches(
+                model, pair_states[:, :model.latent_dim].astype(np.float32))
         out = {}
         for k in steps:
             rolled = states @ np.linalg.matrix_power(a.astype(np.float64), k).T
             decoded = decode_in_batches(model, rolled.astype(np.float32))
             if residuals is not None:
-                decoded = decoded + residual_texture.forecast(residuals, k).reshape(
+                decoded = decoded + residual_texture.forecast(residuals, k, previous).reshape(
                     decoded.shape).astype(np.float32)
             out[k] = to_unit_range(decoded, model.pixel_range)
         return out

@@ -158,41 +158,67 @@ class ResidualTexture(keras.layers.Layer):
                 "mean_persistence": float((persistence * variances).sum()
                                           / max(variances.sum(), 1e-30))}
 
-    def forecast(self, residuals: np.ndarray, steps: int) -> np.ndarray:
+    def forecast(self, residuals: np.ndarray, steps: int,
+                 previous_residuals: np.ndarray | None = None) -> np.ndarray:
         """The process's mean `steps` frames ahead of observed residuals, in closed form.
 
         E[e_{t+k} | e_t] = offset + W P^k s_t + rho_k r_t, with s_t the coefficients of
         `e_t - offset` on the directions (its projection: the rows of W are orthogonal) and
         r_t what the projection leaves. A frame the model never saw has a residual partly
-        outside the directions, and the training frames say nothing about how that part
-        persists; it is carried forward as the texture persists on average, with
-        `rho_k = sum_i var_i p_i^k / sum_i var_i` (the directions' variance-weighted k-step
-        autocorrelation). So `forecast(e, 0) == e`, and with no fitted directions rho_k = 0.
+        outside the directions (on a clip that drifts away from its training frames, nearly
+        all of it), and the training frames say nothing about how that part persists. Given
+        the frame before, it is read from the two observed frames: r_t is fitted as an AR(1)
+        process, `q = <r_{t-1}, r_t> / <r_{t-1}, r_{t-1}>` clipped to [0, 1] (a least-squares
+        slope over every pixel), and `rho_k = q^k`. Without the frame before, it persists as
+        the texture does on average: `rho_k = sum_i var_i p_i^k / sum_i var_i` (the
+        directions' variance-weighted k-step autocorrelation). So `forecast(e, 0) == e`, and
+        with no fitted directions and no frame before, rho_k = 0.
 
         Args:
             residuals: `(N, H, W, C)` or `(N, D)` observed residuals `y_t - C(x_t)`.
             steps: `k >= 0`.
+            previous_residuals: optional residuals `y_{t-1} - C(x_{t-1})` of the frames
+                before, shaped as `residuals`.
 
         Returns:
             `(N, D)` float64 predicted residuals.
         """
         if int(steps) < 0:
             raise ValueError(f"steps: expected k >= 0, got {steps}")
+        remainder, projected = self._split(residuals, "residuals")
+        variances = (self.basis.numpy().astype(np.float64) ** 2).sum(axis=1)
+        kept = variances > 0
+        coefficients, basis, offset = projected
+        decay = self.persistence.numpy().astype(np.float64)[kept] ** int(steps)
+        if previous_residuals is not None:
+            if np.shape(previous_residuals) != np.shape(residuals):
+                raise ValueError(f"previous_residuals: expected the shape of residuals "
+                                 f"{np.shape(residuals)}, got {np.shape(previous_residuals)}")
+            previous, _ = self._split(previous_residuals, "previous_residuals")
+            slope = ((previous * remainder).sum(axis=1)
+                     / np.maximum((previous ** 2).sum(axis=1), 1e-30))
+            remainder_decay = (np.clip(slope, 0.0, 1.0) ** int(steps))[:, None]
+        elif kept.any():
+            remainder_decay = float((variances[kept] * decay).sum() / variances[kept].sum())
+        else:
+            remainder_decay = 0.0
+        return offset + (coefficients * decay) @ basis + remainder_decay * remainder
+
+    def _split(self, residuals: np.ndarray, name: str
+               ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """`(remainder (N, D), (coefficients (N, r'), kept basis (r', D), offset (D,)))` of
+        residuals: their part outside the fitted directions and their projection."""
         basis = self.basis.numpy().astype(np.float64)
         offset = self.offset.numpy().astype(np.float64)
         flat = np.asarray(residuals, dtype=np.float64).reshape(len(residuals), -1)
         if flat.shape[1] != basis.shape[1]:
-            raise ValueError(f"residuals: expected frames of shape {self.frame_shape}, got "
+            raise ValueError(f"{name}: expected frames of shape {self.frame_shape}, got "
                              f"{np.shape(residuals)[1:]}")
         variances = (basis ** 2).sum(axis=1)  # a row is its direction times its std
-        kept = variances > 0
+        basis = basis[variances > 0]
         centred = flat - offset
-        coefficients = (centred @ basis[kept].T) / variances[kept]
-        remainder = centred - coefficients @ basis[kept]
-        decay = self.persistence.numpy().astype(np.float64)[kept] ** int(steps)
-        mean_decay = (float((variances[kept] * decay).sum() / variances[kept].sum())
-                      if kept.any() else 0.0)
-        return offset + (coefficients * decay) @ basis[kept] + mean_decay * remainder
+        coefficients = (centred @ basis.T) / variances[variances > 0]
+        return centred - coefficients @ basis, (coefficients, basis, offset)
 
     def sample(self, num_sequences: int, num_frames: int, seed: np.ndarray | tf.Tensor
                ) -> tf.Tensor:

@@ -215,20 +215,50 @@ def test_forecast_is_the_conditional_mean_of_the_process(known, rng):
         texture.forecast(residuals, -1)
 
 
+def test_forecast_reads_the_outside_persistence_from_the_frame_before(known, rng):
+    """With the residual of the frame before, the part outside the directions decays by
+    q^k, q the least-squares AR(1) slope between the two frames' outside parts (per frame,
+    clipped to [0, 1]); the directions' part is unchanged."""
+    texture = ResidualTexture(rank=3, frame_shape=FRAME_SHAPE)
+    texture.basis.assign((known["stds"][:, None] * known["directions"]).astype("float32"))
+    texture.persistence.assign(known["persistence"].astype("float32"))
+    texture.offset.assign(known["offset"].astype("float32"))
+    # An orthonormal pair of directions the texture does not span.
+    outside = np.linalg.qr(np.concatenate([known["directions"].T,
+                                           rng.normal(size=(30, 2))], axis=1))[0][:, 3:]
+    coefficients = rng.normal(size=(3, 3))
+    inside = known["offset"] + (coefficients * known["stds"]) @ known["directions"]
+    previous_outside = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]])
+    current_outside = np.array([[0.6, 0.3], [-0.5, -0.5], [0.0, 2.0]])
+    slopes = np.array([0.6, 0.0, 1.0])  # 0.6; -1 clipped to 0; 2 clipped to 1
+    previous = inside + previous_outside @ outside.T
+    residuals = inside + current_outside @ outside.T
+    for k in (0, 1, 3):
+        expected = (known["offset"] + (coefficients * known["stds"] * known["persistence"] ** k)
+                    @ known["directions"] + (slopes[:, None] ** k) * (current_outside @ outside.T))
+        np.testing.assert_allclose(texture.forecast(residuals, k, previous), expected,
+                                   atol=1e-5)
+    with pytest.raises(ValueError, match=r"previous_residuals: expected the shape of "
+                                         r"residuals \(3, 30\), got \(2, 30\)"):
+        texture.forecast(residuals, 1, previous[:2])
+
+
 def test_predictions_add_the_texture_forecast(textured_model, rng):
     from dynamic_vae.evaluation.prediction import dynamic_vae_predictor
 
     pairs = rng.random((4, 2, 16, 16, 1)).astype("float32")
     with_texture = dynamic_vae_predictor(textured_model)(pairs, [0, 2])
     plain = dynamic_vae_predictor(textured_model, texture=False)(pairs, [0, 2])
-    states = textured_model.encode_states(pairs).numpy()[:, 3:]
+    pair_states = textured_model.encode_states(pairs).numpy()
+    states = pair_states[:, 3:]
     residuals = pairs[:, 1] - textured_model.decode(states).numpy()
+    previous = pairs[:, 0] - textured_model.decode(pair_states[:, :3]).numpy()
     a = textured_model.transition()[0].astype(np.float64)
     for k in (0, 2):
         means = textured_model.decode(
             (states @ np.linalg.matrix_power(a, k).T).astype("float32")).numpy()
         np.testing.assert_allclose(plain[k], np.clip(means, 0, 1), atol=1e-6)
         expected = np.clip(means + textured_model.residual_texture.forecast(
-            residuals, k).reshape(means.shape), 0, 1)
+            residuals, k, previous).reshape(means.shape), 0, 1)
         np.testing.assert_allclose(with_texture[k], expected, atol=1e-5)
     assert not np.allclose(with_texture[2], plain[2])
