@@ -6,6 +6,7 @@ from typing import Any
 
 LABELS = {"dynamic_vae": "Dynamic VAE", "linear_baseline": "linear baseline",
           "dynamic_vae_test_pair": "Dynamic VAE, x_0 from the held-out test pair",
+          "dynamic_vae_decoder": "Dynamic VAE, decoder alone (no texture forecast)",
           "ground_truth": "ground truth (held-out real sequence)"}
 
 
@@ -52,7 +53,8 @@ def format_report(metrics: dict[str, Any]) -> str:
               "Skill = 1 - error / error of repeating frame t (> 0 beats it).", ""]
     rows = [[LABELS[name], *[f"{prediction[name][k]['mse']:.4f} "
                              f"(skill {prediction[name][k]['skill']:+.2f})" for k in steps]]
-            for name in models]
+            for name in [*models[:1], *(["dynamic_vae_decoder"] if "dynamic_vae_decoder"
+                                        in prediction else []), *models[1:]]]
     rows.append(["repeat frame t", *[f"{prediction[models[0]][k]['persistence_mse']:.4f}"
                                      for k in steps]])
     if "mean_frame_mse" in prediction[models[0]][steps[0]]:

@@ -289,6 +289,11 @@ def evaluate_run(
         "novelty": {name: novelty_metrics(seq, training) for name, seq in sequences.items()},
         "spectrum": spectra,
     }
+    if getattr(model, "residual_texture", None) is not None:
+        # What the texture's forecast is worth: the same predictions from the decoder alone.
+        metrics["prediction"]["dynamic_vae_decoder"] = k_step_prediction_errors(
+            dynamic_vae_predictor(model, texture=False), heldout, starts, steps,
+            mean_frame=training.mean(axis=0))
     # The decoder's own blur, for scale: reconstructions of the held-out frames (k = 0).
     heldout_std = per_frame_statistics(heldout[starts])[1].mean()
     metrics["reconstruction"] = {

@@ -176,6 +176,10 @@ class TexturesExperiment(ExperimentFamily):
             row[f"sharpness_{suffix}"] = appearance["sharpness_ratio"]
             row[f"spectrum_distance_{suffix}"] = appearance["spectrum_distance"]
             row[f"martin_{suffix}"] = appearance["martin_distance"]
+        # The decoder's own predictions, without the residual texture's forecast.
+        for k in ("1", "5", "10"):
+            error = metrics["prediction"].get("dynamic_vae_decoder", {}).get(k)
+            row[f"k{k}_dvae_decoder"] = None if error is None else error["mse"]
         row["reconstruction_dvae"] = metrics["reconstruction"]["dynamic_vae"]
         row["reconstruction_pca"] = metrics["reconstruction"]["pca"]
         return row

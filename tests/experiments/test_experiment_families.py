@@ -61,6 +61,13 @@ def test_experiment_textures_tiny(tmp_path, shared_data, capsys):
     run = output / "traffic_a-gray16"
     metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
     assert row["k5_dvae"] == metrics["prediction"]["dynamic_vae"]["5"]["mse"]
+    # The video preset fits a residual texture, so the decoder's own predictions come too,
+    # and differ from those with the texture's forecast.
+    assert row["k1_dvae_decoder"] == metrics["prediction"]["dynamic_vae_decoder"]["1"]["mse"]
+    assert row["k1_dvae_decoder"] != row["k1_dvae"]
+    report = (run / "evaluation" / "report.md").read_text()
+    assert (f"| Dynamic VAE, decoder alone (no texture forecast) | "
+            f"{row['k1_dvae_decoder']:.4f}") in report
     assert metrics["frame_shape"] == [16, 16, 1] and metrics["training_frames"] == 12
     assert metrics["prediction"]["heldout"] == "given"
     loaded = load_run(run)
