@@ -84,8 +84,8 @@ def dynamic_vae_predictor(model, texture: bool = True) -> Predictor:
 
     With `texture` and a model that has a residual texture, its mean forecast from the
     residuals of the pair is added: y_{t+k} = C(A^k x_t) + E[e_{t+k} | e_t = y_t - C(x_t),
-    e_{t-1} = y_{t-1} - C(x_{t-1})] (see `ResidualTexture.forecast`); False gives the decoder's predictions alone (and at k = 0
-    its reconstruction).
+    e_{t-1} = y_{t-1} - C(x_{t-1})] (see `ResidualTexture.forecast`); False gives the
+    decoder's predictions alone (and at k = 0 its reconstruction).
     """
     from dynamic_vae.pixels import to_pixel_range, to_unit_range
     from dynamic_vae.synthesis import decode_in_batches
