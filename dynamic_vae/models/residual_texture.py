@@ -185,40 +185,36 @@ class ResidualTexture(keras.layers.Layer):
         """
         if int(steps) < 0:
             raise ValueError(f"steps: expected k >= 0, got {steps}")
-        remainder, projected = self._split(residuals, "residuals")
-        variances = (self.basis.numpy().astype(np.float64) ** 2).sum(axis=1)
+        basis = self.basis.numpy().astype(np.float64)
+        variances = (basis ** 2).sum(axis=1)  # a row is its direction times its std
         kept = variances > 0
-        coefficients, basis, offset = projected
+        basis, variances = basis[kept], variances[kept]
         decay = self.persistence.numpy().astype(np.float64)[kept] ** int(steps)
+        offset = self.offset.numpy().astype(np.float64)
+
+        def split(frames: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+            """(coefficients on the directions, remainder outside them) of residuals."""
+            centred = np.asarray(frames, dtype=np.float64).reshape(len(frames), -1) - offset
+            if centred.shape[1] != offset.shape[0]:
+                raise ValueError(f"{name}: expected frames of shape {self.frame_shape}, got "
+                                 f"{np.shape(frames)[1:]}")
+            coefficients = (centred @ basis.T) / variances
+            return coefficients, centred - coefficients @ basis
+
+        coefficients, remainder = split(residuals, "residuals")
         if previous_residuals is not None:
             if np.shape(previous_residuals) != np.shape(residuals):
                 raise ValueError(f"previous_residuals: expected the shape of residuals "
                                  f"{np.shape(residuals)}, got {np.shape(previous_residuals)}")
-            previous, _ = self._split(previous_residuals, "previous_residuals")
+            _, previous = split(previous_residuals, "previous_residuals")
             slope = ((previous * remainder).sum(axis=1)
                      / np.maximum((previous ** 2).sum(axis=1), 1e-30))
             remainder_decay = (np.clip(slope, 0.0, 1.0) ** int(steps))[:, None]
         elif kept.any():
-            remainder_decay = float((variances[kept] * decay).sum() / variances[kept].sum())
+            remainder_decay = float((variances * decay).sum() / variances.sum())
         else:
             remainder_decay = 0.0
         return offset + (coefficients * decay) @ basis + remainder_decay * remainder
-
-    def _split(self, residuals: np.ndarray, name: str
-               ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """`(remainder (N, D), (coefficients (N, r'), kept basis (r', D), offset (D,)))` of
-        residuals: their part outside the fitted directions and their projection."""
-        basis = self.basis.numpy().astype(np.float64)
-        offset = self.offset.numpy().astype(np.float64)
-        flat = np.asarray(residuals, dtype=np.float64).reshape(len(residuals), -1)
-        if flat.shape[1] != basis.shape[1]:
-            raise ValueError(f"{name}: expected frames of shape {self.frame_shape}, got "
-                             f"{np.shape(residuals)[1:]}")
-        variances = (basis ** 2).sum(axis=1)  # a row is its direction times its std
-        basis = basis[variances > 0]
-        centred = flat - offset
-        coefficients = (centred @ basis.T) / variances[variances > 0]
-        return centred - coefficients @ basis, (coefficients, basis, offset)
 
     def sample(self, num_sequences: int, num_frames: int, seed: np.ndarray | tf.Tensor
                ) -> tf.Tensor:
