@@ -118,6 +118,28 @@ def clip_name(path: Path) -> str:
     return path.stem if path.is_file() else path.name
 
 
+def budget_windows_per_epoch(base: RunConfig, pairs_per_epoch: int | None) -> int | None:
+    """The `windows_per_epoch` that makes an epoch of `base` about `pairs_per_epoch` pairs long.
+
+    Args:
+        base: the configuration whose (first stage's) window length counts the pairs.
+        pairs_per_epoch: the `--pairs-per-epoch` flag (`None`: the preset's own budget, or
+            `FALLBACK_PAIRS_PER_EPOCH` pairs for a preset that sets none).
+
+    Returns:
+        The budget in windows, or `None` to keep the preset's.
+    """
+    training = base.training
+    if pairs_per_epoch is None:
+        if training.windows_per_epoch is not None:
+            return None
+        pairs_per_epoch = FALLBACK_PAIRS_PER_EPOCH
+    # A window of L frames trains L - 1 pairs. The budget replaces copies of the loop:
+    # reshuffled passes over one sequence train the same pairs, and a single sequence keeps
+    # the held-out last pair (and the validation tail) out of training.
+    return max(1, math.ceil(pairs_per_epoch / (training.window - 1)))
+
+
 class PeriodicExperiment(ExperimentFamily):
     """Trains one model per clip of a cyclic process (an animal running in a loop) on all of
     its frames but the last pair, which `train` holds out as it does for any clip (the
@@ -225,7 +247,7 @@ class PeriodicExperiment(ExperimentFamily):
             period = estimated if given is None else given
             config = base.override(frame_shape=(args.size, args.size, channels),
                                    epochs=args.epochs,
-                                   windows_per_epoch=self._windows_per_epoch(
+                                   windows_per_epoch=budget_windows_per_epoch(
                                        base, args.pairs_per_epoch),
                                    # The planes that turn about once per period (or a
                                    # harmonic of it) are locked to it after training, and
@@ -245,20 +267,6 @@ class PeriodicExperiment(ExperimentFamily):
                         # frame's phase is read against.
                         "views": frames[:period]}))
         return conditions
-
-    @staticmethod
-    def _windows_per_epoch(base: RunConfig, pairs_per_epoch: int | None) -> int | None:
-        """The `windows_per_epoch` that makes an epoch about `pairs_per_epoch` pairs long
-        (`None`: keep the preset's own budget)."""
-        training = base.training
-        if pairs_per_epoch is None:
-            if training.windows_per_epoch is not None:
-                return None
-            pairs_per_epoch = FALLBACK_PAIRS_PER_EPOCH
-        # A window of L frames trains L - 1 pairs. The budget replaces rotation's copies of
-        # the loop: reshuffled passes over one copy train the same pairs, and a single copy
-        # keeps the held-out last pair (and the validation tail) out of training.
-        return max(1, math.ceil(pairs_per_epoch / (training.window - 1)))
 
     def extra_metrics(self, condition: Condition, run_dir: Path) -> dict[str, Any]:
         from dynamic_vae.baseline import LinearDynamicTexture

@@ -8,7 +8,7 @@ import pytest
 
 from dynamic_vae.cli import main
 from dynamic_vae.experiments import FAMILIES
-from dynamic_vae.experiments.rotation_experiment import looped_training_sequences
+from dynamic_vae.experiments.rotation_experiment import turning_sequence
 from dynamic_vae.experiments.runner import format_table
 from dynamic_vae.experiments.textures_experiment import TexturesExperiment
 from dynamic_vae.runs import load_run
@@ -23,19 +23,15 @@ def test_families_registered():
         assert len(keys) == len(set(keys)), family.name
 
 
-def test_looped_training_sequences_hold_every_pair_but_the_wrap():
+def test_turning_sequence_ends_with_the_wrap_around_pair():
     views = np.arange(6)[:, None, None, None].astype(np.uint8) * 40  # view i has value 40 i
-    sequences = looped_training_sequences(views, pairs_per_epoch=22)
-    # 22 pairs / 5 pairs per open turn -> 4 copies, the last one closed by view 0.
-    assert len(sequences) == 4
-    pairs = set()
-    for sequence in sequences:
-        values = sequence[:, 0, 0, 0] // 40
-        pairs |= {(int(a), int(b)) for a, b in zip(values[:-1], values[1:])}
-    assert pairs == {(i, (i + 1) % 6) for i in range(6)}
-    # train() holds out the last pair of all: the wrap-around, seen nowhere else.
-    assert list(sequences[-1][-2:, 0, 0, 0] // 40) == [5, 0]
-    assert all(len(s) == 6 for s in sequences[:-1])
+    sequence = turning_sequence(views, turns=3)
+    values = list(sequence[:, 0, 0, 0] // 40)
+    assert values == [0, 1, 2, 3, 4, 5] * 3 + [0]
+    # train() holds out the last pair of all: the wrap-around V-1 -> 0.
+    assert values[-2:] == [5, 0]
+    with pytest.raises(ValueError, match="--turns"):
+        turning_sequence(views, turns=0)
 
 
 @pytest.mark.slow
@@ -128,7 +124,8 @@ def test_experiment_rotation_tiny(tmp_path, coil_subset, capsys):
     path, frames, ids = coil_subset
     output = tmp_path / "rotation"
     code = main(["experiment", "rotation", "--coil", str(path), "--objects", str(ids[1]),
-                 "--steps", "2", "--pairs-per-epoch", "44", "--output", str(output), *FAST])
+                 "--steps", "2", "--turns", "3", "--windows-per-epoch", "8",
+                 "--output", str(output), *FAST])
     assert code == 0, capsys.readouterr().err
     rows = json.loads((output / "results.json").read_text())["rows"]
     assert [(r["object"], r["step_degrees"], r["views"]) for r in rows] == \
@@ -142,11 +139,13 @@ def test_experiment_rotation_tiny(tmp_path, coil_subset, capsys):
         # Predictions run round the loop across the held-out wrap-around pair.
         assert metrics["prediction"]["heldout"] == "given"
         summary = json.loads((run / "summary.json").read_text())
-        # Three open turns (11 pairs each) and a closed one (12): 45 pairs, one held out.
-        assert summary["train_pairs"] == 44
-        # One turn of 12 views is the period A starts at and its harmonics are locked to.
+        # One turn of 12 views is the period whose harmonics are locked, and synthesis
+        # starts on stored encoded views.
         config = json.loads((run / "config.json").read_text())
-        assert config["model"]["period"] == 12 and config["training"]["harmonic_start"]
+        assert config["model"]["period"] == 12 and config["model"]["start_states"] == 64
+        assert summary["start_states"] >= 1
+        # The fine-tuning stage trains windows of 8 frames.
+        assert config["training"]["window"] == 8
         assert (run / "evaluation" / "strips.png").stat().st_size > 0
         # The metric itself: the true turn advances by the step every frame.
         assert row["pose_advance_ground_truth"] == 1.0
@@ -169,6 +168,12 @@ def test_experiment_rotation_bad_input(tmp_path, coil_subset, capsys):
     assert main(["experiment", "rotation", "--coil", str(tmp_path / "none.npz"),
                  "--output", str(output)]) == 2
     assert "none.npz: no such file" in capsys.readouterr().err
+    assert main(["experiment", "rotation", "--coil", str(path), "--turns", "0",
+                 "--output", str(output)]) == 2
+    assert "--turns: expected >= 1 turns, got 0" in capsys.readouterr().err
+    assert main(["experiment", "rotation", "--coil", str(path), "--pairs-per-epoch", "0",
+                 "--output", str(output)]) == 2
+    assert "--pairs-per-epoch: expected >= 1, got 0" in capsys.readouterr().err
     assert not output.exists()
 
 
