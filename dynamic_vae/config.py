@@ -257,11 +257,17 @@ class TrainingConfig:
         period_from_cycle: a counting-MNIST run (frames built from `cycle`) whose model has
             no `period` gets the cycle's length as its period (3 digits or more; a 2-cycle
             turns by pi, which has no rotation plane to lock).
-        harmonic_start: a first stage whose model has a `period` starts A at that period's
-            harmonics (`dynamic_vae.spectrum.harmonic_transition`: planes turning by
-            2 pi k / P for k = 1, 2, ..., modulus 0.99) instead of its random start, so the
-            networks learn to place the frames on rings that already turn once per period.
-            A long period (a turn of 72 views) is otherwise rarely found by training.
+        harmonic_start: a first stage whose model has a `period` starts at that period's
+            harmonics, so the networks learn to place the frames on rings that already turn
+            once per period. With a `linear_path`, the linear start is the frames' truncated
+            Fourier series over the period
+            (`dynamic_vae.models.linear_initialisation.harmonic_texture_parameters`: the
+            fundamental and the strongest other harmonics, each plane turning by exactly
+            2 pi k / P at modulus 0.99, frame t at phase 2 pi t / P) instead of their
+            principal components. Without one, A starts at
+            `dynamic_vae.spectrum.harmonic_transition` (planes turning by 2 pi k / P for
+            k = 1, 2, ...) instead of its random start. A long period (a turn of 72 views)
+            is otherwise rarely found by training.
     """
 
     learning_rate: float = 1e-3

@@ -425,9 +425,14 @@ def _train_stage(
         # compares its epochs fairly, as the observation map is the same in all of them.
         fitted = (pairs.train_starts if validation_windows is not None
                   else np.union1d(pairs.train_starts, pairs.test_starts))
+        # With a harmonic start the linear start is the frames' Fourier series over the
+        # period, which has the fundamental and turns exactly once per period from the start.
+        harmonic = config.model.period if training.harmonic_start else None
         initialise_from_linear_texture(model, pairs.frames, fitted, seed=training.seed,
-                                       subspace_frames=np.arange(len(pairs.frames)))
-    if source is None and first_epoch == 0 and training.harmonic_start and config.model.period:
+                                       subspace_frames=np.arange(len(pairs.frames)),
+                                       period=harmonic)
+    elif (source is None and first_epoch == 0 and training.harmonic_start
+          and config.model.period):
         from dynamic_vae.spectrum import harmonic_transition
 
         # Before any epoch, so the networks learn to place frames on the turning rings.

@@ -8,7 +8,8 @@ import pytest
 
 from dynamic_vae.config import TrainingConfig, get_preset
 from dynamic_vae.data.frame_pairs import make_frame_pairs
-from dynamic_vae.models.linear_initialisation import linear_texture_parameters
+from dynamic_vae.models.linear_initialisation import (harmonic_texture_parameters,
+                                                      linear_texture_parameters)
 from dynamic_vae.training import BestEpoch, build_model, train
 
 FRAME_SHAPE = (16, 16, 1)
@@ -149,6 +150,29 @@ def test_a_harmonic_start_begins_at_the_period_s_harmonics(frames, tmp_path):
     eigenvalues = np.linalg.eigvals(model.transition()[0].astype(np.float64))
     expected = np.array([1j, -1j, -1.0, 0.0])
     assert all(np.min(np.abs(eigenvalues - e)) < 1e-3 for e in expected), eigenvalues
+
+
+def test_a_harmonic_start_with_a_linear_path_begins_at_the_fourier_series(tmp_path):
+    """With a linear path, the harmonic start is the frames' Fourier series over the period
+    (`harmonic_texture_parameters`), and the fundamental's plane is locked after training."""
+    t = np.arange(60)[:, None, None]
+    _, x = np.mgrid[0:16, 0:16]
+    turning = (0.5 + 0.3 * np.sin(0.6 * x + 2 * np.pi * t / 12)
+               + 0.1 * np.sin(0.3 * x + 4 * np.pi * t / 12))[..., None].astype(np.float32)
+    config = _config(epochs=1, finetune_epochs=0, validation_fraction=0.0, latent_dim=5,
+                     learning_rate=1e-9, period=12, harmonic_start=True)
+    model, summary = train(config, tmp_path / "run", frames=turning, verbose=0)
+    pairs = make_frame_pairs(turning)
+    start = harmonic_texture_parameters(pairs.frames, 5, 12,
+                                        subspace_frames=np.arange(len(pairs.frames)))
+    assert start["harmonics"].tolist() == [1, 2]
+    kernel, bias = model.decoder.get_layer("linear_observation").get_weights()
+    np.testing.assert_allclose(kernel, start["observation"].T, atol=1e-5)
+    np.testing.assert_allclose(bias, start["mean"], atol=1e-5)
+    assert summary["locked_harmonics"] == [1, 2]
+    eigenvalues = np.linalg.eigvals(model.transition()[0].astype(np.float64))
+    for k in (1, 2):
+        assert np.min(np.abs(eigenvalues - np.exp(2j * np.pi * k / 12))) < 1e-4
 
 
 def test_harmonic_transition_closed_form():

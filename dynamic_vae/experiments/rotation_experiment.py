@@ -88,11 +88,13 @@ class RotationExperiment(ExperimentFamily):
     frame (step 1: 5 degrees, 72 views a turn; step 4: 20 degrees, 18 views, like Small
     NORB's azimuth step), on `--turns` turns in one sequence; `train` holds out its last pair
     (the wrap-around) and the video preset's stages the last tenth, to choose their best
-    epoch. The model gets the turn as its period (`ModelConfig.period`: after training,
-    A's planes near the turn's harmonics turn exactly) and 64 encoded views as synthesis
-    starts (`ModelConfig.start_states`, what the served `generate` starts from as well). The
-    table shows the pose-advance accuracy of synthesised sequences (nearest true view of each
-    frame; a step counts when it advances by `step` +- 1 of the object's 72 views).
+    epoch. The model gets the turn as its period (`ModelConfig.period`: after training, A's
+    planes near the turn's harmonics turn exactly; with `--harmonic-start true` training
+    starts at the frames' Fourier series over the turn) and 64 encoded views as
+    synthesis starts (`ModelConfig.start_states`, what the served `generate` starts from as
+    well). The table shows the pose-advance accuracy of synthesised sequences (nearest true
+    view of each frame; a step counts when it advances by `step` +- 1 of the object's 72
+    views).
 
     Example:
     >>> dynamic-vae experiment rotation --objects 1,2,3 --steps 1,4 --output runs/rotation
@@ -130,6 +132,10 @@ class RotationExperiment(ExperimentFamily):
         parser.add_argument("--turns", type=int, default=DEFAULT_TURNS,
                             help=f"turns of the object in the training sequence (default "
                                  f"{DEFAULT_TURNS})")
+        parser.add_argument("--harmonic-start", choices=("true", "false"), default="false",
+                            help="start each model at the frames' Fourier series over the "
+                                 "turn, with its fundamental, instead of their principal "
+                                 "components (TrainingConfig.harmonic_start; default false)")
         parser.add_argument("--pairs-per-epoch", type=int, default=None,
                             help="training pairs per epoch, drawn from reshuffled passes over "
                                  "the sequence (default: the preset's window budget, video: "
@@ -171,10 +177,13 @@ class RotationExperiment(ExperimentFamily):
                     name=f"object{object_id:02d}-step{step}",
                     # One turn is `len(views)` frames: A's planes near its harmonics are
                     # locked after training, so the turn never drifts, and synthesis starts
-                    # on encoded views.
+                    # on encoded views. The harmonic start begins at the frames' Fourier
+                    # series over it, with the fundamental, which tells a view from the one
+                    # half a turn away.
                     config=base.override(frame_shape=true_views.shape[1:],
                                          epochs=args.epochs, period=len(views),
                                          start_states=START_STATES,
+                                         harmonic_start=args.harmonic_start == "true",
                                          windows_per_epoch=budget_windows_per_epoch(
                                              base, args.pairs_per_epoch)),
                     frames=turning_sequence(views, args.turns),
