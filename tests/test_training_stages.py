@@ -24,7 +24,8 @@ def frames():
 
 
 def _config(**fields):
-    return get_preset("video").override(frame_shape=FRAME_SHAPE, width=8, latent_dim=3,
+    fields = {"latent_dim": 3, **fields}
+    return get_preset("video").override(frame_shape=FRAME_SHAPE, width=8,
                                         windows_per_epoch=32, image_every=0, **fields)
 
 
