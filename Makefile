@@ -17,7 +17,7 @@ export DYNAMIC_VAE_DATA ?= $(abspath ../shared/data)
 # pytest workers (pytest-xdist); each test file runs on one worker, so its module fixtures
 # are built once. Most of the suite is tracing and model building, which one core does.
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile
+PYTEST := $(BIN)/python -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 .PHONY: install demo test test-fast bench clean
 

@@ -89,8 +89,8 @@ class RotationExperiment(ExperimentFamily):
     NORB's azimuth step), on `--turns` turns in one sequence; `train` holds out its last pair
     (the wrap-around) and the video preset's stages the last tenth, to choose their best
     epoch. The model gets the turn as its period (`ModelConfig.period`: after training, A's
-    planes near the turn's harmonics turn exactly; with `--harmonic-start true` training
-    starts at the frames' Fourier series over the turn) and 64 encoded views as
+    planes near the turn's harmonics turn exactly, and training starts at the frames'
+    Fourier series over the turn, unless `--harmonic-start false`) and 64 encoded views as
     synthesis starts (`ModelConfig.start_states`, what the served `generate` starts from as
     well). The table shows the pose-advance accuracy of synthesised sequences (nearest true
     view of each frame; a step counts when it advances by `step` +- 1 of the object's 72
@@ -132,10 +132,10 @@ class RotationExperiment(ExperimentFamily):
         parser.add_argument("--turns", type=int, default=DEFAULT_TURNS,
                             help=f"turns of the object in the training sequence (default "
                                  f"{DEFAULT_TURNS})")
-        parser.add_argument("--harmonic-start", choices=("true", "false"), default="false",
+        parser.add_argument("--harmonic-start", choices=("true", "false"), default="true",
                             help="start each model at the frames' Fourier series over the "
                                  "turn, with its fundamental, instead of their principal "
-                                 "components (TrainingConfig.harmonic_start; default false)")
+                                 "components (TrainingConfig.harmonic_start; default true)")
         parser.add_argument("--pairs-per-epoch", type=int, default=None,
                             help="training pairs per epoch, drawn from reshuffled passes over "
                                  "the sequence (default: the preset's window budget, video: "

@@ -125,7 +125,7 @@ def test_experiment_rotation_tiny(tmp_path, coil_subset, capsys):
     output = tmp_path / "rotation"
     code = main(["experiment", "rotation", "--coil", str(path), "--objects", str(ids[1]),
                  "--steps", "2", "--turns", "3", "--windows-per-epoch", "8",
-                 "--harmonic-start", "true", "--output", str(output), *FAST])
+                 "--output", str(output), *FAST])
     assert code == 0, capsys.readouterr().err
     rows = json.loads((output / "results.json").read_text())["rows"]
     assert [(r["object"], r["step_degrees"], r["views"]) for r in rows] == \
@@ -144,7 +144,7 @@ def test_experiment_rotation_tiny(tmp_path, coil_subset, capsys):
         config = json.loads((run / "config.json").read_text())
         assert config["model"]["period"] == 12 and config["model"]["start_states"] == 64
         assert summary["start_states"] >= 1
-        # With --harmonic-start, the first stage starts at the Fourier series of the turn.
+        # By default, the first stage starts at the Fourier series of the turn.
         warm = json.loads((run / "warm_start" / "config.json").read_text())
         assert warm["training"]["harmonic_start"] is True
         # The fine-tuning stage trains windows of 8 frames.
