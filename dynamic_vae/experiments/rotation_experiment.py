@@ -121,9 +121,13 @@ class RotationExperiment(ExperimentFamily):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--data-dir", type=Path, default=None,
+                            help=f"the data folder a relative --coil is read from (default: "
+                                 f"${DATA_ENV})")
         parser.add_argument("--coil", type=Path, default=None,
                             help=f"COIL-20-style .npz with 'frames' (objects, views, H, W) "
-                                 f"and 'object_ids' (default ${DATA_ENV}/{DEFAULT_COIL})")
+                                 f"and 'object_ids', relative to --data-dir or absolute "
+                                 f"(default {DEFAULT_COIL})")
         parser.add_argument("--objects", default=None,
                             help="comma-separated object ids (default: every object)")
         parser.add_argument("--steps", default="1,4",
@@ -146,7 +150,9 @@ class RotationExperiment(ExperimentFamily):
                                                                  budget_windows_per_epoch)
 
         if args.coil is None:
-            args.coil = data_folder(None, "--coil") / DEFAULT_COIL
+            args.coil = Path(DEFAULT_COIL)
+        if not args.coil.is_absolute():
+            args.coil = data_folder(args.data_dir, "--data-dir") / args.coil
         frames, ids = load_coil_objects(args.coil)
         wanted = list(ids) if args.objects is None else parse_int_list(args.objects,
                                                                        "--objects")

@@ -189,7 +189,7 @@ def test_experiments_without_a_data_folder_name_the_flag_and_the_variable(
     assert "--data-dir: no data folder given" in error and "DYNAMIC_VAE_DATA" in error
     assert main(["experiment", "rotation", "--output", str(output)]) == 2
     error = capsys.readouterr().err
-    assert "--coil: no data folder given" in error and "DYNAMIC_VAE_DATA" in error
+    assert "--data-dir: no data folder given" in error and "DYNAMIC_VAE_DATA" in error
     assert not output.exists()
 
 
@@ -200,3 +200,18 @@ def test_experiments_read_their_default_data_from_dynamic_vae_data(
     assert f"{tmp_path / 'data' / 'dyntex'}" in capsys.readouterr().err
     assert main(["experiment", "rotation", "--output", str(tmp_path / "r")]) == 2
     assert f"{tmp_path / 'data' / 'coil20'}" in capsys.readouterr().err
+
+
+def test_experiment_rotation_reads_a_relative_coil_from_data_dir(
+        tmp_path, coil_subset, capsys, monkeypatch):
+    monkeypatch.setenv("DYNAMIC_VAE_DATA", str(tmp_path / "elsewhere"))
+    path, _, ids = coil_subset
+    # --data-dir wins over the variable; an unknown object fails after the file is read,
+    # so the error proves which file was opened.
+    assert main(["experiment", "rotation", "--data-dir", str(path.parent), "--coil",
+                 path.name, "--objects", "99", "--output", str(tmp_path / "r")]) == 2
+    error = capsys.readouterr().err
+    assert f"--objects: [99] not in {path}" in error
+    assert main(["experiment", "rotation", "--data-dir", str(tmp_path / "empty"),
+                 "--output", str(tmp_path / "r")]) == 2
+    assert f"{tmp_path / 'empty' / 'coil20'}" in capsys.readouterr().err
