@@ -150,7 +150,7 @@ class RotationExperiment(ExperimentFamily):
                                                                  budget_windows_per_epoch)
 
         if args.coil is None:
-            args.coil = Path(DEFAULT_COIL)
+            args.coil = DEFAULT_COIL
         if not args.coil.is_absolute():
             args.coil = data_folder(args.data_dir, "--data-dir") / args.coil
         frames, ids = load_coil_objects(args.coil)
