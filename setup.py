@@ -17,7 +17,7 @@ setup(
         f"tensorflow=={TF_VERSION}",
         "keras==3.15.1",
         "tensorflow-probability==0.25.0",
-        f"tf-keras=={TF_VERSION}",  # TFP imports it (pitfalls.md, item 1)
+        f"tf-keras=={TF_VERSION}",  # TensorFlow Probability imports tf-keras
         "tensorflow-datasets==4.9.10",
         "numpy==2.4.6",
         "scipy==1.17.1",  # the real Schur form of A (dynamic_vae.spectrum.lock_harmonics)
@@ -33,7 +33,7 @@ setup(
         "test": ["pytest==9.2.0", "hypothesis==6.170.17",
                  "pytest-xdist==3.8.0", "execnet==2.1.2",  # `make test` runs two workers
                  "dill==0.4.1"],  # tfds.testing.DatasetBuilderTestCase imports it
-        # Pins tensorflow and protobuf; kept at TensorFlow's version (pitfalls.md, item 9).
+        # tensorflow-serving-api pins tensorflow and protobuf: keep it at TensorFlow's version.
         "serving": [f"tensorflow-serving-api=={TF_VERSION}"],
         # CUDA wheels are several GB: only on machines with a GPU.
         "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],

@@ -1,5 +1,6 @@
-"""What the stationary dynamics alone allow: the tables behind README "What mattered" and the
-rotation paragraph. Monte Carlo, seeded; no model needed.
+"""What the stationary dynamics alone allow: the tables of docs/results/counting.md ("The
+ceiling set by A") and the ceiling paragraph of docs/results/rotation.md. Monte Carlo, seeded;
+no model needed.
 
 - counting: `spectrum.cycle_ceiling` for 4-, 5- and 10-cycles at several eigenvalue moduli;
 - rotation: a plane turning by the view step with modulus r; a perfect decoder's pose advance

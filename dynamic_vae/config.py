@@ -2,8 +2,8 @@
 
 A preset is a complete `RunConfig`; command-line flags override single fields of it. The
 `paper-v1` preset is the configuration of Sagel & Shen (2018, v1) as far as the paper states
-it; the `counting-mnist` preset is the one that reaches the transition-accuracy target (see the
-README section "What mattered").
+it; the `counting-mnist` preset is the one that learns to count (see docs/design-notes.md,
+"Counting: what each part of the preset does").
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class ModelConfig:
             `c ~ U(1 - prediction_shrink, 1)` per window (0 disables it). Scaling the whole
             state commutes with A, so at a cycle modulus near 1 the scaled rollout keeps its
             phase while it teaches the decoder the states nearer the origin that the
-            stationary prior visits but encoded frames never do (README, "What mattered").
+            stationary prior visits but encoded frames never do (docs/design-notes.md).
             Meant for processes whose state is a phase (counting, turning objects), not for
             textures, where the state's size is the motion's amplitude.
         posterior: `factorized` (the paper: the encoder's Gaussian is the posterior of the pair)
@@ -461,7 +461,7 @@ _SECTIONS = {ModelConfig: "model", TrainingConfig: "training"}
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Sagel & Shen (2018) v1 as stated: pair encoder, sigma 1.5 for MNIST, lambda 100, pixels in
-    # [0, 1]. It does not learn to count (see README, "What mattered").
+    # [0, 1]. It does not learn to count (docs/results/counting.md, "How the first stage works").
     "paper-v1": {
         "model": {"encoder_mode": "pair", "sigma": 1.5, "output_activation": "sigmoid",
                   "filter_size": 5, "latent_dim": 10, "stationarity_weight": 100.0},
