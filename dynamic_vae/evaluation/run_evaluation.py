@@ -280,6 +280,10 @@ def evaluate_run(
         "frame_shape": list(training.shape[1:]),
         "seeds": seed_list,
         "horizon": int(horizon),
+        # As `synthesize` without a pair (and the served `generate`) starts.
+        "synthesis_start": ("a stored start state picked by the seed"
+                            if getattr(model, "start_states", None) is not None
+                            else "x_0 ~ N(0, I)"),
         "baseline": baseline_source,
         "prediction": {"heldout": heldout_source, "windows": int(len(starts)),
                        **{name: k_step_prediction_errors(predict, heldout, starts, steps,
