@@ -9,8 +9,10 @@ Usage (from the repository root, after `make demo`):
     python docs/images/make_counting_figure.py runs/demo [--frames 16] [--seed 0]
         [--start prior|test-pair] [--out docs/images/counting.png]
 
-`--start prior` (the default) draws x_0 ~ N(0, I), as `synthesize(model, T, seed=0)` does;
-`--start test-pair` starts from the run's held-out pair, as `dynamic-vae generate` does.
+`--start prior` (the default) starts as `synthesize(model, T, seed=0)` and the served
+`generate` do: from one of the model's stored start states picked by the seed, or from
+x_0 ~ N(0, I) for a model without them; `--start test-pair` starts from the run's held-out
+pair, as `dynamic-vae generate` does.
 """
 
 from __future__ import annotations
@@ -98,7 +100,12 @@ def main() -> None:
     run = load_run(args.run)
     real, cycle = training_frames(run, args.frames)
     synthetic = synthesised_frames(run, args.frames, args.seed, args.start)
-    start = "x_0 ~ N(0, I)" if args.start == "prior" else "x_0 from the held-out pair"
+    if args.start == "test-pair":
+        start = "x_0 from the held-out pair"
+    elif getattr(run.model, "start_states", None) is not None:
+        start = "x_0 a stored start state"
+    else:
+        start = "x_0 ~ N(0, I)"
     figure = compose(
         [("real training\nframes", real),
          (f"synthesised\n(seed {args.seed})", synthetic)],
