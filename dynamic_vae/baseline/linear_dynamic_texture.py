@@ -3,7 +3,7 @@
     x_{t+1} = A x_t + B v_t,   v_t ~ N(0, I)
     y_t     = C x_t + y_bar
 
-fitted in closed form (paper.md, section 7): the centred frames Y = U S V^T (a randomized
+fitted in closed form: the centred frames Y = U S V^T (a randomized
 truncated SVD, so long videos fit in memory and seconds), C = U[:, :n], states X = S V^T,
 A = X_1 pinv(X_0) (optionally with its singular values clipped to <= 1 for stable synthesis),
 B B^T = the covariance of the residuals X_1 - A X_0, B from its leading eigenvectors.
