@@ -92,7 +92,7 @@ def test_counting_run_report(counting_run, judge):
     assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
     assert metrics["kind"] == "counting" and metrics["seeds"] == [0, 1]
     digits = metrics["digits"]
-    # The run keeps its test pair, so the paper's start is measured beside x_0 ~ N(0, I).
+    # The run keeps its test pair, so the paper's start is measured beside the stored starts.
     for name in ("dynamic_vae", "dynamic_vae_test_pair", "linear_baseline", "ground_truth"):
         assert len(digits[name]["per_sequence_transition_accuracy"]) == (
             1 if name == "ground_truth" else 2)
