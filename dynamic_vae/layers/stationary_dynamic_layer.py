@@ -13,7 +13,8 @@ so that A A^T + B B^T = U diag(tanh(r)^2 + sech(r)^2) U^T = U U^T = I for every 
 trainable K_u, K_v and r, and every eigenvalue of A has modulus <= max |s| < 1. Signed
 singular values cover determinants of either sign; U_0 and V_0 are fixed orthogonal bases
 (identity, or the singular vectors of an A the layer was set to). B is a square root of
-I - A A^T; only B B^T enters the model.
+I - A A^T; only B B^T enters the model. The exponentials run a fixed number of operations
+(`dynamic_vae.layers.skew_exponential`), so the layer compiles with XLA forward and backward.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from dynamic_vae.layers.dynamic_layer import DynamicLayer
+from dynamic_vae.layers.skew_exponential import skew_exponential
 
 # |s| of an A set with `set_transition` is clipped below this, so r = artanh(s) stays finite.
 MAX_SINGULAR_VALUE = 1.0 - 1e-6
@@ -76,7 +78,7 @@ class StationaryDynamicLayer(DynamicLayer):
     def _rotation(basis: tf.Variable, generator: tf.Variable) -> tf.Tensor:
         generator = tf.convert_to_tensor(generator)
         return tf.matmul(tf.convert_to_tensor(basis),
-                         tf.linalg.expm(generator - tf.transpose(generator)))
+                         skew_exponential(generator - tf.transpose(generator)))
 
     @property
     def left_factor(self) -> tf.Tensor:
