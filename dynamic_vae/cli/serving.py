@@ -1,4 +1,5 @@
-"""`dynamic-vae export | serve`: TF Serving SavedModels and an embedded model server."""
+"""`dynamic-vae export | serving-config | serve`: TF Serving SavedModels, TF Serving's model
+config, and an embedded model server."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dynamic_vae.cli import quiet
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     _add_export(subparsers)
+    _add_serving_config(subparsers)
     _add_serve(subparsers)
 
 
@@ -27,6 +29,10 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
                         help="largest num_frames a request may ask for")
     parser.add_argument("--frames-dtype", choices=("uint8", "float32"), default="uint8",
                         help="frames in and out: uint8 0..255 (default) or float32 in [0, 1]")
+    parser.add_argument("--update-config", action=argparse.BooleanOptionalAction, default=None,
+                        help="rewrite BASE_DIR/models.config (TF Serving's model config) to "
+                             "list every exported model; default: only when BASE_DIR already "
+                             "holds one (see serving-config)")
     parser.set_defaults(handler=run_export)
 
 
@@ -36,8 +42,51 @@ def run_export(args: argparse.Namespace) -> int:
     if args.max_frames < 1:
         raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
     path = export_run(args.run, args.name, base_dir=args.base_dir, max_frames=args.max_frames,
-                      frames_dtype=args.frames_dtype)
+                      frames_dtype=args.frames_dtype, serving_config=args.update_config)
     print(f"exported {args.run} as {args.name} version {path.name} to {path}")
+    from dynamic_vae.export import SERVING_CONFIG_FILE
+    from dynamic_vae.export.serving_config import has_serving_config
+
+    if args.update_config or (args.update_config is None and has_serving_config(args.base_dir)):
+        print(f"updated {args.base_dir / SERVING_CONFIG_FILE}")
+    return 0
+
+
+def _add_serving_config(subparsers: argparse._SubParsersAction) -> None:
+    from dynamic_vae.export.serving_config import (DEFAULT_BASE_PATH_PREFIX,
+                                                   DEFAULT_NUM_VERSIONS)
+
+    parser = subparsers.add_parser(
+        "serving-config", help="write TF Serving's model config for every exported model",
+        description="(Re)write the ModelServerConfig (--model_config_file of "
+                    "tensorflow_model_server) listing every model folder of SAVED_MODELS_DIR "
+                    "that holds a version, atomically. Once it exists, export keeps it up to "
+                    "date. A config not written by this command is never overwritten.")
+    parser.add_argument("saved_models", type=Path, metavar="SAVED_MODELS_DIR",
+                        help="the folder holding NAME/<version>/ (e.g. saved_models)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="the file to write (default SAVED_MODELS_DIR/models.config, "
+                             "where serving/docker-compose.yml reads it)")
+    parser.add_argument("--base-path-prefix", default=None,
+                        help="where the server sees SAVED_MODELS_DIR (default: the existing "
+                             f"config's, else {DEFAULT_BASE_PATH_PREFIX}, the container path "
+                             "of docker-compose.yml; an absolute path for a local server)")
+    parser.add_argument("--num-versions", type=int, default=None,
+                        help="newest versions of each model kept loaded (default: the "
+                             f"existing config's, else {DEFAULT_NUM_VERSIONS})")
+    parser.set_defaults(handler=run_serving_config)
+
+
+def run_serving_config(args: argparse.Namespace) -> int:
+    from dynamic_vae.export import served_model_names, write_serving_config
+
+    if args.num_versions is not None and args.num_versions < 1:
+        raise ValueError(f"--num-versions must be >= 1, got {args.num_versions}")
+    path = write_serving_config(args.saved_models, args.config,
+                                base_path_prefix=args.base_path_prefix,
+                                num_versions=args.num_versions)
+    names = served_model_names(args.saved_models)
+    print(f"wrote {path}: {len(names)} model(s): {', '.join(names)}")
     return 0
 
 

@@ -71,22 +71,54 @@ def export_run(
     base_dir: str | Path = "saved_models",
     max_frames: int = DEFAULT_MAX_FRAMES,
     frames_dtype: str = "uint8",
+    serving_config: bool | None = None,
 ) -> Path:
     """Exports the model of a run directory to `base_dir/name/<next version>/`.
 
+    Args:
+        run_dir: a finished run directory.
+        name: the model's name (its folder under `base_dir`).
+        base_dir: the folder of exported models.
+        max_frames: the largest `num_frames` a request may ask for.
+        frames_dtype: `uint8` (default) or `float32` frames in and out.
+        serving_config: rewrite TF Serving's model config `base_dir/models.config` to list
+            every exported model, this one included; None (default): only when `base_dir`
+            already holds one written by `write_serving_config`.
+
+    Returns:
+        The new version's folder.
+
     Raises:
         FileNotFoundError: `run_dir` is not a finished run.
-        ValueError: `name` is not a plain folder name.
+        ValueError: `name` is not a plain folder name, or `serving_config` is True and
+            `base_dir/models.config` is a config written by hand (checked before exporting).
+
+    Example:
+    >>> export_run("runs/x", "counting", base_dir="saved_models")   # doctest: +SKIP
+    PosixPath('saved_models/counting/1')
     """
+    from dynamic_vae.export.serving_config import (SERVING_CONFIG_FILE, has_serving_config,
+                                                   serving_config_settings,
+                                                   write_serving_config)
     from dynamic_vae.runs import load_run
 
     if not name or name in (".", "..") or "/" in name or name.startswith("."):
         raise ValueError(f"--name: expected a plain folder name, got {name!r}")
+    if name == SERVING_CONFIG_FILE:
+        raise ValueError(f"--name: {name!r} is the model config's file name")
+    if serving_config is None:
+        serving_config = has_serving_config(base_dir)
+    elif serving_config:
+        # A config the export could not rewrite fails now, before a version is written.
+        serving_config_settings(Path(base_dir) / SERVING_CONFIG_FILE)
     run = load_run(run_dir)
-    return export_model(run.model, Path(base_dir) / name, max_frames=max_frames,
-                        frames_dtype=frames_dtype,
-                        info={"run_dir": str(Path(run_dir).resolve()),
-                              "run_config": run.record()})
+    version_dir = export_model(run.model, Path(base_dir) / name, max_frames=max_frames,
+                               frames_dtype=frames_dtype,
+                               info={"run_dir": str(Path(run_dir).resolve()),
+                                     "run_config": run.record()})
+    if serving_config:
+        write_serving_config(base_dir)
+    return version_dir
 
 
 def write_warmup_requests(path: Path, num_frames: int, module: SequenceModule | None = None,
