@@ -129,6 +129,58 @@ class LinearDynamicTexture:
         states = self.encode(frames) @ np.linalg.matrix_power(self.transition_matrix, steps).T
         return self.decode(states)
 
+    def residuals(self, frames: np.ndarray) -> np.ndarray:
+        """What the model's linear reconstruction leaves out of frames: `y - decode(encode(y))`.
+
+        Args:
+            frames: `(N, H, W[, C])`, uint8 or float in [0, 1].
+
+        Returns:
+            `(N, *frame_shape)` float64 residuals, in [0, 1] units.
+
+        Example:
+        >>> model.residuals(frames[:2]).shape == (2, *model.frame_shape)   # doctest: +SKIP
+        True
+        """
+        self._check_fitted()
+        frames = np.asarray(frames)
+        unit = frames.astype(np.float64)
+        if frames.dtype == np.uint8:
+            unit /= 255.0
+        # Against the clipped decode that `predict` returns, so a forecast added to a
+        # prediction restores the frame exactly at k = 0.
+        return unit.reshape(len(unit), *self.frame_shape) - self.decode(self.encode(frames))
+
+    def fit_residual_texture(self, frames: np.ndarray, rank: int, seed: int = 0):
+        """A `ResidualTexture` fitted to this model's residuals on consecutive `frames`.
+
+        The same closed-form fit as the Dynamic VAE's texture gets from its decoder's residuals
+        (`DynamicVAE.fit_residual_texture`), so the baseline can add the same mean forecast of
+        what its reconstruction misses (`dynamic_vae.evaluation.prediction`). The model itself
+        is unchanged; `save` does not store the texture.
+
+        Args:
+            frames: `(T, H, W[, C])` consecutive frames (normally the ones the model was
+                fitted on), T >= 2.
+            rank: the texture's number of directions (the fit keeps at most T - 1).
+            seed: seed of the randomized SVD.
+
+        Returns:
+            `(texture, info)`: the fitted `ResidualTexture` and what its `fit` reports.
+
+        Example:
+        >>> texture, info = lds.fit_residual_texture(frames, rank=256)   # doctest: +SKIP
+        """
+        from dynamic_vae.models.residual_texture import ResidualTexture
+
+        self._check_fitted()
+        residuals = self.residuals(frames)
+        texture = ResidualTexture(rank, self.frame_shape)
+        # Every frame follows the one before: one sequence, no pair straddles two.
+        lag_pairs = np.stack([np.arange(len(residuals) - 1), np.arange(1, len(residuals))], 1)
+        info = texture.fit(residuals, lag_pairs, seed=seed)
+        return texture, info
+
     def synthesize(self, num_frames: int, seed: int = 0,
                    initial_frame: np.ndarray | None = None,
                    noise_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

@@ -117,11 +117,32 @@ def dynamic_vae_predictor(model, texture: bool = True) -> Predictor:
     return predict
 
 
-def linear_baseline_predictor(baseline) -> Predictor:
-    """Noise-free predictions of a `LinearDynamicTexture` from y_t (its state is one frame's
-    projection, so y_{t-1} adds nothing)."""
+def linear_baseline_predictor(baseline, residual_texture=None) -> Predictor:
+    """Noise-free predictions of a `LinearDynamicTexture`.
+
+    Without `residual_texture` they come from y_t alone (its state is one frame's projection,
+    so y_{t-1} adds nothing): y_{t+k} = decode(A^k x_t). With one fitted to the baseline's own
+    residuals (`LinearDynamicTexture.fit_residual_texture`), its mean forecast from the pair's
+    residuals is added, exactly as `dynamic_vae_predictor` does for the Dynamic VAE:
+    y_{t+k} = decode(A^k x_t) + E[e_{t+k} | e_t, e_{t-1}] with e = y - decode(encode(y)),
+    clipped to [0, 1]. At k = 0 that gives back y_t.
+
+    Args:
+        baseline: a fitted `LinearDynamicTexture`.
+        residual_texture: an optional fitted `ResidualTexture` of the baseline's residuals.
+
+    Example:
+    >>> texture, _ = baseline.fit_residual_texture(training_frames, rank=256)  # doctest: +SKIP
+    >>> predict = linear_baseline_predictor(baseline, texture)                 # doctest: +SKIP
+    """
 
     def predict(pairs: np.ndarray, steps: Sequence[int]) -> dict[int, np.ndarray]:
-        return {k: baseline.predict(pairs[:, 1], steps=k) for k in steps}
+        predictions = {k: baseline.predict(pairs[:, 1], steps=k) for k in steps}
+        if residual_texture is None:
+            return predictions
+        residuals, previous = baseline.residuals(pairs[:, 1]), baseline.residuals(pairs[:, 0])
+        return {k: np.clip(predicted + residual_texture.forecast(residuals, k, previous)
+                           .reshape(predicted.shape), 0.0, 1.0).astype(np.float32)
+                for k, predicted in predictions.items()}
 
     return predict

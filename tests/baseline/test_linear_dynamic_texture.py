@@ -82,3 +82,39 @@ def test_bad_input(rng):
     model = LinearDynamicTexture(latent_dim=2).fit(frames)
     with pytest.raises(ValueError, match="expected frames of shape"):
         model.encode(np.zeros((2, 5, 5)))
+
+
+def test_residuals_are_what_the_reconstruction_leaves_out(rng):
+    frames, _ = _linear_video(rng, count=200)
+    model = LinearDynamicTexture(latent_dim=2).fit(frames)
+    residuals = model.residuals(frames)
+    np.testing.assert_allclose(residuals, frames[..., None] - model.decode(model.encode(frames)))
+    # uint8 frames are read as pixel levels.
+    levels = np.round(frames * 255).astype(np.uint8)
+    np.testing.assert_allclose(model.residuals(levels), levels[..., None] / 255.0
+                               - model.decode(model.encode(levels)))
+    # A model of all four states leaves nothing out of a four-state video.
+    full = LinearDynamicTexture(latent_dim=4).fit(frames)
+    assert np.abs(full.residuals(frames)).max() < 1e-5
+
+
+def test_fit_residual_texture_reads_persistence_from_consecutive_frames(rng):
+    """A four-state video plus one pattern, outside the model's observation subspace, whose
+    weight follows an AR(1) of slope 0.8: the texture's one direction is that pattern, with
+    that persistence."""
+    frames, _ = _linear_video(rng, count=2000)
+    model = LinearDynamicTexture(latent_dim=4).fit(frames)
+    c = model.observation_matrix
+    pattern = rng.normal(size=c.shape[0])
+    pattern -= c @ (c.T @ pattern)  # the model's states do not see it
+    pattern /= np.linalg.norm(pattern)
+    weights = np.zeros(len(frames))
+    for t in range(1, len(frames)):
+        weights[t] = 0.8 * weights[t - 1] + 0.6 * rng.normal()
+    texture, info = model.fit_residual_texture(
+        frames + 0.01 * (weights[:, None] * pattern).reshape(frames.shape), rank=1)
+    assert info["rank"] == 1 and info["explained_variance"] > 0.99
+    assert texture.persistence.numpy()[0] == pytest.approx(0.8, abs=0.05)
+    basis = texture.basis.numpy()[0]
+    assert abs(basis @ pattern) / np.linalg.norm(basis) == pytest.approx(1.0, abs=1e-3)
+    assert texture.frame_shape == (12, 12, 1)

@@ -91,6 +91,7 @@ def test_counting_run_report(counting_run, judge):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
     assert metrics["kind"] == "counting" and metrics["seeds"] == [0, 1]
+    assert "temporal" not in metrics  # the digit order measures a counting run's rhythm
     digits = metrics["digits"]
     # The run keeps its test pair, so the paper's start is measured beside the stored starts.
     for name in ("dynamic_vae", "dynamic_vae_test_pair", "linear_baseline", "ground_truth"):
@@ -138,6 +139,16 @@ def test_video_run_from_the_cli(video_run, capsys):
     assert metrics["kind"] == "video" and "digits" not in metrics
     assert list(metrics["stability"]) == ["dynamic_vae"]
     assert "seen in training" in metrics["prediction"]["heldout"]
+    # A video run gets the temporal statistics of its seed-0 synthesis; without a residual
+    # texture or a baseline, no baseline residual forecast.
+    assert list(metrics["temporal"]) == ["dynamic_vae"]
+    statistics = metrics["temporal"]["dynamic_vae"]
+    assert statistics["frames"] == 40 and statistics["lags"] == 10
+    assert statistics["motion_ratio"] >= 0 and len(statistics["autocorrelation"]) == 10
+    assert "linear_baseline_residual" not in metrics["prediction"]
+    report = (video_run / "evaluation" / "report.md").read_text()
+    assert (f"| Dynamic VAE | {statistics['motion_ratio']:.3f} | "
+            f"{statistics['autocorrelation_distance']:.3f} |") in report
     assert f"k=1: {metrics['prediction']['dynamic_vae']['1']['mse']:.4f}" in printed
     assert not (video_run / "evaluation" / "baseline.npz").exists()
 

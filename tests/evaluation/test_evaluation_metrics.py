@@ -46,6 +46,79 @@ def test_prediction_errors_known_answers():
     assert k_step_prediction_errors(grey, frames, starts, steps=(3,))["3"]["persistence_mse"] == 0
 
 
+def test_persistence_is_exact_on_a_constant_video_and_matches_a_ramp(rng):
+    constant = np.full((30, 5, 5, 1), 0.4, np.float32)
+    starts = prediction_starts(len(constant), max_step=10, count=12)
+
+    def noise(pairs, steps):
+        return {k: rng.random(pairs[:, 1].shape) for k in steps}
+
+    errors = k_step_prediction_errors(noise, constant, starts)
+    assert all(errors[k]["persistence_mse"] == 0.0 for k in ("1", "5", "10"))
+    # y_t = c t everywhere: repeating y_t misses y_{t+k} by c k.
+    ramp = np.broadcast_to((0.01 * np.arange(30, dtype=np.float32))[:, None, None, None],
+                           constant.shape)
+    errors = k_step_prediction_errors(noise, ramp, starts)
+    for k in (1, 5, 10):
+        assert errors[str(k)]["persistence_mse"] == pytest.approx((0.01 * k) ** 2, rel=1e-5)
+
+
+def test_persistence_is_the_last_frame_scored_on_the_same_windows(rng):
+    frames = rng.random((40, 6, 6, 1)).astype(np.float32)
+    starts = prediction_starts(len(frames), max_step=10, count=20)
+
+    def last_frame(pairs, steps):
+        return {k: pairs[:, 1] for k in steps}
+
+    for k, result in k_step_prediction_errors(last_frame, frames, starts).items():
+        assert result["mse"] == result["persistence_mse"], k
+
+
+def _texture_with_ar1_residual(count=500, side=16, coefficient=0.9, scale=0.03, seed=0):
+    """A two-state rotation the linear texture fits, plus per-pixel AR(1) noise of slope
+    `coefficient` and std `scale` that it cannot: frames `(count, side, side, 1)`."""
+    noise_rng = np.random.default_rng(seed)
+    t = np.arange(count)[:, None]
+    plane, _ = np.linalg.qr(noise_rng.normal(size=(side * side, 2)))
+    signal = 0.08 * side * (np.cos(2 * np.pi * t / 12) * plane[:, 0]
+                            + np.sin(2 * np.pi * t / 12) * plane[:, 1])
+    residual = np.empty((count, side * side))
+    residual[0] = noise_rng.standard_normal(side * side)
+    for i in range(1, count):
+        residual[i] = (coefficient * residual[i - 1]
+                       + np.sqrt(1 - coefficient ** 2) * noise_rng.standard_normal(side * side))
+    return (0.5 + signal + scale * residual).reshape(count, side, side, 1)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_residual_forecast_takes_the_ar1_part_off_the_linear_baselines_error(seed):
+    """The best forecast of an AR(1) e_{t+k} from e_t is a^k e_t, which removes a^(2k) of its
+    variance s^2 from the error of predicting no residual: the baseline's error falls by
+    about s^2 a^(2k) at every k."""
+    from dynamic_vae.baseline import LinearDynamicTexture
+    from dynamic_vae.evaluation.prediction import linear_baseline_predictor
+
+    coefficient, scale = 0.9, 0.03
+    frames = _texture_with_ar1_residual(coefficient=coefficient, scale=scale, seed=seed)
+    training, heldout = frames[:400], frames[400:]
+    baseline = LinearDynamicTexture(latent_dim=2).fit(training)
+    texture, info = baseline.fit_residual_texture(training, rank=64, seed=0)
+    assert info["rank"] == 64
+    starts = prediction_starts(len(heldout), max_step=10, count=200)
+    plain = k_step_prediction_errors(linear_baseline_predictor(baseline), heldout, starts)
+    forecast = k_step_prediction_errors(linear_baseline_predictor(baseline, texture),
+                                        heldout, starts)
+    for k in (1, 5, 10):
+        gain = (plain[str(k)]["mse"] - forecast[str(k)]["mse"]) / scale ** 2
+        assert forecast[str(k)]["mse"] < plain[str(k)]["mse"], k
+        assert gain == pytest.approx(coefficient ** (2 * k), abs=0.15), k
+    # At k = 0 the forecast is the residual itself: the frame comes back exactly.
+    pairs = context_pairs(heldout, starts)
+    np.testing.assert_allclose(
+        linear_baseline_predictor(baseline, texture)(pairs, [0])[0], heldout[starts],
+        atol=1e-6)
+
+
 def test_prediction_inputs_are_checked():
     frames = _cycling_frames(count=12)
     np.testing.assert_array_equal(context_pairs(frames, np.array([1, 4]))[1, 0], frames[3])

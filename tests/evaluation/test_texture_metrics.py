@@ -1,4 +1,4 @@
-"""Appearance and process metrics against cases with known answers."""
+"""Appearance, process and temporal metrics against cases with known answers."""
 
 import numpy as np
 import pytest
@@ -6,6 +6,9 @@ import pytest
 from dynamic_vae.evaluation.appearance import (gradient_energy, radial_power_spectrum,
                                                sharpness_ratio, spectrum_distance)
 from dynamic_vae.evaluation.martin_distance import clip_martin_distance, martin_distance
+from dynamic_vae.evaluation.temporal_statistics import (autocorrelation_distance, motion_energy,
+                                                        motion_ratio, temporal_autocorrelation,
+                                                        temporal_metrics)
 
 
 @pytest.fixture
@@ -134,3 +137,104 @@ def test_clip_martin_distance_separates_processes(rng):
     same = clip_martin_distance(oscillation(10, 0), oscillation(10, 1), latent_dim=2)
     other = clip_martin_distance(oscillation(10, 0), oscillation(4, 2), latent_dim=2)
     assert same < 0.1 < other
+
+
+# --- temporal statistics -------------------------------------------------------------------
+
+def _ar1_video(coefficient, frames, side=16, seed=0, scale=0.05):
+    """Every pixel an independent stationary AR(1) x_{t+1} = a x_t + w_t about 0.5."""
+    rng = np.random.default_rng(seed)
+    x = np.empty((frames, side, side, 1))
+    x[0] = rng.standard_normal((side, side, 1))
+    innovation = np.sqrt(1 - coefficient ** 2)
+    for t in range(1, frames):
+        x[t] = coefficient * x[t - 1] + innovation * rng.standard_normal((side, side, 1))
+    return 0.5 + scale * x
+
+
+@pytest.mark.parametrize("coefficient", [0.9, 0.5, -0.6])
+def test_autocorrelation_of_an_ar1_video_is_a_to_the_k(coefficient):
+    video = _ar1_video(coefficient, frames=4000)
+    rho = temporal_autocorrelation(video, max_lag=6)
+    np.testing.assert_allclose(rho, coefficient ** np.arange(1, 7), atol=0.02)
+
+
+def test_autocorrelation_of_white_noise_is_zero_and_of_a_cosine_is_its_cosine(rng):
+    assert np.abs(temporal_autocorrelation(rng.random((4000, 8, 8)), max_lag=5)).max() < 0.02
+    # x_t = cos(w t + phase_pixel): over whole periods, rho(k) = cos(w k).
+    period, t = 20, np.arange(2000)[:, None, None]
+    phases = rng.uniform(0, 2 * np.pi, (1, 6, 6))
+    wave = 0.5 + 0.4 * np.cos(2 * np.pi * t / period + phases)
+    np.testing.assert_allclose(temporal_autocorrelation(wave, max_lag=10),
+                               np.cos(2 * np.pi * np.arange(1, 11) / period), atol=0.01)
+
+
+def test_autocorrelation_leaves_out_constant_pixels():
+    video = _ar1_video(0.8, frames=4000, side=8)
+    video[:, :4] = 0.3  # half the pixels never change
+    np.testing.assert_allclose(temporal_autocorrelation(video, max_lag=3),
+                               0.8 ** np.arange(1, 4), atol=0.03)
+    np.testing.assert_array_equal(temporal_autocorrelation(np.full((20, 4, 4), 0.2), 3),
+                                  np.zeros(3))
+
+
+def test_autocorrelation_distance_known_answers():
+    slow, fast = _ar1_video(0.9, 4000, seed=1), _ar1_video(0.3, 4000, seed=2)
+    assert autocorrelation_distance(slow, slow) == 0.0
+    # Time reversal and a new realisation of the same process keep the memory.
+    assert autocorrelation_distance(slow, slow[::-1]) == pytest.approx(0.0, abs=1e-12)
+    assert autocorrelation_distance(slow, _ar1_video(0.9, 4000, seed=3)) < 0.02
+    lags = np.arange(1, 11)
+    assert autocorrelation_distance(slow, fast) == pytest.approx(
+        np.mean(np.abs(0.9 ** lags - 0.3 ** lags)), abs=0.02)
+
+
+def test_motion_ratio_known_answers(rng):
+    video = _ar1_video(0.7, 300, seed=4)
+    assert motion_energy(np.array([0.0, 0.5, 1.0])[:, None, None]) == 0.25
+    assert motion_ratio(video, video) == 1.0
+    # Played 2x slower (every other frame interpolated): each step halves, its square /4.
+    slower = np.empty((2 * len(video) - 1, *video.shape[1:]))
+    slower[::2], slower[1::2] = video, (video[:-1] + video[1:]) / 2
+    assert motion_ratio(video, slower) == pytest.approx(0.25, rel=1e-12)
+    # Contrast c scales every frame difference by c.
+    assert motion_ratio(video, 0.5 + 1.5 * (video - 0.5)) == pytest.approx(2.25)
+    # A stationary AR(1) moves by E(x_{t+1} - x_t)^2 = 2 var (1 - a).
+    assert motion_ratio(video, _ar1_video(0.1, 20000, seed=5)) == pytest.approx(
+        (1 - 0.1) / (1 - 0.7), rel=0.05)
+    frozen = np.repeat(video[:1], 50, axis=0)
+    assert motion_ratio(video, frozen) == 0.0
+    assert motion_ratio(frozen, frozen) == 1.0 and motion_ratio(frozen, video) == float("inf")
+
+
+def test_a_smooth_video_played_twice_as_slow_has_a_quarter_of_the_motion():
+    t = np.arange(400)[:, None, None]
+    x = np.arange(16)[None, None, :]
+
+    def bars(speed):
+        return (0.5 + 0.4 * np.sin(2 * np.pi * (x - speed * t) / 16)).repeat(8, axis=1)
+
+    assert motion_ratio(bars(0.5), bars(0.25)) == pytest.approx(0.25, rel=0.01)
+
+
+def test_temporal_metrics_clamp_the_lags_to_short_sequences(rng):
+    real, short = rng.random((40, 4, 4)), rng.random((6, 4, 4))
+    result = temporal_metrics(real, short)
+    assert result["lags"] == 5 and len(result["autocorrelation"]) == 5
+    assert len(result["real_autocorrelation"]) == 5
+    assert result["autocorrelation_distance"] == pytest.approx(
+        autocorrelation_distance(real, short, max_lag=5))
+    assert result["motion_ratio"] == pytest.approx(motion_ratio(real, short))
+
+
+def test_temporal_metrics_name_bad_input(rng):
+    with pytest.raises(ValueError, match="lags up to 10 need more than 10 frames, got 10"):
+        temporal_autocorrelation(rng.random((10, 4, 4)))
+    with pytest.raises(ValueError, match="max_lag: expected an integer >= 1, got 0"):
+        temporal_autocorrelation(rng.random((10, 4, 4)), max_lag=0)
+    with pytest.raises(ValueError, match="at least 2 frames, got 1"):
+        motion_energy(rng.random((1, 4, 4)))
+    with pytest.raises(ValueError, match="synthesised: expected frames of shape"):
+        motion_ratio(rng.random((5, 4, 4)), rng.random((5, 4, 3)))
+    with pytest.raises(ValueError, match="synthesised: expected frames of shape"):
+        autocorrelation_distance(rng.random((20, 4, 4)), rng.random((20, 3, 4)))

@@ -47,8 +47,14 @@ def test_experiment_textures_tiny(tmp_path, shared_data, capsys):
     assert row["clip"] == "traffic_a (gray 16x16)" and row["frames"] == 24
     # The last 12 frames (a fifth, raised to what a 10-step prediction needs) are held out.
     assert row["test_frames"] == 12
-    for key in ("k1_dvae", "k5_dvae", "k10_dvae", "k1_lds", "k5_lds", "k10_lds"):
+    pinned = [f"k{k}_{name}" for k in (1, 5, 10)
+              for name in ("dvae", "lds", "lds_residual", "persistence", "dvae_decoder")]
+    for key in pinned:
         assert 0 <= row[key] <= 1, key
+    temporal = [f"{name}_{suffix}" for name in ("motion_ratio", "autocorrelation_distance")
+                for suffix in ("dvae", "lds")]
+    assert set(pinned + temporal) <= set(row)
+    assert {key for key, _, _ in TexturesExperiment.columns} <= set(row)
     for suffix in ("dvae", "lds"):
         assert row[f"std_ratio_{suffix}"] > 0
         assert row[f"alive_{suffix}"] == ("yes" if abs(row[f"std_ratio_{suffix}"] - 1) <= 0.2
@@ -61,9 +67,30 @@ def test_experiment_textures_tiny(tmp_path, shared_data, capsys):
     # and differ from those with the texture's forecast.
     assert row["k1_dvae_decoder"] == metrics["prediction"]["dynamic_vae_decoder"]["1"]["mse"]
     assert row["k1_dvae_decoder"] != row["k1_dvae"]
+    # Repeating the last context frame, on the very windows and targets the models are
+    # scored on.
+    for k in ("1", "5", "10"):
+        assert row[f"k{k}_persistence"] == metrics["prediction"]["dynamic_vae"][k][
+            "persistence_mse"] == metrics["prediction"]["linear_baseline"][k]["persistence_mse"]
+        # The baseline with the same residual forecast, from a texture of the same rank.
+        assert row[f"k{k}_lds_residual"] == metrics["prediction"]["linear_baseline_residual"][
+            k]["mse"]
+    assert metrics["baseline_residual_texture"]["rank"] >= 1
+    # Temporal statistics of the seed-0 synthesis (all 40 frames of this horizon).
+    for key, suffix in (("dynamic_vae", "dvae"), ("linear_baseline", "lds")):
+        statistics = metrics["temporal"][key]
+        assert statistics["frames"] == 40 and statistics["lags"] == 10
+        assert row[f"motion_ratio_{suffix}"] == statistics["motion_ratio"] > 0
+        assert row[f"autocorrelation_distance_{suffix}"] == statistics[
+            "autocorrelation_distance"]
+        assert 0 <= statistics["autocorrelation_distance"] <= 2
     report = (run / "evaluation" / "report.md").read_text()
     assert (f"| Dynamic VAE, decoder alone (no texture forecast) | "
             f"{row['k1_dvae_decoder']:.4f}") in report
+    assert (f"| linear baseline + residual texture forecast | {row['k1_lds_residual']:.4f}"
+            in report)
+    assert "## Temporal statistics" in report
+    assert f"| Dynamic VAE | {row['motion_ratio_dvae']:.3f} |" in report
     assert metrics["frame_shape"] == [16, 16, 1] and metrics["training_frames"] == 12
     assert metrics["prediction"]["heldout"] == "given"
     loaded = load_run(run)
