@@ -41,6 +41,8 @@ CASES = {
     # 16 windows are 64 pairs, as in every other case, and a step decodes the same 64
     # rollout frames.
     "video 48x48 gray": ("video", (48, 48, 1), {"window": 5}),
+    # The preset's second stage: everything trainable.
+    "video 48x48 gray fine-tuning": ("video", (48, 48, 1), {"window": 5, "stage": "finetune"}),
     "video 64x64 RGB": ("video", (64, 64, 3), {"window": 5}),
     "video 128x128 RGB": ("video", (128, 128, 3), {"window": 5}),
     "video 64x64 RGB bfloat16": ("video", (64, 64, 3), {"mixed_precision": "bfloat16",
