@@ -13,8 +13,9 @@ cycle are left out. Per digit c of the cycle:
 the Frechet distance between Gaussians fitted to two sets of features (Heusel et al., 2017:
 the FID, with this classifier instead of Inception). The real frames of each class are
 split at random into two disjoint halves A and B: `frechet_distance` compares as many
-synthesised frames as A holds with B, and `frechet_distance_real` compares A with B (the
-floor two sets of real digits of that size reach). Each is averaged over the classes.
+synthesised frames as A holds (all of them, if fewer: the class's `compared_frames`) with B,
+and `frechet_distance_real` compares A with B (the floor two sets of real digits of that
+size reach). Each is averaged over the classes.
 
 Video runs of a known period P (`cycle_distance`): the RMS pixel difference between frames
 one period apart, `rms(y_{t+P} - y_t)`, of synthesised sequences over that of the real clip.

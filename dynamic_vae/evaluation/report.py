@@ -27,7 +27,8 @@ def _variety_lines(metrics: dict[str, Any]) -> list[str]:
         diversity = metrics["diversity"]
         lines += ["## Variety", "",
                   "In the digit classifier's penultimate-layer features, per digit of the "
-                  f"cycle (a frame's digit: {diversity['classes']}), against {diversity['real']}. "
+                  f"cycle (a frame's digit: {diversity['classes']}), against "
+                  f"{diversity['real']}. "
                   "Diversity ratio: spread (sqrt of the trace of the covariance) of the "
                   "synthesised frames over the real frames' (1: as varied as real digits; 0: "
                   "one template per digit). Frechet distance: between Gaussians fitted to "
@@ -43,7 +44,8 @@ def _variety_lines(metrics: dict[str, Any]) -> list[str]:
                          _number(d["frechet_distance_real"], ".2f"),
                          ", ".join(str(c) for c in d["classes_missing"]) or "-"])
         lines += _table(["sequence", "diversity ratio", "Frechet distance",
-                         "Frechet distance, real vs real", "digits never synthesised"], rows)
+                         "Frechet distance, real vs real", "digits not scored (< 2 frames)"],
+                        rows)
     if "cycle_distance" in metrics:
         cycle = metrics["cycle_distance"]
         period = next(iter(cycle.values()))["period"]

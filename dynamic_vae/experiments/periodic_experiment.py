@@ -214,6 +214,7 @@ class PeriodicExperiment(ExperimentFamily):
         ("k1_lds", "k=1 MSE LDS", ".4f"),
         ("std_ratio_dvae", "std ratio DVAE", ".2f"),
         ("std_ratio_lds", "std ratio LDS", ".2f"),
+        ("cycle_distance_dvae", "cycle distance DVAE", ".2f"),
         ("spectral_radius", "spectral radius", ".3f"),
     )
 
@@ -377,6 +378,11 @@ class PeriodicExperiment(ExperimentFamily):
             "k1_lds": prediction.get("linear_baseline", {}).get("1", {}).get("mse"),
             "std_ratio_dvae": stability["dynamic_vae"]["std_ratio"],
             "std_ratio_lds": stability.get("linear_baseline", {}).get("std_ratio"),
+            # Synthesised frames one period apart against the clip's (0: a replayed loop).
+            "cycle_distance_dvae": metrics.get("cycle_distance", {}).get(
+                "dynamic_vae", {}).get("cycle_distance_ratio"),
+            "cycle_distance_lds": metrics.get("cycle_distance", {}).get(
+                "linear_baseline", {}).get("cycle_distance_ratio"),
             "spectral_radius": summary["spectrum"]["spectral_radius"],
             "stationarity_residual": summary["spectrum"]["stationarity_residual"],
         }

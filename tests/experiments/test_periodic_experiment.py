@@ -185,6 +185,11 @@ def test_experiment_periodic_tiny(blob_video, tmp_path, capsys):
                 "pose_advance_lds_min", "pose_advance_fourier", "pose_advance_fourier_min"):
         assert 0 <= row[key] <= 1, key
     assert row["pose_advance_dvae_min"] <= row["pose_advance_dvae"]
+    # The evaluation's cycle-to-cycle distance of the synthesis, over the clip's.
+    metrics = json.loads((output / "blob-gray16" / "evaluation" / "metrics.json").read_text())
+    cycle = metrics["cycle_distance"]
+    assert row["cycle_distance_dvae"] == cycle["dynamic_vae"]["cycle_distance_ratio"]
+    assert row["cycle_distance_lds"] == cycle["linear_baseline"]["cycle_distance_ratio"]
     # The blob is its own Fourier series over the estimated period: the loop never misses.
     assert row["pose_advance_fourier_per_seed"] == [1.0, 1.0]
     for suffix in ("dvae", "lds"):
