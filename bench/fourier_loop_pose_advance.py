@@ -16,12 +16,15 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-import numpy as np
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from dynamic_vae.experiments import FAMILIES
-from dynamic_vae.experiments.periodic_experiment import fourier_loop_accuracies
+import numpy as np  # noqa: E402
+
+from dynamic_vae.experiments import FAMILIES  # noqa: E402
+from dynamic_vae.experiments.periodic_experiment import fourier_loop_accuracies  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = family_parser.parse_args(rest)
     args.preset, args.epochs = family.default_preset, None
     seeds = list(range(known.seeds))
-    print(f"| condition | period | pose-advance Fourier loop | worst seed |")
+    print("| condition | period | pose-advance Fourier loop | worst seed |")
     print("|---|---|---|---|")
     for condition in family.conditions(args):
         fitted = condition.evaluate_options.get("frames", condition.frames)[:-1]
