@@ -151,6 +151,14 @@ def summary_text(metrics: dict[str, Any]) -> str:
         parts.append(f"std ratio {stability['std_ratio']:.2f} (drift "
                      f"{stability['drift_ratio']:.2f}, alive: {alive})")
         parts.append(f"novelty ratio {metrics['novelty'][key]['ratio']:.2f}")
+        diversity = metrics.get("diversity", {}).get(key)
+        if diversity is not None and diversity["diversity_ratio"] is not None:
+            parts.append(f"diversity ratio {diversity['diversity_ratio']:.2f}, Frechet "
+                         f"distance {diversity['frechet_distance']:.2f} (real vs real "
+                         f"{diversity['frechet_distance_real']:.2f})")
+        cycle = metrics.get("cycle_distance", {}).get(key)
+        if cycle is not None and cycle["cycle_distance_ratio"] is not None:
+            parts.append(f"cycle distance ratio {cycle['cycle_distance_ratio']:.2f}")
         parts.append(f"spectral radius {metrics['spectrum'][key]['spectral_radius']:.3f}")
         lines.append(f"{label}: " + "; ".join(parts))
     return "\n".join(lines)

@@ -85,6 +85,44 @@ def classify_digits(classifier: keras.Model, frames: np.ndarray
     return probabilities.argmax(axis=-1), probabilities.max(axis=-1)
 
 
+def digit_features(classifier: keras.Model, frames: np.ndarray, batch_size: int = 512
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The classifier's penultimate-layer features and its probabilities of frames
+    `(N, 32, 32[, 1])`.
+
+    Args:
+        classifier: a classifier of `build_digit_classifier`'s architecture (the last layer
+            the 10-way softmax).
+        frames: uint8 or float in [0, 1].
+        batch_size: frames per forward pass.
+
+    Returns:
+        `(features (N, 128) float64, probabilities (N, 10) float32)`: the last hidden layer's
+        activations (what the Frechet distance of `dynamic_vae.evaluation.diversity`
+        compares) and the softmax read from them (as `classifier.predict` gives).
+
+    Example:
+    >>> features, probabilities = digit_features(load_digit_classifier()[0], frames)
+    ... # doctest: +SKIP
+    >>> digits = probabilities.argmax(axis=-1)            # doctest: +SKIP
+    """
+    frames = np.asarray(frames)
+    scaled = frames.astype(np.float32) / (255.0 if frames.dtype == np.uint8 else 1.0)
+    if scaled.ndim == 3:
+        scaled = scaled[..., np.newaxis]
+    hidden, output = classifier.layers[:-1], classifier.layers[-1]
+    features, probabilities = [], []
+    for start in range(0, len(scaled), batch_size):
+        x = scaled[start:start + batch_size]
+        for layer in hidden:  # dropout is off outside training
+            x = layer(x, training=False)
+        features.append(np.asarray(x, dtype=np.float64))
+        probabilities.append(np.asarray(output(x), dtype=np.float32))
+    if not features:
+        raise ValueError("frames: expected at least one frame, got none")
+    return np.concatenate(features), np.concatenate(probabilities)
+
+
 def transition_accuracy(digits: np.ndarray, cycle: str) -> float:
     """Fraction of t with digits[t + 1] the successor of digits[t] in the cycle."""
     from dynamic_vae.data.counting_mnist import successor_map

@@ -42,6 +42,52 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
             *["| " + " | ".join(row) + " |" for row in rows], ""]
 
 
+def _number(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _variety_lines(metrics: dict[str, Any]) -> list[str]:
+    """The Variety section: `diversity` (counting runs) and `cycle_distance` (periodic video
+    runs), when the metrics have them."""
+    lines = []
+    if "diversity" in metrics:
+        diversity = metrics["diversity"]
+        lines += ["## Variety", "",
+                  "In the digit classifier's penultimate-layer features, per digit of the "
+                  f"cycle (a frame's digit: {diversity['classes']}), against "
+                  f"{diversity['real']}. "
+                  "Diversity ratio: spread (sqrt of the trace of the covariance) of the "
+                  "synthesised frames over the real frames' (1: as varied as real digits; 0: "
+                  "one template per digit). Frechet distance: between Gaussians fitted to "
+                  "synthesised and real features (the FID formula with this classifier), and "
+                  "the real-vs-real floor between two disjoint halves of the real frames, at "
+                  "the same number of frames. Means over the digits scored.", ""]
+        rows = []
+        for name, d in diversity.items():
+            if not isinstance(d, dict):
+                continue
+            rows.append([LABELS[name], _number(d["diversity_ratio"], ".3f"),
+                         _number(d["frechet_distance"], ".2f"),
+                         _number(d["frechet_distance_real"], ".2f"),
+                         ", ".join(str(c) for c in d["classes_missing"]) or "-"])
+        lines += _table(["sequence", "diversity ratio", "Frechet distance",
+                         "Frechet distance, real vs real", "digits not scored (< 2 frames)"],
+                        rows)
+    if "cycle_distance" in metrics:
+        cycle = metrics["cycle_distance"]
+        period = next(iter(cycle.values()))["period"]
+        lines += ["## Variety from cycle to cycle", "",
+                  f"RMS pixel difference between frames one period ({period} frames) apart, "
+                  "in synthesised sequences and in the real clip; the ratio is theirs (0: "
+                  "every cycle the same, a replayed loop; about 1: cycles differ as the real "
+                  "clip's do; '-': the real clip repeats exactly).", ""]
+        rows = [[LABELS[name], f"{c['cycle_rms']:.4f}", f"{c['cycle_rms_real']:.4f}",
+                 _number(c["cycle_distance_ratio"], ".3f")] for name, c in cycle.items()]
+        lines += _table(["model", "cycle-to-cycle RMS", "real clip's", "cycle distance ratio"],
+                        rows)
+    return lines
+
+
 def format_report(metrics: dict[str, Any]) -> str:
     """report.md for the metrics `evaluate_run` returns."""
     models = list(metrics["stability"])
@@ -72,6 +118,8 @@ def format_report(metrics: dict[str, Any]) -> str:
                          f"{d['in_cycle_fraction']:.3f}"])
         lines += _table(["sequence", "transition accuracy", "legible", "mean confidence",
                          "digits in the cycle"], rows)
+
+    lines += _variety_lines(metrics)
 
     prediction = metrics["prediction"]
     steps = list(prediction[models[0]])

@@ -27,6 +27,7 @@ from dynamic_vae.evaluation.cycle_spectrum import cycle_eigenvalue_match
 from dynamic_vae.evaluation.martin_distance import clip_martin_distance
 from dynamic_vae.spectrum import cycle_ceiling
 from dynamic_vae.evaluation.digit_order import digit_order_metrics
+from dynamic_vae.evaluation.diversity import cycle_distance, diversity_metrics
 from dynamic_vae.evaluation.figures import plot_spectra, plot_stability, plot_strips
 from dynamic_vae.evaluation.novelty import novelty_metrics
 from dynamic_vae.evaluation.prediction import (DEFAULT_STEPS, context_pairs,
@@ -44,6 +45,9 @@ TEST_PAIR_START = "dynamic_vae_test_pair"
 # The temporal statistics read the first this many frames of the seed-0 synthesis: one
 # length for every horizon, long enough for lags of 10 to average over many products.
 TEMPORAL_FRAMES = 500
+# Fresh real digits per digit of the cycle that synthesised digits' variety is measured
+# against: split in two halves of 200, each class's Frechet distances compare 200 frames.
+DIVERSITY_REAL_FRAMES_PER_DIGIT = 400
 
 
 def unit_frames(frames: np.ndarray, name: str = "frames") -> np.ndarray:
@@ -187,17 +191,41 @@ def _dynamic_vae_sequences(model, seeds: Sequence[int], horizon: int,
     return to_unit_range(np.stack(sequences), model.pixel_range)
 
 
-def _counting_metrics(cycle: str, classifier, classifier_accuracy, sequences, heldout):
-    from dynamic_vae.evaluation.digit_classifier import classify_digits, load_digit_classifier
+def _counting_metrics(run: Run, classifier, classifier_accuracy, sequences, heldout):
+    """`(digits, diversity)` sections of a counting run's metrics."""
+    from dynamic_vae.data.counting_mnist import counting_mnist, parse_cycle
+    from dynamic_vae.evaluation.digit_classifier import digit_features, load_digit_classifier
 
+    cycle = run.config.training.cycle
     if classifier is None:
         classifier, classifier_accuracy = load_digit_classifier()
     result = {"cycle": cycle, "classifier_heldout_accuracy": classifier_accuracy}
+    # Each sequence set's features and digits, read once for both sections.
+    read = {}
     for label, frames in {**sequences, "ground_truth": heldout[np.newaxis]}.items():
-        digits, confidence = classify_digits(classifier, frames.reshape(-1, *frames.shape[2:]))
+        features, probabilities = digit_features(classifier,
+                                                 frames.reshape(-1, *frames.shape[2:]))
+        digits = probabilities.argmax(axis=-1)
         result[label] = digit_order_metrics(digits.reshape(frames.shape[:2]),
-                                            confidence.reshape(frames.shape[:2]), cycle)
-    return result
+                                            probabilities.max(axis=-1).reshape(frames.shape[:2]),
+                                            cycle)
+        read[label] = (features, digits)
+    # Fresh real digits (another seed than the training and held-out sequences'), read by
+    # the same classifier, so real and synthesised frames are classed alike.
+    seed = run.config.training.seed + 2
+    cycle_digits = parse_cycle(cycle)
+    real, _ = counting_mnist(cycle, DIVERSITY_REAL_FRAMES_PER_DIGIT * len(cycle_digits),
+                             seed=seed)
+    real_features, real_probabilities = digit_features(classifier, real)
+    real_classes = real_probabilities.argmax(axis=-1)
+    diversity = {"real": (f"a fresh counting sequence (cycle {cycle}, seed {seed}, "
+                          f"{len(real)} frames)"),
+                 "classes": "the digit the classifier reads; digits outside the cycle are "
+                            "left out"}
+    for label in sequences:
+        diversity[label] = diversity_metrics(*read[label], real_features, real_classes,
+                                             cycle_digits, seed=0)
+    return result, diversity
 
 
 def check_evaluation_options(seeds: int, horizon: int) -> None:
@@ -351,8 +379,15 @@ def evaluate_run(
             # The paper's start (eq. 35), which `dynamic-vae generate` uses by default.
             counted[TEST_PAIR_START] = _dynamic_vae_sequences(model, seed_list, horizon,
                                                               initial_pair=test_pair)
-        metrics["digits"] = _counting_metrics(cycle, classifier, classifier_accuracy,
-                                              counted, heldout)
+        metrics["digits"], metrics["diversity"] = _counting_metrics(
+            run, classifier, classifier_accuracy, counted, heldout)
+    else:
+        period = run.config.model.period
+        # The real clip's own cycles are the yardstick; a clip shorter than two periods, or
+        # a horizon of one, has no frames one period apart.
+        if period and period >= 2 and len(training) > period and horizon > period:
+            metrics["cycle_distance"] = {name: cycle_distance(seq, training, period)
+                                         for name, seq in sequences.items()}
 
     target = run_dir / EVALUATION_DIR
     with atomic_directory(target) as out:

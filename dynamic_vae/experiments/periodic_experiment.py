@@ -118,6 +118,36 @@ def clip_name(path: Path) -> str:
     return path.stem if path.is_file() else path.name
 
 
+def fourier_loop_accuracies(frames: np.ndarray, period: int, true_views: np.ndarray,
+                            step: int, seeds: list[int], horizon: int) -> list[float]:
+    """Pose-advance accuracy of the Fourier loop (`dynamic_vae.baseline.FourierLoop`: the
+    fundamental and the 4 strongest other harmonics of `frames` over `period`) for each seed,
+    scored as the Dynamic VAE's syntheses are.
+
+    Args:
+        frames: the frames the loop is fitted to, frame t at phase 2 pi t / period (those the
+            linear baseline is fitted to).
+        period: the period the Dynamic VAE was given, in frames.
+        true_views: the views each synthesised frame's pose is read against.
+        step: the advance per frame, in views of `true_views`.
+        seeds: one synthesis per seed (the seed draws the start phase).
+        horizon: frames per synthesis.
+
+    Returns:
+        The accuracy of each seed, in `seeds` order.
+
+    Example:
+    >>> fourier_loop_accuracies(clip[:-1], 24, clip[:24], 1, [0, 1], 1000)  # doctest: +SKIP
+    [1.0, 1.0]
+    """
+    from dynamic_vae.baseline import FourierLoop
+    from dynamic_vae.evaluation.pose_advance import pose_advance_accuracy
+
+    loop = FourierLoop(period=period).fit(frames)
+    return [pose_advance_accuracy(loop.synthesize(horizon, seed=seed)[0], true_views, step)
+            for seed in seeds]
+
+
 def budget_windows_per_epoch(base: RunConfig, pairs_per_epoch: int | None) -> int | None:
     """The `windows_per_epoch` that makes an epoch of `base` about `pairs_per_epoch` pairs long.
 
@@ -151,7 +181,9 @@ class PeriodicExperiment(ExperimentFamily):
     (`dynamic_vae.evaluation.periodicity.estimate_period`) unless `--period` gives it. The
     model gets the period (`ModelConfig.period`: after training, A's planes near the
     period's harmonics turn exactly) and 64 encoded frames as synthesis starts
-    (`ModelConfig.start_states`, what the served `generate` starts from as well).
+    (`ModelConfig.start_states`, what the served `generate` starts from as well). Beside the
+    linear baseline, the Fourier loop (`dynamic_vae.baseline.FourierLoop`: the clip's
+    truncated Fourier series over the same period, no training) is scored the same way.
 
     Example:
     >>> dynamic-vae experiment periodic --clips tiger,horse --output runs/periodic
@@ -162,7 +194,7 @@ class PeriodicExperiment(ExperimentFamily):
 
     name = "periodic"
     help = ("one model per clip of a cyclic process (e.g. running animals): pose-advance "
-            "accuracy round the clip's period, DVAE vs linear baseline")
+            "accuracy round the clip's period, DVAE vs linear baseline and Fourier loop")
     # Made for any real clip without flags (see textures): linear start, stationary
     # transition, calibrated decoder, a budget of windows per epoch.
     default_preset = "video"
@@ -176,11 +208,13 @@ class PeriodicExperiment(ExperimentFamily):
         ("pose_advance_dvae_min", "DVAE worst seed", ".3f"),
         ("pose_advance_dvae_mean_frames", "DVAE mean frames", ".3f"),
         ("pose_advance_lds", "pose-advance LDS", ".3f"),
+        ("pose_advance_fourier", "pose-advance Fourier loop", ".3f"),
         ("pose_advance_ground_truth", "pose-advance real clip", ".3f"),
         ("k1_dvae", "k=1 MSE DVAE", ".4f"),
         ("k1_lds", "k=1 MSE LDS", ".4f"),
         ("std_ratio_dvae", "std ratio DVAE", ".2f"),
         ("std_ratio_lds", "std ratio LDS", ".2f"),
+        ("cycle_distance_dvae", "cycle distance DVAE", ".2f"),
         ("spectral_radius", "spectral radius", ".3f"),
     )
 
@@ -299,6 +333,11 @@ class PeriodicExperiment(ExperimentFamily):
                 accuracies["linear_baseline"].append(
                     pose_advance_accuracy(baseline.synthesize(horizon, seed=seed)[0], views,
                                           step=1))
+        # Fitted to the frames the linear baseline is fitted to: the clip without its last
+        # frame (the held-out pair's second).
+        fitted = condition.evaluate_options.get("frames", condition.frames)[:-1]
+        accuracies["fourier_loop"] = fourier_loop_accuracies(
+            fitted, condition.labels["period"], views, 1, seeds, horizon)
         return {"pose_advance": {
             "period": condition.labels["period"], "step_frames": 1, "tolerance_frames": 1,
             "seeds": seeds, "horizon": horizon,
@@ -313,6 +352,7 @@ class PeriodicExperiment(ExperimentFamily):
         labels = condition.labels
         pose = metrics["family"]["pose_advance"]
         lds = pose.get("linear_baseline", {})
+        fourier = pose.get("fourier_loop", {})
         prediction = metrics["prediction"]
         stability = metrics["stability"]
         return {
@@ -327,6 +367,9 @@ class PeriodicExperiment(ExperimentFamily):
             "pose_advance_dvae_min": pose["dynamic_vae"]["min"],
             "pose_advance_lds": lds.get("mean"),
             "pose_advance_lds_min": lds.get("min"),
+            "pose_advance_fourier": fourier.get("mean"),
+            "pose_advance_fourier_min": fourier.get("min"),
+            "pose_advance_fourier_per_seed": fourier.get("per_seed"),
             "pose_advance_dvae_mean_frames": pose.get("dynamic_vae_mean_frames", {}).get("mean"),
             "pose_advance_dvae_per_seed": pose["dynamic_vae"]["per_seed"],
             "pose_advance_lds_per_seed": lds.get("per_seed"),
@@ -335,6 +378,11 @@ class PeriodicExperiment(ExperimentFamily):
             "k1_lds": prediction.get("linear_baseline", {}).get("1", {}).get("mse"),
             "std_ratio_dvae": stability["dynamic_vae"]["std_ratio"],
             "std_ratio_lds": stability.get("linear_baseline", {}).get("std_ratio"),
+            # Synthesised frames one period apart against the clip's (0: a replayed loop).
+            "cycle_distance_dvae": metrics.get("cycle_distance", {}).get(
+                "dynamic_vae", {}).get("cycle_distance_ratio"),
+            "cycle_distance_lds": metrics.get("cycle_distance", {}).get(
+                "linear_baseline", {}).get("cycle_distance_ratio"),
             "spectral_radius": summary["spectrum"]["spectral_radius"],
             "stationarity_residual": summary["spectrum"]["stationarity_residual"],
         }

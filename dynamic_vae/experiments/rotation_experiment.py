@@ -94,7 +94,8 @@ class RotationExperiment(ExperimentFamily):
     synthesis starts (`ModelConfig.start_states`, what the served `generate` starts from as
     well). The table shows the pose-advance accuracy of synthesised sequences (nearest true
     view of each frame; a step counts when it advances by `step` +- 1 of the object's 72
-    views).
+    views), of the Dynamic VAE, the linear baseline and the Fourier loop
+    (`dynamic_vae.baseline.FourierLoop`: the turn's truncated Fourier series, no training).
 
     Example:
     >>> dynamic-vae experiment rotation --objects 1,2,3 --steps 1,4 --output runs/rotation
@@ -103,7 +104,7 @@ class RotationExperiment(ExperimentFamily):
 
     name = "rotation"
     help = ("one model per COIL-20 object and turning step: pose-advance accuracy, "
-            "DVAE vs linear baseline")
+            "DVAE vs linear baseline and Fourier loop")
     # Made for any real clip (see textures); a turn is a clip whose period is known.
     default_preset = "video"
     columns = (
@@ -113,6 +114,7 @@ class RotationExperiment(ExperimentFamily):
         ("pose_advance_dvae", "pose-advance DVAE", ".3f"),
         ("pose_advance_dvae_min", "DVAE worst seed", ".3f"),
         ("pose_advance_lds", "pose-advance LDS", ".3f"),
+        ("pose_advance_fourier", "pose-advance Fourier loop", ".3f"),
         ("k1_dvae", "k=1 MSE DVAE", ".4f"),
         ("k1_lds", "k=1 MSE LDS", ".4f"),
         ("std_ratio_dvae", "std ratio DVAE", ".2f"),
@@ -207,6 +209,7 @@ class RotationExperiment(ExperimentFamily):
     def extra_metrics(self, condition: Condition, run_dir: Path) -> dict[str, Any]:
         from dynamic_vae.baseline import LinearDynamicTexture
         from dynamic_vae.evaluation.pose_advance import pose_advance_accuracy
+        from dynamic_vae.experiments.periodic_experiment import fourier_loop_accuracies
         from dynamic_vae.pixels import to_unit_range
         from dynamic_vae.synthesis import synthesize
         from dynamic_vae.runs import (BASELINE_FILE, EVALUATION_DIR, EVALUATION_METRICS_FILE,
@@ -229,6 +232,11 @@ class RotationExperiment(ExperimentFamily):
                 accuracies["linear_baseline"].append(
                     pose_advance_accuracy(baseline.synthesize(horizon, seed=seed)[0],
                                           true_views, step))
+        # Fitted to one turn, as the linear baseline (the closed turn without its repeated
+        # first view), with the turn as its period, as the Dynamic VAE's.
+        fitted = condition.evaluate_options.get("frames", condition.frames)[:-1]
+        accuracies["fourier_loop"] = fourier_loop_accuracies(
+            fitted, condition.labels["views"], true_views, step, seeds, horizon)
         truth = np.concatenate([true_views[::step]] * 2)
         return {"pose_advance": {
             "step_views": step, "tolerance_views": 1, "seeds": seeds, "horizon": horizon,
@@ -241,6 +249,7 @@ class RotationExperiment(ExperimentFamily):
             metrics: dict[str, Any]) -> dict[str, Any]:
         pose = metrics["family"]["pose_advance"]
         lds = pose.get("linear_baseline", {})
+        fourier = pose.get("fourier_loop", {})
         prediction = metrics["prediction"]
         return {
             "object": condition.labels["object"],
@@ -249,8 +258,11 @@ class RotationExperiment(ExperimentFamily):
             "pose_advance_dvae": pose["dynamic_vae"]["mean"],
             "pose_advance_dvae_min": pose["dynamic_vae"]["min"],
             "pose_advance_lds": lds.get("mean"),
+            "pose_advance_fourier": fourier.get("mean"),
+            "pose_advance_fourier_min": fourier.get("min"),
             "pose_advance_dvae_per_seed": pose["dynamic_vae"]["per_seed"],
             "pose_advance_lds_per_seed": lds.get("per_seed"),
+            "pose_advance_fourier_per_seed": fourier.get("per_seed"),
             "pose_advance_ground_truth": pose["ground_truth"],
             "k1_dvae": prediction["dynamic_vae"]["1"]["mse"],
             "k1_lds": prediction.get("linear_baseline", {}).get("1", {}).get("mse"),

@@ -74,10 +74,13 @@ def video_run(tmp_path_factory):
     t = np.arange(120)[:, None, None]
     x = np.arange(16)[None, None, :]
     frames = (0.5 + 0.4 * np.sin(2 * np.pi * (x - t) / 8)).repeat(16, axis=1)[..., None]
+    # Cycles that differ a little, as a real clip's do.
+    frames = np.clip(frames + np.random.default_rng(0).normal(0, 0.02, frames.shape), 0, 1)
     path = root / "bars.npy"
     np.save(path, frames.astype(np.float32))
     run_dir = root / "run"
-    config = get_preset("counting-mnist").override(frame_shape=(16, 16, 1), **TINY)
+    # The bars repeat every 8 frames: a periodic video run.
+    config = get_preset("counting-mnist").override(frame_shape=(16, 16, 1), period=8, **TINY)
     train(config, run_dir, frames=frames.astype(np.float32), frames_source=str(path),
           verbose=0)
     return run_dir
@@ -99,6 +102,18 @@ def test_counting_run_report(counting_run, judge):
             1 if name == "ground_truth" else 2)
         assert 0 <= digits[name]["transition_accuracy"] <= 1
     assert "x_0 from the held-out test pair" in (out / "report.md").read_text()
+    # Variety in the classifier's features: the pinned keys, for every synthesised sequence.
+    diversity = metrics["diversity"]
+    assert "fresh counting sequence (cycle 123" in diversity["real"]
+    for name in ("dynamic_vae", "dynamic_vae_test_pair", "linear_baseline"):
+        entry = diversity[name]
+        assert {"diversity_ratio", "frechet_distance", "frechet_distance_real"} <= set(entry)
+        assert sorted(entry["classes_scored"] + entry["classes_missing"]) == [1, 2, 3]
+        for key in ("diversity_ratio", "frechet_distance", "frechet_distance_real"):
+            assert (entry[key] is None) == (not entry["classes_scored"])
+            assert entry[key] is None or entry[key] >= 0
+    assert "## Variety" in (out / "report.md").read_text()
+    assert "cycle_distance" not in metrics
     assert set(metrics["prediction"]["dynamic_vae"]) == {"1", "5", "10"}
     assert metrics["prediction"]["windows"] == 30
     assert [h["k"] for h in metrics["cycle_spectrum"]["dynamic_vae"]["harmonics"]] == [1]
@@ -151,6 +166,17 @@ def test_video_run_from_the_cli(video_run, capsys):
             f"{statistics['autocorrelation_distance']:.3f} |") in report
     assert f"k=1: {metrics['prediction']['dynamic_vae']['1']['mse']:.4f}" in printed
     assert not (video_run / "evaluation" / "baseline.npz").exists()
+    # A periodic video run: its synthesised cycles against the clip's own, whose frames one
+    # period apart differ by the noise alone (std 0.02, so RMS 0.02 sqrt(2)).
+    cycle = metrics["cycle_distance"]["dynamic_vae"]
+    assert cycle["period"] == 8 and len(cycle["cycle_rms_per_sequence"]) == 2
+    assert cycle["cycle_rms_real"] == pytest.approx(0.02 * np.sqrt(2), rel=0.1)
+    assert cycle["cycle_distance_ratio"] == pytest.approx(cycle["cycle_rms"]
+                                                          / cycle["cycle_rms_real"])
+    assert f"cycle distance ratio {cycle['cycle_distance_ratio']:.2f}" in printed
+    assert "diversity" not in metrics
+    report = (video_run / "evaluation" / "report.md").read_text()
+    assert f"| Dynamic VAE | {cycle['cycle_rms']:.4f} |" in report
 
 
 def test_evaluate_errors_name_the_problem(tmp_path, video_run, capsys):

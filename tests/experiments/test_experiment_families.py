@@ -158,8 +158,10 @@ def test_experiment_rotation_tiny(tmp_path, coil_subset, capsys):
     assert [(r["object"], r["step_degrees"], r["views"]) for r in rows] == \
         [(int(ids[1]), 10, 12)]
     for row in rows:
-        for key in ("pose_advance_dvae", "pose_advance_dvae_min", "pose_advance_lds"):
+        for key in ("pose_advance_dvae", "pose_advance_dvae_min", "pose_advance_lds",
+                    "pose_advance_fourier", "pose_advance_fourier_min"):
             assert 0 <= row[key] <= 1, key
+        assert len(row["pose_advance_fourier_per_seed"]) == 2
         assert row["pose_advance_dvae_min"] <= row["pose_advance_dvae"]
         run = output / f"object{row['object']:02d}-step2"
         metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
@@ -184,6 +186,7 @@ def test_experiment_rotation_tiny(tmp_path, coil_subset, capsys):
             np.mean(row["pose_advance_dvae_per_seed"]))
     table = (output / "results.md").read_text()
     assert "| object | step (deg) | views per turn | pose-advance DVAE |" in table
+    assert "| pose-advance LDS | pose-advance Fourier loop | k=1 MSE DVAE |" in table
 
 
 def test_experiment_rotation_bad_input(tmp_path, coil_subset, capsys):

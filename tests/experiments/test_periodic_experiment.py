@@ -10,6 +10,7 @@ import pytest
 from dynamic_vae.cli import main
 from dynamic_vae.experiments import FAMILIES
 from dynamic_vae.experiments.periodic_experiment import (PeriodicExperiment, clip_paths,
+                                                         fourier_loop_accuracies,
                                                          parse_periods, resolve_clip)
 from dynamic_vae.outputs import write_frames
 from dynamic_vae.runs import load_run
@@ -156,6 +157,18 @@ def test_bad_input_names_the_flag(blob_video, tmp_path, capsys, rng):
     assert not output.exists()
 
 
+def test_the_fourier_loop_is_scored_like_the_models():
+    """A blob going round every 6 frames is its own Fourier series: the loop advances one
+    phase per frame at every step, for every seed; given a wrong period it does not."""
+    clip = moving_blob(36, 6)
+    assert fourier_loop_accuracies(clip[:-1], 6, clip[:6], 1, [0, 1, 2], 60) == [1.0] * 3
+    # Twice the period is a period too: its harmonic 2 is the cycle's fundamental.
+    assert fourier_loop_accuracies(clip[:-1], 12, clip[:6], 1, [0], 60) == [1.0]
+    # No harmonic of 9 frames turns once every 6 (2 pi / 6 is harmonic 1.5): the fit holds
+    # little but the mean, and the loop stands on one view.
+    assert fourier_loop_accuracies(clip[:-1], 9, clip[:6], 1, [0], 60) == [0.0]
+
+
 @pytest.mark.slow
 def test_experiment_periodic_tiny(blob_video, tmp_path, capsys):
     output = tmp_path / "periodic"
@@ -169,9 +182,16 @@ def test_experiment_periodic_tiny(blob_video, tmp_path, capsys):
     assert (row["clip"], row["frames"], row["period"]) == ("blob", 24, 6)
     assert row["period_estimated"] is True and row["period_source"] == "estimated"
     for key in ("pose_advance_dvae", "pose_advance_dvae_min", "pose_advance_lds",
-                "pose_advance_lds_min"):
+                "pose_advance_lds_min", "pose_advance_fourier", "pose_advance_fourier_min"):
         assert 0 <= row[key] <= 1, key
     assert row["pose_advance_dvae_min"] <= row["pose_advance_dvae"]
+    # The evaluation's cycle-to-cycle distance of the synthesis, over the clip's.
+    metrics = json.loads((output / "blob-gray16" / "evaluation" / "metrics.json").read_text())
+    cycle = metrics["cycle_distance"]
+    assert row["cycle_distance_dvae"] == cycle["dynamic_vae"]["cycle_distance_ratio"]
+    assert row["cycle_distance_lds"] == cycle["linear_baseline"]["cycle_distance_ratio"]
+    # The blob is its own Fourier series over the estimated period: the loop never misses.
+    assert row["pose_advance_fourier_per_seed"] == [1.0, 1.0]
     for suffix in ("dvae", "lds"):
         per_seed = row[f"pose_advance_{suffix}_per_seed"]
         assert len(per_seed) == 2
@@ -204,5 +224,7 @@ def test_experiment_periodic_tiny(blob_video, tmp_path, capsys):
     assert loaded.data_source == str(blob_video)
     table = (output / "results.md").read_text()
     assert "| clip | frames as | frames | period | period from | pose-advance DVAE |" in table
+    assert "| pose-advance LDS | pose-advance Fourier loop | pose-advance real clip |" in table
+    assert f"| {row['pose_advance_fourier']:.3f} |" in table
     assert f"| blob | gray 16x16, whole frame | 24 | 6 | estimated | " \
            f"{row['pose_advance_dvae']:.3f} |" in capsys.readouterr().out
