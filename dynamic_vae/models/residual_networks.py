@@ -23,16 +23,19 @@ The residual blocks run at 1/2 of the frame size and below, where a convolution 
 of a full-resolution one or less; full resolution has one convolution on each side.
 
 A residual block is GroupNorm -> SiLU -> Conv2D(3x3) -> GroupNorm -> SiLU -> Conv2D(3x3),
-added to its input (through a 1x1 Conv2D where the channels change). Only Keras built-in
-layers are used, so the networks serialise like any functional model. Mixed precision as in
-v1: hidden layers compute in the config's `hidden_dtype`, the posterior heads and the output
-convolution in float32.
+added to its input (through a 1x1 Conv2D where the channels change). The normalisation is
+`ChannelsLastGroupNormalization`, Keras's group normalisation computed with channels-last
+reductions; networks saved with Keras's own `GroupNormalization` load unchanged. Mixed
+precision as in v1: hidden layers compute in the config's `hidden_dtype`, the posterior heads
+and the output convolution in float32.
 """
 
 from __future__ import annotations
 
 import keras
 
+from dynamic_vae.layers.channels_last_group_normalization import \
+    ChannelsLastGroupNormalization
 from dynamic_vae.models.networks import padded_size, padding_to_multiple_of_8
 
 LEVELS = 3
@@ -47,11 +50,11 @@ def _residual_block(x, channels: int, name: str, dtype: str):
     skip = x
     if x.shape[-1] != channels:
         skip = keras.layers.Conv2D(channels, 1, name=f"{name}_skip", dtype=dtype)(x)
-    h = keras.layers.GroupNormalization(_groups(x.shape[-1]), name=f"{name}_norm0",
+    h = ChannelsLastGroupNormalization(_groups(x.shape[-1]), name=f"{name}_norm0",
                                         dtype=dtype)(x)
     h = keras.layers.Activation("silu", name=f"{name}_act0", dtype=dtype)(h)
     h = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv0", dtype=dtype)(h)
-    h = keras.layers.GroupNormalization(_groups(channels), name=f"{name}_norm1",
+    h = ChannelsLastGroupNormalization(_groups(channels), name=f"{name}_norm1",
                                         dtype=dtype)(h)
     h = keras.layers.Activation("silu", name=f"{name}_act1", dtype=dtype)(h)
     h = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv1", dtype=dtype)(h)
@@ -89,7 +92,7 @@ def build_residual_encoder(config, name: str = "encoder") -> keras.Model:
                                 dtype=hidden)(x)
         for block in range(config.depth):
             x = _residual_block(x, level_width, f"down{level}_block{block}", hidden)
-    x = keras.layers.GroupNormalization(_groups(x.shape[-1]), name="head_norm",
+    x = ChannelsLastGroupNormalization(_groups(x.shape[-1]), name="head_norm",
                                         dtype=hidden)(x)
     x = keras.layers.Activation("silu", name="head_act", dtype=hidden)(x)
     x = keras.layers.Flatten(name="flatten", dtype=hidden)(x)
@@ -138,7 +141,7 @@ def build_residual_decoder(config, name: str = "decoder") -> keras.Model:
                                       dtype=hidden)(x)
         x = keras.layers.Conv2D(upsampled_channels[level], 3, padding="same", name=f"up{level}",
                                 dtype=hidden)(x)
-    x = keras.layers.GroupNormalization(_groups(x.shape[-1]), name="out_norm",
+    x = ChannelsLastGroupNormalization(_groups(x.shape[-1]), name="out_norm",
                                         dtype=hidden)(x)
     x = keras.layers.Activation("silu", name="out_act", dtype=hidden)(x)
     if not config.linear_path:
