@@ -63,7 +63,8 @@ class DynamicVAE(keras.Model):
 
     Inputs are frame pairs `(batch, 2, H, W, C)` with pixels in `pixel_range`. `fit` on a
     dataset of such pairs (or of longer windows `(batch, L, H, W, C)`) trains eq. (34); `call`
-    returns the reconstructed pairs.
+    returns the reconstructed pairs. `finish` then fits the parts that are not trained by
+    gradients (locked harmonics, residual texture, start states), as `train` does.
 
     Every architecture and loss parameter is a field of `ModelConfig`, which holds their
     defaults and validation; the model reads them from `model_config` only.
@@ -79,7 +80,9 @@ class DynamicVAE(keras.Model):
     >>> model = DynamicVAE(ModelConfig(frame_shape=(32, 32, 1), latent_dim=10), seed=0)
     >>> same = DynamicVAE(frame_shape=(32, 32, 1), latent_dim=10, seed=0)
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    >>> model.fit(pairs_dataset, epochs=10)             # doctest: +SKIP
+    >>> pairs = make_frame_pairs(frames)                 # doctest: +SKIP
+    >>> model.fit(pairs.dataset(batch_size=16), epochs=10)  # doctest: +SKIP
+    >>> model.finish(pairs)                               # doctest: +SKIP
     >>> frames = model.decode(np.zeros((5, 10), "float32"))
 
     Reference:
@@ -235,9 +238,9 @@ class DynamicVAE(keras.Model):
 
         Example:
         >>> pairs = make_frame_pairs(frames)                       # doctest: +SKIP
-        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        >>> model.fit(pairs.dataset(batch_size=16), epochs=10)
-        >>> model.finish(pairs)
+        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))   # doctest: +SKIP
+        >>> model.fit(pairs.dataset(batch_size=16), epochs=10)     # doctest: +SKIP
+        >>> model.finish(pairs)                                    # doctest: +SKIP
         {'locked_harmonics': [1], 'residual_texture': {...}, 'start_states': 8}
         """
         return finish_after_fit(self, pairs, seed=seed, batch_size=batch_size)
