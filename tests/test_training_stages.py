@@ -6,11 +6,12 @@ import keras
 import numpy as np
 import pytest
 
+from dynamic_vae.callbacks import BestEpoch
 from dynamic_vae.config import TrainingConfig, get_preset
 from dynamic_vae.data.frame_pairs import make_frame_pairs
 from dynamic_vae.models.linear_initialisation import (harmonic_texture_parameters,
                                                       linear_texture_parameters)
-from dynamic_vae.training import BestEpoch, build_model, train
+from dynamic_vae.training import build_model, train
 
 FRAME_SHAPE = (16, 16, 1)
 

@@ -95,7 +95,7 @@ def load_run_frames(run: Run) -> np.ndarray:
     """
     from dynamic_vae.data import load_sequences
     from dynamic_vae.data.numpy_frames import read_array
-    from dynamic_vae.training import load_training_frames
+    from dynamic_vae.training.data import load_training_frames
 
     run_dir, source = run.directory, run.data_source
     if run.trained_on_counting_mnist:

@@ -33,9 +33,11 @@ import numpy as np
 import tensorflow as tf
 
 from dynamic_vae.config import ModelConfig
+from dynamic_vae.data.frame_pairs import FramePairs
 from dynamic_vae.layers.dynamic_layer import DynamicLayer
 from dynamic_vae.layers.latent_step import latent_step
 from dynamic_vae.layers.stationary_dynamic_layer import StationaryDynamicLayer
+from dynamic_vae.models.finishing import finish_after_fit
 from dynamic_vae.models.networks import build_decoder, build_encoder
 from dynamic_vae.models.observation_noise import (gaussian_negative_log_likelihood,
                                                   optimal_log_sigma)
@@ -61,7 +63,8 @@ class DynamicVAE(keras.Model):
 
     Inputs are frame pairs `(batch, 2, H, W, C)` with pixels in `pixel_range`. `fit` on a
     dataset of such pairs (or of longer windows `(batch, L, H, W, C)`) trains eq. (34); `call`
-    returns the reconstructed pairs.
+    returns the reconstructed pairs. `finish` then fits the parts that are not trained by
+    gradients (locked harmonics, residual texture, start states), as `train` does.
 
     Every architecture and loss parameter is a field of `ModelConfig`, which holds their
     defaults and validation; the model reads them from `model_config` only.
@@ -77,7 +80,9 @@ class DynamicVAE(keras.Model):
     >>> model = DynamicVAE(ModelConfig(frame_shape=(32, 32, 1), latent_dim=10), seed=0)
     >>> same = DynamicVAE(frame_shape=(32, 32, 1), latent_dim=10, seed=0)
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    >>> model.fit(pairs_dataset, epochs=10)             # doctest: +SKIP
+    >>> pairs = make_frame_pairs(frames)                 # doctest: +SKIP
+    >>> model.fit(pairs.dataset(batch_size=16), epochs=10)  # doctest: +SKIP
+    >>> model.finish(pairs)                               # doctest: +SKIP
     >>> frames = model.decode(np.zeros((5, 10), "float32"))
 
     Reference:
@@ -112,11 +117,11 @@ class DynamicVAE(keras.Model):
             latent_dim=config.latent_dim, posterior=config.encoder_mode,
             stationarity_weight=config.stationarity_weight, kl_weight=config.kl_weight,
             num_samples=config.num_samples, seed=seed, name="dynamic_layer")
-        # Fitted in closed form after training (`fit_residual_texture`); synthesis adds it.
+        # Fitted in closed form after training (`finish`); synthesis adds it.
         self.residual_texture = (
             ResidualTexture(config.residual_rank, config.frame_shape, name="residual_texture")
             if config.residual_rank > 0 else None)
-        # Set after training too (`fit_start_states`); synthesis without a pair starts there.
+        # Set after training too (`finish`); synthesis without a pair starts there.
         self.start_states = (
             StartStates(config.start_states, config.latent_dim, name="start_states")
             if config.start_states > 0 else None)
@@ -194,6 +199,51 @@ class DynamicVAE(keras.Model):
         """`(A, B)`: the transition and noise matrices as numpy arrays."""
         return (keras.ops.convert_to_numpy(self.dynamic_layer.transition_matrix),
                 keras.ops.convert_to_numpy(self.dynamic_layer.noise_matrix))
+
+    def finish(self, pairs: FramePairs, seed: int | None = None,
+               batch_size: int = 256) -> dict[str, Any]:
+        """Fits, after the last epoch of `fit`, the parts that training leaves in closed form.
+
+        `dynamic_vae.training.train` (and so `dynamic-vae train`) calls this after every
+        stage; a model trained with `model.fit` synthesises as a trained run only once it is
+        finished. In order, and only for the parts the model has:
+
+        1. `period` > 0: the near-harmonic planes of A are locked to turn exactly once per
+           period (`dynamic_vae.spectrum.lock_harmonics`), B set to keep the process
+           stationary.
+        2. `residual_rank` > 0: the residual texture is fitted (`fit_residual_texture`).
+        3. `start_states` > 0: the synthesis start states are stored (`fit_start_states`).
+
+        Both fits read the frames of `pairs.train_starts` only, so held-out frames stay
+        unseen. Fit with `dynamic_vae.callbacks.FinishAfterFit(pairs)` to finish at the end of
+        `fit` instead.
+
+        Args:
+            pairs: the `FramePairs` (`dynamic_vae.data.make_frame_pairs`) whose windows the
+                model was fitted on; its frames are in the model's pixel range.
+            seed: seed of the residual texture's randomized SVD; `None` takes the model's
+                `seed` (0 when it has none), which is what `train` passes.
+            batch_size: pairs encoded per call.
+
+        Returns:
+            What each step reports, under the names summary.json gives them:
+            `locked_harmonics` (the harmonics k locked), `residual_texture` (what
+            `fit_residual_texture` returns) and `start_states` (how many distinct states were
+            stored), each only for a step that ran.
+
+        Raises:
+            ValueError: naming the argument, if `pairs` is not a `FramePairs` of the model's
+                frame shape with training pairs, `seed` is not an integer or `batch_size` is
+                below 1; or if A or B is not finite (a diverged training).
+
+        Example:
+        >>> pairs = make_frame_pairs(frames)                       # doctest: +SKIP
+        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))   # doctest: +SKIP
+        >>> model.fit(pairs.dataset(batch_size=16), epochs=10)     # doctest: +SKIP
+        >>> model.finish(pairs)                                    # doctest: +SKIP
+        {'locked_harmonics': [1], 'residual_texture': {...}, 'start_states': 8}
+        """
+        return finish_after_fit(self, pairs, seed=seed, batch_size=batch_size)
 
     def fit_residual_texture(self, frames: np.ndarray, starts: np.ndarray, seed: int = 0,
                              batch_size: int = 256) -> dict[str, float]:

@@ -175,7 +175,7 @@ def test_keras_load_model_needs_only_import_dynamic_vae(tmp_path):
 
 
 def test_kl_warmup_ramps_the_kl_weight_and_restores_it(rng):
-    from dynamic_vae.training import KLWarmup
+    from dynamic_vae.callbacks import KLWarmup
 
     model = DynamicVAE(**SMALL)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))

@@ -1,0 +1,162 @@
+"""A run: one stage, or a first stage and a fine-tuning stage from its weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from dynamic_vae.atomic import atomic_write_text
+from dynamic_vae.config import RunConfig
+from dynamic_vae.distribute import is_chief, make_strategy
+from dynamic_vae.models.dynamic_vae import DynamicVAE
+from dynamic_vae.runs import SUMMARY_FILE, WARM_START_DIR, load_run, load_run_record
+from dynamic_vae.training.data import training_data
+from dynamic_vae.training.stage import train_stage
+from dynamic_vae.training.start import warm_start_source
+
+
+def train(
+    config: RunConfig,
+    output_dir: str | Path,
+    frames: np.ndarray | list[np.ndarray] | None = None,
+    frames_source: str | None = None,
+    verbose: int | str = "auto",
+    restart: bool = False,
+    strategy: str = "default",
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    init_from: str | Path | None = None,
+    frames_loader: dict[str, Any] | None = None,
+) -> tuple[DynamicVAE, dict[str, Any]]:
+    """Trains a model as `config` says and writes the run directory.
+
+    The training state is backed up to `output_dir/backup/` after every epoch; calling `train`
+    again with the same arguments after a crash or kill resumes from the last completed epoch
+    (same weights, optimizer state, sampler RNG state and data order) instead of starting over.
+
+    A configuration with a `finetune` stage trains its first stage into
+    `output_dir/warm_start/` (a complete run directory; kept, and reused by a rerun when it
+    finished with the same configuration), then the fine-tuning stage from its weights into
+    `output_dir`.
+
+    Every stage ends with `DynamicVAE.finish` on its training pairs, the closed-form steps
+    after the last epoch: a model trained with `model.fit` on the same pairs and then
+    finished with `model.finish(pairs)` is the same model.
+
+    Args:
+        config: the run configuration (see `dynamic_vae.config.get_preset`).
+        output_dir: the run directory (created; existing files of the same names are replaced).
+        frames: frames `(T, H, W[, C])` to train on, or a list of such sequences (no pair
+            straddles two); `None` builds the counting-MNIST sequence of `config.training`.
+        frames_source: a description of `frames` for config.json (e.g. the file name).
+        verbose: Keras progress output.
+        restart: discard a backup in `output_dir` and train from scratch.
+        strategy: `default`, `mirrored` or `multiworker` (see `dynamic_vae.distribute`).
+        callbacks: more Keras callbacks for `fit`, run before the backup.
+        init_from: a finished run directory whose encoder, decoder, A and B start this run
+            (a warm start, e.g. to fine-tune with another posterior or loss); its network
+            architecture must match `config.model`. Ignored when resuming from a backup.
+            With a fine-tuning stage it starts the first stage.
+        frames_loader: the `dynamic_vae.data.load_sequences` options (color, size, crop,
+            stride, max_frames) that read `frames` from the file `frames_source`, as JSON
+            values. config.json records them, so `evaluate` can read the same frames again.
+
+    Returns:
+        `(model, summary)` where summary is what summary.json holds (with a fine-tuning
+        stage: the last stage's, plus `stages`, each stage's wall time and epochs).
+
+    Raises:
+        ValueError: if `output_dir` holds a backup of another configuration (and not
+            `restart`).
+        FloatingPointError: if the loss becomes NaN or inf; names the epoch and the last good
+            backup, and writes no model.
+
+    Example:
+    >>> config = get_preset("counting-mnist").override(epochs=5, finetune_epochs=2)
+    >>> model, summary = train(config, "runs/x")                  # doctest: +SKIP
+    """
+    if (frames is None and config.training.period_from_cycle and not config.model.period
+            and len(config.training.cycle) >= 3):
+        # The counting-MNIST sequence built from the cycle repeats every len(cycle) frames.
+        config = config.override(period=len(config.training.cycle))
+    source = None if init_from is None else warm_start_source(init_from, config)
+    # One strategy for every stage: a multi-worker strategy can be set up once per process.
+    distribution = make_strategy(strategy)
+    data = training_data(config, frames, frames_source)
+    if frames_loader is not None:
+        data[1]["loader"] = dict(frames_loader)
+    common = dict(data=data, verbose=verbose, restart=restart,
+                  strategy=(strategy, distribution), callbacks=callbacks)
+    first_record = {} if init_from is None else {"init_from": str(init_from)}
+    if not config.finetune:
+        return train_stage(config, output_dir, source=source, record=first_record, **common)
+    first, second = config.first_stage(), config.finetune_stage()
+    warm_dir = Path(output_dir) / WARM_START_DIR
+    warm = None if restart else _finished_stage(warm_dir, {
+        **json.loads(first.to_json()), "data": data[1], **first_record})
+    if warm is None:
+        warm = train_stage(first, warm_dir, source=source, record=first_record, **common)
+    model, summary = train_stage(
+        second, output_dir, source=warm[0],
+        record={"init_from": str(warm_dir), "finetune": dict(config.finetune),
+                "first_stage": first.to_dict()}, **common)
+    summary["stages"] = [
+        {"run": str(run), "epochs": stage["epochs"],
+         "wall_time_seconds": stage["wall_time_seconds"],
+         "pairs_per_second": stage["pairs_per_second"]}
+        for run, stage in ((warm_dir, warm[1]), (output_dir, summary))]
+    # The run's totals: both stages (a reused first stage counts with its recorded time).
+    summary["wall_time_seconds"] = sum(s["wall_time_seconds"] for s in summary["stages"])
+    summary["pairs_per_second"] = sum(
+        s["wall_time_seconds"] * s["pairs_per_second"] for s in summary["stages"]) / max(
+        summary["wall_time_seconds"], 1e-9)
+    if is_chief(distribution):
+        atomic_write_text(Path(output_dir) / SUMMARY_FILE, json.dumps(summary, indent=2))
+    return model, summary
+
+
+def _training_data(config: RunConfig, frames: np.ndarray | list[np.ndarray] | None,
+                   frames_source: str | None) -> tuple[FramePairs, dict[str, Any]]:
+    """The run's frame pairs and the `data` entry of its config.json (with the frames'
+    SHA-1, so that a resumed or reused stage can check it trained on the same data)."""
+    frames, data_info = load_training_frames(config, frames, frames_source)
+    pairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
+    if pairs.frame_shape != config.model.frame_shape:
+        raise ValueError(f"frames: shape {pairs.frame_shape} per frame does not match the "
+                         f"model's frame_shape {config.model.frame_shape}; pass "
+                         f"--frame-shape or use frames of that size")
+    data_info["sha1"] = hashlib.sha1(pairs.frames.tobytes()).hexdigest()
+    return pairs, data_info
+
+
+def _finished_stage(run_dir: Path, wanted: dict[str, Any]
+                    ) -> tuple[DynamicVAE, dict[str, Any]] | None:
+    """`(model, summary)` of a first stage that finished with the config.json `wanted`
+    (configuration, data and warm start, as JSON holds them), else `None`."""
+    try:
+        if load_run_record(run_dir) != wanted:
+            return None
+        run = load_run(run_dir)
+    except (OSError, ValueError):
+        return None
+    if run.summary is None:
+        return None
+    return run.model, run.summary
+
+
+def _finished_stage(run_dir: Path, wanted: dict[str, Any]
+                    ) -> tuple[DynamicVAE, dict[str, Any]] | None:
+    """`(model, summary)` of a first stage that finished with the config.json `wanted`
+    (configuration, data and warm start, as JSON holds them), else `None`."""
+    try:
+        if load_run_record(run_dir) != wanted:
+            return None
+        run = load_run(run_dir)
+    except (OSError, ValueError):
+        return None
+    if run.summary is None:
+        return None
+    return run.model, run.summary
