@@ -193,3 +193,17 @@ def test_harmonic_transition_closed_form():
         harmonic_transition(4, period=2)
     with pytest.raises(ValueError, match=r"modulus: expected a number in \(0, 1\], got 1.5"):
         harmonic_transition(4, period=5, modulus=1.5)
+
+
+def test_an_observation_stage_keeps_a_and_b_and_trains_the_networks(frames):
+    config = _config(trainable="observation", validation_fraction=0.0).first_stage()
+    model = build_model(config)
+    a, b = model.transition()
+    encoder, decoder = model.encoder.get_weights(), model.decoder.get_weights()
+    assert not any("dynamic_layer" in w.path for w in model.trainable_weights)
+    dataset = make_frame_pairs(frames).dataset(4, seed=0, window=config.training.window)
+    model.fit(dataset.take(3), epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.transition()[0], a)
+    np.testing.assert_array_equal(model.transition()[1], b)
+    assert any(not np.array_equal(x, y) for x, y in zip(model.encoder.get_weights(), encoder))
+    assert any(not np.array_equal(x, y) for x, y in zip(model.decoder.get_weights(), decoder))

@@ -56,7 +56,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         flag.add_to(group)
     parser.add_argument("--init-from", type=Path, default=None, metavar="RUN",
                         help="start from this finished run's networks, A and B (same "
-                             "architecture), e.g. to fine-tune with --posterior smoothed")
+                             "architecture), e.g. to train more epochs of a stage")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_run_control_flags(parser)
     parser.set_defaults(handler=run_train)

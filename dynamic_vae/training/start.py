@@ -33,6 +33,10 @@ def build_model(config: RunConfig) -> DynamicVAE:
         for network in (model.encoder, model.decoder):
             for layer in network.layers:
                 layer.trainable = layer.name == "log_variance"
+    elif training.trainable == "observation":
+        # A and B keep their starting values (a locked cycle stays locked); the encoder and
+        # decoder learn to carry what the dynamics leave to the innovations.
+        model.dynamic_layer.trainable = False
     model.compile(optimizer=keras.optimizers.Adam(training.learning_rate),
                   jit_compile=training.jit_compile,
                   steps_per_execution=training.steps_per_execution)
