@@ -473,22 +473,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         # Frame encoder, and the k-step prediction rolled out with the model's own noise over
         # windows of 5 frames (a whole 4-cycle), and a KL weight of 2, which keeps the codes
         # nearer the prior so the decoder has seen the states synthesis visits. That learns
-        # the period-4 rotation, at modulus ~0.97; the first stage ends by locking the cycle's
-        # harmonics (period = the cycle's length). The noisy rollouts also teach the decoder
-        # to ignore every dimension the innovations drive, so it draws one template digit per
-        # phase. The second stage keeps A and B (`trainable observation`) and trains the
-        # networks on the smoothed posterior over windows of 9 with the ELBO alone (KL weight
-        # 1, no prediction term): the decoder learns to write each frame's handwriting from
-        # those dimensions, which synthesis redraws at every step. Synthesis without a pair
-        # starts on one of 64 encoded training frames: see docs/results/counting.md.
+        # the period-4 rotation, at modulus ~0.97. The fine-tuning stage then reads the codes
+        # as measurements (smoothed posterior) over windows of 9, which takes the modulus to
+        # 1, with rollouts from shrunk states that teach the decoder the plane's centre. The
+        # transition is stationary by construction; after training the cycle's harmonics are
+        # locked (period = the cycle's length) and synthesis without a pair starts on one of
+        # 64 encoded training frames: see docs/results/counting.md.
         "model": {"encoder_mode": "frame", "sigma": 0.5, "output_activation": "linear",
                   "filter_size": 5, "latent_dim": 10, "stationarity_weight": 100.0,
                   "prediction_weight": 1.0, "prediction_noise": True, "kl_weight": 2.0,
                   "transition_form": "stationary", "start_states": 64},
         "training": {"learning_rate": 1e-3, "batch_size": 16, "window": 5, "epochs": 8,
                      "period_from_cycle": True},
-        "finetune": {"posterior": "smoothed", "window": 9, "trainable": "observation",
-                     "prediction_weight": 0.0, "kl_weight": 1.0, "epochs": 4},
+        "finetune": {"posterior": "smoothed", "stationarity_weight": 10000.0, "window": 9,
+                     "prediction_shrink": 0.95, "epochs": 4},
     },
     "video": {
         # Any clip, no flags. Residual networks with a linear path, so training starts at the

@@ -7,19 +7,17 @@ import pytest
 from dynamic_vae.config import RunConfig, get_preset
 
 
-def test_the_counting_preset_has_a_smoothed_observation_stage():
+def test_the_counting_preset_has_a_smoothed_fine_tuning_stage():
     config = get_preset("counting-mnist")
     first, second = config.first_stage(), config.finetune_stage()
     assert first.finetune == {} and second.finetune == {}
     assert (first.model.posterior, first.training.window) == ("factorized", 5)
     assert (second.model.posterior, second.training.window) == ("smoothed", 9)
-    # The second stage keeps the locked A and B and trains the networks on the ELBO alone.
-    assert (first.training.trainable, second.training.trainable) == ("all", "observation")
-    assert (first.model.prediction_weight, second.model.prediction_weight) == (1.0, 0.0)
-    assert (first.model.kl_weight, second.model.kl_weight) == (2.0, 1.0)
+    assert second.model.stationarity_weight == 10000.0
+    assert second.model.prediction_shrink == 0.95
     assert (first.training.epochs, second.training.epochs) == (8, 4)
     # Everything the stage does not name is the first stage's.
-    assert second.model.sigma == first.model.sigma == 0.5
+    assert second.model.kl_weight == first.model.kl_weight == 2.0
     assert second.training.batch_size == first.training.batch_size
 
 
