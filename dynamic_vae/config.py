@@ -235,8 +235,8 @@ class TrainingConfig:
         seed: seeds data shuffling, weight initialisation and latent sampling.
         cycle: digit cycle of the counting-MNIST source (e.g. "1234").
         num_frames: frames in the counting-MNIST sequence.
-        jit_compile: XLA-compile the training step (off by default: on 2 CPU cores the
-            oneDNN kernels train about twice as fast as XLA; try it on a GPU).
+        jit_compile: XLA-compile the training step; every preset compiles (off by default:
+            on 2 CPU cores the oneDNN kernels train faster than XLA; try it on a GPU).
         steps_per_execution: training steps per call into the compiled graph.
         image_every: epochs between synthesised-sequence images in TensorBoard (0: never).
         kl_warmup_epochs: epochs over which the KL weight ramps up linearly (0: none).
