@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dynamic_vae.baseline.linear_observation_model import LinearObservationModel
 from dynamic_vae.data.frame_pairs import validate_frames
 
 
@@ -47,7 +48,7 @@ def harmonic_design(times: np.ndarray, harmonics: np.ndarray, period: float) -> 
     return np.stack(columns, axis=1)
 
 
-class FourierLoop:
+class FourierLoop(LinearObservationModel):
     """The truncated Fourier series of a clip over its period, run as a noise-free linear
     dynamical system with the Dynamic VAE's (and `LinearDynamicTexture`'s) call shapes.
 
@@ -172,19 +173,6 @@ class FourierLoop:
             flat /= 255.0
         return np.linalg.lstsq(self.observation_matrix, (flat - self.mean_frame).T,
                                rcond=None)[0].T
-
-    def decode(self, states: np.ndarray) -> np.ndarray:
-        """Frames `(N, *frame_shape)`, float in [0, 1] (clipped), from states `(N, n)`."""
-        self._check_fitted()
-        flat = np.asarray(states) @ self.observation_matrix.T + self.mean_frame
-        return np.clip(flat, 0.0, 1.0).reshape(len(flat), *self.frame_shape).astype(np.float32)
-
-    def predict(self, frames: np.ndarray, steps: int) -> np.ndarray:
-        """`steps`-step predictions A^k x_t of frames `(N, H, W[, C])`."""
-        if steps < 0:
-            raise ValueError(f"steps must be >= 0, got {steps}")
-        states = self.encode(frames) @ np.linalg.matrix_power(self.transition_matrix, steps).T
-        return self.decode(states)
 
     def synthesize(self, num_frames: int, seed: int = 0,
                    initial_frame: np.ndarray | None = None,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dynamic_vae.baseline.linear_observation_model import LinearObservationModel
 from dynamic_vae.data.frame_pairs import validate_frames
 
 
@@ -34,7 +35,7 @@ def randomized_svd(matrix: np.ndarray, rank: int, oversample: int = 10, iteratio
     return (basis @ u_small)[:, :rank], singular[:rank], vt[:rank]
 
 
-class LinearDynamicTexture:
+class LinearDynamicTexture(LinearObservationModel):
     """Linear dynamic texture model with the Dynamic VAE's call shapes.
 
     Args:
@@ -115,19 +116,6 @@ class LinearDynamicTexture:
         if frames.dtype == np.uint8:
             flat /= 255.0
         return (flat - self.mean_frame) @ self.observation_matrix
-
-    def decode(self, states: np.ndarray) -> np.ndarray:
-        """Frames `(N, *frame_shape)`, float in [0, 1] (clipped), from states `(N, n)`."""
-        self._check_fitted()
-        flat = np.asarray(states) @ self.observation_matrix.T + self.mean_frame
-        return np.clip(flat, 0.0, 1.0).reshape(len(flat), *self.frame_shape).astype(np.float32)
-
-    def predict(self, frames: np.ndarray, steps: int) -> np.ndarray:
-        """Noise-free `steps`-step predictions A^k x_t of frames `(N, H, W[, C])`."""
-        if steps < 0:
-            raise ValueError(f"steps must be >= 0, got {steps}")
-        states = self.encode(frames) @ np.linalg.matrix_power(self.transition_matrix, steps).T
-        return self.decode(states)
 
     def residuals(self, frames: np.ndarray) -> np.ndarray:
         """What the model's linear reconstruction leaves out of frames: `y - decode(encode(y))`.

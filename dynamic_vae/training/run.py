@@ -118,35 +118,6 @@ def train(
     return model, summary
 
 
-def _training_data(config: RunConfig, frames: np.ndarray | list[np.ndarray] | None,
-                   frames_source: str | None) -> tuple[FramePairs, dict[str, Any]]:
-    """The run's frame pairs and the `data` entry of its config.json (with the frames'
-    SHA-1, so that a resumed or reused stage can check it trained on the same data)."""
-    frames, data_info = load_training_frames(config, frames, frames_source)
-    pairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
-    if pairs.frame_shape != config.model.frame_shape:
-        raise ValueError(f"frames: shape {pairs.frame_shape} per frame does not match the "
-                         f"model's frame_shape {config.model.frame_shape}; pass "
-                         f"--frame-shape or use frames of that size")
-    data_info["sha1"] = hashlib.sha1(pairs.frames.tobytes()).hexdigest()
-    return pairs, data_info
-
-
-def _finished_stage(run_dir: Path, wanted: dict[str, Any]
-                    ) -> tuple[DynamicVAE, dict[str, Any]] | None:
-    """`(model, summary)` of a first stage that finished with the config.json `wanted`
-    (configuration, data and warm start, as JSON holds them), else `None`."""
-    try:
-        if load_run_record(run_dir) != wanted:
-            return None
-        run = load_run(run_dir)
-    except (OSError, ValueError):
-        return None
-    if run.summary is None:
-        return None
-    return run.model, run.summary
-
-
 def _finished_stage(run_dir: Path, wanted: dict[str, Any]
                     ) -> tuple[DynamicVAE, dict[str, Any]] | None:
     """`(model, summary)` of a first stage that finished with the config.json `wanted`
