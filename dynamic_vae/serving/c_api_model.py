@@ -21,6 +21,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
 
+from dynamic_vae.serving.graph_model import signature_tables
+
 SERVE_TAG = "serve"
 LIBRARY_NAME = "libtensorflow_cc.so.2"
 # TF_DataType values are the DataType enum of types.proto; these two need special handling.
@@ -199,15 +201,7 @@ class CApiModel:
             lib.TF_DeleteSessionOptions(options)
             status.delete()
         self.meta_graph = meta_graph
-        # `__saved_model_init_op` and the like are not signatures a client can call.
-        self.signature_defs: dict[str, meta_graph_pb2.SignatureDef] = {
-            name: signature for name, signature in meta_graph.signature_def.items()
-            if not name.startswith("__")}
-        self.input_specs: dict[str, dict[str, tf.TensorSpec]] = {
-            name: {key: _tensor_spec(info) for key, info in signature.inputs.items()}
-            for name, signature in self.signature_defs.items()}
-        self.output_names: dict[str, list[str]] = {
-            name: sorted(signature.outputs) for name, signature in self.signature_defs.items()}
+        self.signature_defs, self.input_specs, self.output_names = signature_tables(meta_graph)
 
     def __enter__(self) -> CApiModel:
         return self
@@ -306,12 +300,6 @@ class CApiModel:
             raise KeyError(f"{self.path}: {tensor_name!r}: operation {op_name!r} has only "
                            f"{self._library.TF_OperationNumOutputs(operation)} output(s)")
         return _Output(operation, int(index))
-
-
-def _tensor_spec(info: meta_graph_pb2.TensorInfo) -> tf.TensorSpec:
-    shape = (None if info.tensor_shape.unknown_rank
-             else [None if d.size < 0 else d.size for d in info.tensor_shape.dim])
-    return tf.TensorSpec(shape, tf.as_dtype(info.dtype))
 
 
 def _to_tensor(lib: ctypes.CDLL, value: object, dtype_enum: int, what: str) -> int:

@@ -45,14 +45,7 @@ class GraphModel:
             self._runner = tf.compat.v1.Session(graph=self._graph)
             meta_graph = tf.compat.v1.saved_model.loader.load(
                 self._runner, [SERVE_TAG], str(self.path))
-        self.signature_defs: dict[str, meta_graph_pb2.SignatureDef] = {
-            name: signature for name, signature in meta_graph.signature_def.items()
-            if not name.startswith("__")}
-        self.input_specs: dict[str, dict[str, tf.TensorSpec]] = {
-            name: {key: _tensor_spec(info) for key, info in signature.inputs.items()}
-            for name, signature in self.signature_defs.items()}
-        self.output_names: dict[str, list[str]] = {
-            name: sorted(signature.outputs) for name, signature in self.signature_defs.items()}
+        self.signature_defs, self.input_specs, self.output_names = signature_tables(meta_graph)
 
     def run(self, signature_name: str, inputs: dict[str, np.ndarray],
             output_names: list[str] | tuple[str, ...] = ()) -> dict[str, np.ndarray]:
@@ -79,6 +72,26 @@ class GraphModel:
 
     def close(self) -> None:
         self._runner.close()
+
+
+def signature_tables(meta_graph: meta_graph_pb2.MetaGraphDef
+                     ) -> tuple[dict[str, meta_graph_pb2.SignatureDef],
+                                dict[str, dict[str, tf.TensorSpec]], dict[str, list[str]]]:
+    """A MetaGraphDef's callable signatures: `(signature_defs, input_specs, output_names)`.
+
+    `__saved_model_init_op` and the like are left out: they are not signatures a client can
+    call. Output names are sorted.
+
+    Args:
+        meta_graph: the MetaGraphDef a loader returned.
+    """
+    signature_defs = {name: signature for name, signature in meta_graph.signature_def.items()
+                      if not name.startswith("__")}
+    input_specs = {name: {key: _tensor_spec(info) for key, info in signature.inputs.items()}
+                   for name, signature in signature_defs.items()}
+    output_names = {name: sorted(signature.outputs)
+                    for name, signature in signature_defs.items()}
+    return signature_defs, input_specs, output_names
 
 
 def _tensor_spec(info: meta_graph_pb2.TensorInfo) -> tf.TensorSpec:

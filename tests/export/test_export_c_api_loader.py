@@ -7,7 +7,6 @@ on that path and is compared with Python's object-graph loader (`tf.saved_model.
 the tf.compat.v1 session loader (`GraphModel`).
 """
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -16,7 +15,7 @@ from dynamic_vae.export.example_requests import example_requests
 from dynamic_vae.serving.c_api_model import CApiModel, c_library
 from dynamic_vae.serving.graph_model import GraphModel
 from tests.helpers.serving import (EXPORT_MAX_FRAMES, FRAME_SHAPE, LATENT_DIM,
-                                   shared_tiny_export)
+                                   save_unrestorable_version, shared_tiny_export)
 
 REQUESTS = example_requests(FRAME_SHAPE, LATENT_DIM)
 
@@ -139,20 +138,7 @@ def test_a_version_the_cpp_loader_cannot_run_fails_there_too(tmp_path):
     """The Python object-graph loader runs this function; the C++ loader's session cannot,
     because the variable it reads is not one the restore op initialises."""
 
-    class Untracked(tf.Module):
-        def __init__(self):
-            super().__init__()
-            holder = type("Holder", (), {})()
-            holder.weight = keras.Variable(np.float32(2.0), name="weight")
-            self._holder = holder
-            self.tracked = holder.weight
-
-        @tf.function(input_signature=[tf.TensorSpec([], tf.float32, name="x")])
-        def double(self, x):
-            return {"y": x * self._holder.weight}
-
-    module = Untracked()
-    tf.saved_model.save(module, str(tmp_path / "1"), signatures={"double": module.double})
+    save_unrestorable_version(tmp_path / "1")
     assert tf.saved_model.load(str(tmp_path / "1")).signatures["double"](
         x=tf.constant(3.0))["y"].numpy() == 6.0
     with CApiModel(tmp_path / "1") as model, pytest.raises(tf.errors.FailedPreconditionError):

@@ -21,6 +21,7 @@ from dynamic_vae.export.example_requests import example_requests
 from dynamic_vae.models import DynamicVAE
 from dynamic_vae.serving.servable import Servable
 from dynamic_vae.serving.graph_model import GraphModel
+from tests.helpers.serving import save_unrestorable_version
 
 FRAME_SHAPE = (16, 16, 1)
 LATENT_DIM = 3
@@ -145,22 +146,7 @@ def test_a_version_the_graph_mode_loader_cannot_run_is_not_served(trained_export
     """A SavedModel whose function reads a variable the checkpoint never restores: the
     Python loader runs it, the graph-mode loader (and so TF Serving, and our server) cannot."""
 
-    class Untracked(tf.Module):
-        def __init__(self):
-            super().__init__()
-            holder = type("Holder", (), {})()
-            holder.weight = keras.Variable(np.float32(2.0), name="weight")
-            self._holder = holder
-            # The Keras variable itself, not its backing tf.Variable: it exports a second
-            # resource that the restore op does not initialise.
-            self.tracked = holder.weight
-
-        @tf.function(input_signature=[tf.TensorSpec([], tf.float32, name="x")])
-        def double(self, x):
-            return {"y": x * self._holder.weight}
-
-    module = Untracked()
-    tf.saved_model.save(module, str(tmp_path / "1"), signatures={"double": module.double})
+    save_unrestorable_version(tmp_path / "1")
     python_path = tf.saved_model.load(str(tmp_path / "1")).signatures["double"]
     assert python_path(x=tf.constant(3.0))["y"].numpy() == 6.0
     with pytest.raises(tf.errors.FailedPreconditionError):

@@ -57,3 +57,29 @@ def random_frames(count: int, seed: int = 0):
 
     return np.random.default_rng(seed).integers(0, 256, size=(count, *FRAME_SHAPE),
                                                 dtype=np.uint8)
+
+
+def save_unrestorable_version(version_dir: Path) -> None:
+    """Writes a SavedModel whose `double` signature (`{"y": 2 x}`) reads a variable the
+    checkpoint never restores: the Python object-graph loader runs it, a session loader
+    (TF Serving's C++ `LoadSavedModel`, `tf.compat.v1`) cannot."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    class Untracked(tf.Module):
+        def __init__(self):
+            super().__init__()
+            holder = type("Holder", (), {})()
+            holder.weight = keras.Variable(np.float32(2.0), name="weight")
+            self._holder = holder
+            # The Keras variable itself, not its backing tf.Variable: it exports a second
+            # resource that the restore op does not initialise.
+            self.tracked = holder.weight
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.float32, name="x")])
+        def double(self, x):
+            return {"y": x * self._holder.weight}
+
+    module = Untracked()
+    tf.saved_model.save(module, str(version_dir), signatures={"double": module.double})
