@@ -92,7 +92,7 @@ def test_the_counting_preset_trains_then_fine_tunes_into_one_run(tmp_path, capsy
 
     run_dir = tmp_path / "two-stage"
     # Small networks: the test is about the stages, and it trains four runs.
-    command = ["train", "--preset", "counting-mnist", "--num-frames", "80", "--epochs", "2",
+    command = ["train", "--preset", "counting-mnist", "--num-frames", "48", "--epochs", "2",
                "--finetune-epochs", "1", "--latent-dim", "4", "--base-channels", "8",
                "--image-every", "0", "--quiet", "--output", str(run_dir)]
     assert main(command) == 0
@@ -107,7 +107,7 @@ def test_the_counting_preset_trains_then_fine_tunes_into_one_run(tmp_path, capsy
     assert config.model.posterior == "smoothed"
     assert config.model.stationarity_weight == 10000.0
     assert config.training.window == 9 and config.training.epochs == 1
-    assert config.model.latent_dim == 4 and config.training.num_frames == 80
+    assert config.model.latent_dim == 4 and config.training.num_frames == 48
     assert tuned_run.init_from == str(warm_dir) and tuned_run.first_stage == RunConfig(
         model=first_config.model, training=first_config.training, finetune={})
     assert len(json.loads((warm_dir / "history.json").read_text())["loss"]) == 2
