@@ -163,14 +163,7 @@ class FourierLoop(LinearObservationModel):
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """Least-squares states `(N, n)` of frames `(N, H, W[, C])` (uint8 or float in
         [0, 1])."""
-        self._check_fitted()
-        frames = np.asarray(frames)
-        flat = frames.reshape(len(frames), -1).astype(np.float64)
-        if flat.shape[1] != self.observation_matrix.shape[0]:
-            raise ValueError(f"frames: expected frames of shape {self.frame_shape}, got "
-                             f"{frames.shape[1:]}")
-        if frames.dtype == np.uint8:
-            flat /= 255.0
+        flat = self._flat_frames(frames)
         return np.linalg.lstsq(self.observation_matrix, (flat - self.mean_frame).T,
                                rcond=None)[0].T
 

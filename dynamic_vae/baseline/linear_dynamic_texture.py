@@ -107,14 +107,7 @@ class LinearDynamicTexture(LinearObservationModel):
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """States `(N, n)` of frames `(N, H, W[, C])` (uint8 or float in [0, 1])."""
-        self._check_fitted()
-        frames = np.asarray(frames)
-        flat = frames.reshape(len(frames), -1).astype(np.float64)
-        if flat.shape[1] != self.observation_matrix.shape[0]:
-            raise ValueError(f"frames: expected frames of shape {self.frame_shape}, got "
-                             f"{frames.shape[1:]}")
-        if frames.dtype == np.uint8:
-            flat /= 255.0
+        flat = self._flat_frames(frames)
         return (flat - self.mean_frame) @ self.observation_matrix
 
     def residuals(self, frames: np.ndarray) -> np.ndarray:

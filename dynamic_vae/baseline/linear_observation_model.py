@@ -22,6 +22,19 @@ class LinearObservationModel:
     (1, 2, 2, 1)
     """
 
+    def _flat_frames(self, frames: np.ndarray) -> np.ndarray:
+        """Frames `(N, H, W[, C])`, uint8 or float in [0, 1], as float64 rows `(N, D)` in
+        [0, 1]; frames of another shape than the fitted ones are refused by name."""
+        self._check_fitted()
+        frames = np.asarray(frames)
+        flat = frames.reshape(len(frames), -1).astype(np.float64)
+        if flat.shape[1] != self.observation_matrix.shape[0]:
+            raise ValueError(f"frames: expected frames of shape {self.frame_shape}, got "
+                             f"{frames.shape[1:]}")
+        if frames.dtype == np.uint8:
+            flat /= 255.0
+        return flat
+
     def decode(self, states: np.ndarray) -> np.ndarray:
         """Frames `(N, *frame_shape)`, float in [0, 1] (clipped), from states `(N, n)`."""
         self._check_fitted()
