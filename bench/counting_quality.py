@@ -9,10 +9,15 @@ centre of the cycle plane that no encoded frame occupies). `--training-pairs K` 
 training pairs picked at random (seeded), one per seed in turn, to show that the test pair's
 figure is no luck of one pair. `--served` also exports the run to a temporary directory and
 reads each seed's frames from the SavedModel's `generate` signature, as a TF Serving client
-receives them.
+receives them. Beside the order, the variety of the handwriting: the diversity ratio and
+the class-conditional Frechet distance of the classifier's features
+(`dynamic_vae.evaluation.diversity.diversity_metrics`) of the frames from the served-style
+start (and of the exported signature's, with `--served`), against fresh real digits of the
+cycle. `--cycle` judges a run trained on saved counting frames (`train --frames`), whose
+config names no cycle.
 
 Usage: python bench/counting_quality.py RUN_DIR [--length 200] [--seeds 0,1,2,3,4]
-           [--training-pairs K] [--served]
+           [--training-pairs K] [--served] [--cycle 1234]
 Prints a table and writes RUN_DIR/counting_quality.json (and bench/results/ when --out is given).
 """
 
@@ -56,6 +61,28 @@ def served_sequences(model, length: int, seeds: list[int]):
             yield seed, tf.make_ndarray(tf.make_tensor_proto(outputs["frames"]))
 
 
+def handwriting_variety(classifier, sequences: dict[str, list[np.ndarray]], cycle: str,
+                        seed: int) -> dict[str, dict]:
+    """`diversity_metrics` of each start's frames (all seeds together) against a fresh
+    counting sequence of `cycle` drawn with `seed`, as `evaluate` measures it."""
+    from dynamic_vae.data.counting_mnist import counting_mnist, parse_cycle
+    from dynamic_vae.evaluation.diversity import diversity_metrics
+    from dynamic_vae.evaluation.digit_classifier import digit_features
+    from dynamic_vae.evaluation.run_evaluation import DIVERSITY_REAL_FRAMES_PER_DIGIT
+
+    digits = parse_cycle(cycle)
+    real, _ = counting_mnist(cycle, DIVERSITY_REAL_FRAMES_PER_DIGIT * len(digits), seed=seed)
+    real_features, real_probabilities = digit_features(classifier, real)
+    variety = {}
+    for start, frames in sequences.items():
+        features, probabilities = digit_features(classifier, np.concatenate(frames))
+        variety[start] = diversity_metrics(features, probabilities.argmax(axis=-1),
+                                           real_features, real_probabilities.argmax(axis=-1),
+                                           digits, seed=0)
+        variety[start].pop("per_class", None)
+    return variety
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run", type=Path)
@@ -64,10 +91,12 @@ def main() -> None:
     parser.add_argument("--training-pairs", type=int, default=0)
     parser.add_argument("--served", action="store_true",
                         help="also judge the exported generate signature's frames")
+    parser.add_argument("--cycle", default=None,
+                        help="the cycle the frames count (default: the run's own)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     run = load_run(args.run)
-    model, cycle = run.model, run.config.training.cycle
+    model, cycle = run.model, args.cycle or run.config.training.cycle
     classifier, classifier_accuracy = load_digit_classifier()
     test_pair = run.test_pair
     starts = {"prior": None} if test_pair is None else {"test_pair": test_pair, "prior": None}
@@ -80,6 +109,7 @@ def main() -> None:
         starts.update({f"pair_{t}": training_frames[t:t + 2]
                        for t in sorted(int(t) for t in picks)})
     rows = []
+    sequences: dict[str, list[np.ndarray]] = {}
     print(f"digit classifier held-out accuracy: {classifier_accuracy:.3f}")
     print(f"{'x0':>9} {'seed':>4} {'noise':>5} {'transition acc':>14} {'legible':>8}  "
           "first digits")
@@ -96,6 +126,8 @@ def main() -> None:
             for seed in chosen:
                 frames, _ = synthesize(model, args.length, seed=seed, initial_pair=pair,
                                        noise_scale=noise_scale)
+                if start == "prior" and noise_scale:
+                    sequences.setdefault("prior", []).append(frames[0])
                 digits, confidence = classify_digits(classifier, frames[0])
                 row = {"start": start, "seed": seed, "noise_scale": noise_scale,
                        "transition_accuracy": transition_accuracy(digits, cycle),
@@ -107,6 +139,7 @@ def main() -> None:
                       f"{row['digits'][:40]}")
 
     for seed, frames in (served_sequences(model, args.length, seeds) if args.served else []):
+        sequences.setdefault("served", []).append(frames)
         digits, confidence = classify_digits(classifier, frames)
         row = {"start": "served", "seed": seed, "noise_scale": 1.0,
                "transition_accuracy": transition_accuracy(digits, cycle),
@@ -144,6 +177,8 @@ def main() -> None:
         "spectral_radius": spectrum_report(*model.transition())["spectral_radius"],
         "cycle_eigenvalue": [eigenvalue.real, eigenvalue.imag],
         "cycle_ceiling": ceiling,
+        "diversity": handwriting_variety(classifier, sequences, cycle,
+                                         run.config.training.seed + 2),
         "rows": rows,
     }
     for start, label in (("test_pair", "x0 from the test pair"),
@@ -155,6 +190,10 @@ def main() -> None:
                   f"{mean_of(start, 'transition_accuracy'):.3f} (worst "
                   f"{min_of(start, 'transition_accuracy'):.3f}), legible "
                   f"{mean_of(start, 'legible_fraction'):.3f}")
+    for start, variety in summary["diversity"].items():
+        print(f"{start:>26}: diversity {variety['diversity_ratio']:.3f}, Frechet distance "
+              f"{variety['frechet_distance']:.1f} (real vs real "
+              f"{variety['frechet_distance_real']:.1f})")
     print(f"cycle plane: eigenvalue modulus {abs(eigenvalue):.4f}, angle "
           f"{np.degrees(np.angle(eigenvalue)):.2f} deg" + (
               "" if ceiling is None else

@@ -259,6 +259,14 @@ class TrainingConfig:
         period_from_cycle: a counting-MNIST run (frames built from `cycle`) whose model has
             no `period` gets the cycle's length as its period (3 digits or more; a 2-cycle
             turns by pi, which has no rotation plane to lock).
+        period_from_frames: a run on frames of one's own (`frames` given to `train`) whose
+            model has no `period` estimates it from the frames
+            (`dynamic_vae.evaluation.periodicity.estimate_period` on the longest sequence's
+            first 1024 frames, periods up to 256 frames). When the frames have one (3
+            frames or more), the run is trained as a periodic one: `period` is set to it,
+            `harmonic_start` is turned on and synthesis gets `PERIODIC_START_STATES`
+            encoded start states (unless `start_states` asks for some). Frames without a
+            period train as before. `summary.json` records the estimate.
         harmonic_start: a first stage whose model has a `period` starts at that period's
             harmonics, so the networks learn to place the frames on rings that already turn
             once per period. With a `linear_path`, the linear start is the frames' truncated
@@ -287,6 +295,7 @@ class TrainingConfig:
     trainable: str = "all"
     validation_fraction: float = 0.0
     period_from_cycle: bool = False
+    period_from_frames: bool = False
     harmonic_start: bool = False
 
     def __post_init__(self) -> None:
@@ -461,6 +470,12 @@ def _build(cls: type, data: Any) -> Any:
 _SECTIONS = {ModelConfig: "model", TrainingConfig: "training"}
 
 
+# Encoded training states stored as synthesis starts for a periodic run whose period was
+# estimated from its frames (`TrainingConfig.period_from_frames`): a start on the cycle, so
+# synthesis turns round it from the first frame.
+PERIODIC_START_STATES = 64
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     # Sagel & Shen (2018) v1 as stated: pair encoder, sigma 1.5 for MNIST, lambda 100, pixels in
     # [0, 1]. It does not learn to count (docs/results/counting.md, "How the first stage works").
@@ -511,7 +526,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "residual_rank": 256, "prediction_sigma": "per_step"},
         "training": {"learning_rate": 1e-3, "batch_size": 16, "window": 4, "epochs": 8,
                      "windows_per_epoch": 1024, "trainable": "dynamics",
-                     "validation_fraction": 0.1},
+                     "validation_fraction": 0.1, "period_from_frames": True},
         "finetune": {"trainable": "all", "validation_fraction": 0.1, "learning_rate": 3e-4,
                      "epochs": 6},
     },

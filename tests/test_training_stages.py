@@ -7,11 +7,14 @@ import numpy as np
 import pytest
 
 from dynamic_vae.callbacks import BestEpoch
-from dynamic_vae.config import TrainingConfig, get_preset
+from dynamic_vae.config import PERIODIC_START_STATES, TrainingConfig, get_preset
 from dynamic_vae.data.frame_pairs import make_frame_pairs
 from dynamic_vae.models.linear_initialisation import (harmonic_texture_parameters,
                                                       linear_texture_parameters)
 from dynamic_vae.training import build_model, train
+from dynamic_vae.evaluation.periodicity import estimate_period, phase_variance_ratio
+from dynamic_vae.training.run import MIN_PHASE_VARIANCE_RATIO, frames_period
+from tests.helpers.moving_blob import moving_blob
 
 FRAME_SHAPE = (16, 16, 1)
 
@@ -25,7 +28,8 @@ def frames():
 
 
 def _config(**fields):
-    fields = {"latent_dim": 3, **fields}
+    # The drifting grating repeats about every 12.6 frames: these tests train it as given.
+    fields = {"latent_dim": 3, "period_from_frames": False, **fields}
     return get_preset("video").override(frame_shape=FRAME_SHAPE, width=8,
                                         windows_per_epoch=32, image_every=0, **fields)
 
@@ -210,3 +214,51 @@ def test_an_observation_stage_keeps_a_and_b_and_trains_the_networks(frames):
     np.testing.assert_array_equal(model.transition()[1], b)
     assert any(not np.array_equal(x, y) for x, y in zip(model.encoder.get_weights(), encoder))
     assert any(not np.array_equal(x, y) for x, y in zip(model.decoder.get_weights(), decoder))
+
+
+def test_frames_with_a_period_train_as_a_periodic_run(tmp_path):
+    """`period_from_frames` (on in the video preset) reads the period from the frames and
+    trains with it locked, the harmonic start and stored start states; summary.json records
+    the estimate."""
+    turning = moving_blob(60, 12)
+    assert frames_period(turning) == 12
+    config = _config(epochs=1, finetune_epochs=0, validation_fraction=0.0, latent_dim=4,
+                     learning_rate=1e-9, period_from_frames=True)
+    assert get_preset("video").training.period_from_frames and config.model.period == 0
+    model, summary = train(config, tmp_path / "run", frames=turning, verbose=0)
+    assert summary["period_from_frames"] == 12
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())[
+        "period_from_frames"] == 12
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert record["model"]["period"] == 12 and record["training"]["harmonic_start"]
+    assert record["model"]["start_states"] == PERIODIC_START_STATES
+    assert summary["locked_harmonics"] == [1, 2]
+    eigenvalues = np.linalg.eigvals(model.transition()[0].astype(np.float64))
+    assert np.min(np.abs(eigenvalues - np.exp(2j * np.pi / 12))) < 1e-4
+
+
+def test_frames_without_a_period_or_with_the_estimate_off_train_as_given(frames, tmp_path):
+    noise = np.random.default_rng(0).uniform(0, 1, (60, *FRAME_SHAPE)).astype(np.float32)
+    assert frames_period(noise) is None
+    # A dip is not enough: noise over a faint loop of 6 frames dips at 6, but the phase
+    # explains too little of the frames for the run to be trained as periodic.
+    faint = noise + moving_blob(60, 6)
+    assert estimate_period(faint) == 6
+    assert phase_variance_ratio(faint, 6) < MIN_PHASE_VARIANCE_RATIO
+    assert frames_period(faint) is None
+    assert frames_period(moving_blob(60, 6) + 0.1 * noise) == 6
+    config = _config(epochs=1, finetune_epochs=0, validation_fraction=0.0,
+                     period_from_frames=True)
+    _, summary = train(config, tmp_path / "noise", frames=noise, verbose=0)
+    assert summary["period_from_frames"] is None
+    assert json.loads((tmp_path / "noise" / "config.json").read_text())["model"]["period"] == 0
+    turning = moving_blob(60, 12)
+    off = config.override(period_from_frames=False)
+    _, summary = train(off, tmp_path / "off", frames=turning, verbose=0)
+    assert "period_from_frames" not in summary
+    assert json.loads((tmp_path / "off" / "config.json").read_text())["model"]["period"] == 0
+    # A period given is kept, and nothing is estimated.
+    given = config.override(period=6)
+    _, summary = train(given, tmp_path / "given", frames=turning, verbose=0)
+    assert "period_from_frames" not in summary
+    assert json.loads((tmp_path / "given" / "config.json").read_text())["model"]["period"] == 6

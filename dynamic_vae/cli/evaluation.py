@@ -159,6 +159,10 @@ def summary_text(metrics: dict[str, Any]) -> str:
         cycle = metrics.get("cycle_distance", {}).get(key)
         if cycle is not None and cycle["cycle_distance_ratio"] is not None:
             parts.append(f"cycle distance ratio {cycle['cycle_distance_ratio']:.2f}")
+        pose = metrics.get("pose_advance", {}).get(key)
+        if pose is not None:
+            parts.append(f"pose advance {pose['mean']:.3f} (Fourier loop "
+                         f"{metrics['pose_advance']['fourier_loop']['mean']:.3f})")
         parts.append(f"spectral radius {metrics['spectrum'][key]['spectral_radius']:.3f}")
         lines.append(f"{label}: " + "; ".join(parts))
     return "\n".join(lines)

@@ -146,6 +146,11 @@ def run_train(args: argparse.Namespace) -> int:
                        frames_loader=frame_loader_options(args) if args.frames else None)
     if summary["resumed_from_epoch"]:
         print(f"resumed from the backup of epoch {summary['resumed_from_epoch']}")
+    if "period_from_frames" in summary:
+        period = summary["period_from_frames"]
+        print("the frames show no period: trained as a non-periodic process" if period is None
+              else f"the frames repeat every {period} frames: trained with period {period} "
+                   "(--period-from-frames false turns the estimate off)")
     if "stages" in summary:
         first, second = summary["stages"]
         print(f"trained {first['epochs']} epochs ({first['wall_time_seconds']:.1f} s, "

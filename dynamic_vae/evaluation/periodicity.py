@@ -25,6 +25,13 @@ DIP_TOLERANCE = 0.2
 # noise on a periodic clip only lifts the whole curve by a floor, so a stricter ratio would
 # reject clearly periodic but noisy clips.
 MAX_DIP_RATIO = 0.8
+# A shallower dip still counts when it comes back at every multiple of its lag, at least
+# this many times, and every multiple lies below every other lag by this many standard
+# deviations of the other lags: frames that repeat only in part (a counting display whose
+# digits are written by a new hand every cycle: frames one period apart share the digit, not
+# the strokes) dip by a tenth, but at every multiple and nowhere else, which noise does not.
+MIN_REPEATS = 3
+MIN_REPEAT_SEPARATION = 3.0
 
 
 def _unit_frames(frames: np.ndarray) -> np.ndarray:
@@ -94,6 +101,13 @@ def estimate_period(frames: np.ndarray, min_period: int = 2, max_period: int | N
        zero) and, by step 3, a clip drifting without returning raise instead of returning an
        arbitrary lag. Pixel noise adds a floor to the whole curve; a period whose dip it
        fills above that line is reported as none (give the period then).
+    6. A shallower period is also accepted when it repeats (the answer is then the smallest
+       lag that passes 4 and 5 or this step): a `P` with at least 3 multiples `P, 2P, 3P, ... <= max_period` such that the
+       largest `d` over the multiples lies below the smallest `d` over every other lag of
+       `min_period .. max_period` by at least 3 standard deviations of those other lags.
+       A counting display written by a new hand every cycle dips by only a tenth at its
+       period (frames one period apart share the digit, not the strokes), but at every
+       multiple and at no other lag; random frames and clips that drift do not.
 
     The default `max_period` is `T // 2`, so the clip shows the cycle at least twice (a
     period of exactly half the clip is found: its dip is at the last lag). Frames of only a
@@ -144,11 +158,74 @@ def estimate_period(frames: np.ndarray, min_period: int = 2, max_period: int | N
     falls = in_range < differences[lags - 2]
     # d(max_period + 1) is not computed: the last lag needs only the fall into it.
     rises_after = np.append(in_range[:-1] <= in_range[1:], True)
-    dips = lags[falls & rises_after & (in_range <= band)]
+    dips = np.concatenate([lags[falls & rises_after & (in_range <= band)],
+                           _repeating_dips(differences, min_period, max_period)])
     if len(dips) == 0:
         raise ValueError(
             f"frames: no period between {min_period} and {max_period} frames: the mean "
             f"absolute difference between frames L apart reaches {low:.4g} at best against "
             f"{high:.4g} at worst (a period needs a dip to at most {MAX_DIP_RATIO} times the "
-            "worst, after a fall from the lag before)")
-    return int(dips[0])
+            "worst, after a fall from the lag before, or a dip at every multiple of the "
+            f"period, at least {MIN_REPEATS} times, well below every other lag)")
+    return int(dips.min())
+
+
+def _repeating_dips(differences: np.ndarray, min_period: int, max_period: int) -> np.ndarray:
+    """The lags `P` of step 6 of `estimate_period`, in increasing order (maybe none)."""
+    lags = np.arange(min_period, max_period + 1)
+    found = []
+    for period in range(min_period, max_period // MIN_REPEATS + 1):
+        multiple = lags % period == 0
+        others = differences[lags[~multiple] - 1]
+        if len(others) < 2:
+            continue
+        worst_multiple = differences[lags[multiple] - 1].max()
+        if worst_multiple + MIN_REPEAT_SEPARATION * others.std() < others.min():
+            found.append(period)
+    return np.array(found, dtype=np.int64)
+
+
+def phase_variance_ratio(frames: np.ndarray, period: int) -> float:
+    """How much more the frames differ between phases of `period` than within a phase: the
+    F ratio of a one-way analysis of variance with the phase `t mod period` as the group,
+    pooled over pixels.
+
+    Frame `t` belongs to phase `t mod period`; only whole cycles are used (the first
+    `period * (T // period)` frames). The ratio is the between-phase mean square (the
+    phase means' squared deviations from the overall mean, times the cycles, over
+    `period - 1`) divided by the within-phase mean square (the frames' squared deviations
+    from their phase's mean, over `T - period`). Frames whose phase explains nothing score
+    about 1 (a lag that only happens to dip, or a flicker that keeps no beat, scores
+    below); a loop scores in the hundreds, and a display that writes the same digit every
+    cycle by a new hand in the hundreds too, though the phase explains only a fifth of its
+    variance.
+
+    Args:
+        frames: `(T, ...)` uint8 or float, in time order, with at least two whole cycles.
+        period: P >= 2 frames.
+
+    Returns:
+        The ratio, >= 0 (`inf` when the frames repeat exactly).
+
+    Raises:
+        ValueError: naming the argument, on bad frames or a period that does not fit twice.
+
+    Example:
+    >>> t = np.arange(40)
+    >>> phase_variance_ratio(np.sin(2 * np.pi * t / 8)[:, None], 8)
+    inf
+    """
+    unit = _unit_frames(frames)
+    if int(period) != period or not 2 <= period <= len(unit) // 2:
+        raise ValueError(f"period: expected an integer 2 <= period <= {len(unit) // 2} (two "
+                         f"cycles of the {len(unit)} frames), got {period}")
+    period = int(period)
+    cycles = len(unit) // period
+    whole = unit[:cycles * period].reshape(cycles, period, -1)
+    phase_means = whole.mean(axis=0)
+    between = cycles * ((phase_means - whole.mean(axis=(0, 1))) ** 2).sum() / (period - 1)
+    within = ((whole - phase_means) ** 2).sum() / (cycles * period - period)
+    if within == 0:
+        return float("inf") if between > 0 else 0.0
+    return float(between / within)
+

@@ -8,7 +8,8 @@ LABELS = {"dynamic_vae": "Dynamic VAE", "linear_baseline": "linear baseline",
           "dynamic_vae_test_pair": "Dynamic VAE, x_0 from the held-out test pair",
           "dynamic_vae_decoder": "Dynamic VAE, decoder alone (no texture forecast)",
           "linear_baseline_residual": "linear baseline + residual texture forecast",
-          "ground_truth": "ground truth (held-out real sequence)"}
+          "ground_truth": "ground truth (held-out real sequence)",
+          "fourier_loop": "Fourier loop over the same period"}
 
 
 def alive_applies(metrics: dict[str, Any]) -> bool:
@@ -85,6 +86,18 @@ def _variety_lines(metrics: dict[str, Any]) -> list[str]:
                  _number(c["cycle_distance_ratio"], ".3f")] for name, c in cycle.items()]
         lines += _table(["model", "cycle-to-cycle RMS", "real clip's", "cycle distance ratio"],
                         rows)
+    if "pose_advance" in metrics:
+        pose = metrics["pose_advance"]
+        lines += ["## Pose advance round the period", "",
+                  f"Fraction of steps whose phase (that of the nearest of {pose['views']} "
+                  "frames) advances by 1 +- 1 frame round the cycle, moving forward (1: "
+                  "turns as the clip does; 0: frozen or reversed). The Fourier loop is the "
+                  "clip's truncated Fourier series over the same period, replayed; the real "
+                  f"clip scores {pose['real']:.3f}.", ""]
+        rows = [[LABELS.get(name, name), f"{p['mean']:.3f}",
+                 f"{p['min']:.3f}"]
+                for name, p in pose.items() if isinstance(p, dict)]
+        lines += _table(["sequence", "pose advance, mean over seeds", "worst seed"], rows)
     return lines
 
 

@@ -191,6 +191,36 @@ def _dynamic_vae_sequences(model, seeds: Sequence[int], horizon: int,
     return to_unit_range(np.stack(sequences), model.pixel_range)
 
 
+def _pose_advance_metrics(run: Run, sequences: dict[str, np.ndarray], training: np.ndarray,
+                          period: int, seeds: list[int], horizon: int) -> dict[str, Any]:
+    """The `pose_advance` section of a periodic video run: how often a synthesised frame's
+    phase (that of its nearest frame among the clip's first `period`) advances by 1 +- 1
+    frame round the cycle, per sequence set and seed, beside the Fourier loop's over the
+    same period and the clip's own."""
+    from dynamic_vae.baseline import FourierLoop
+    from dynamic_vae.evaluation.pose_advance import pose_advance_accuracy
+
+    views = training[:period]
+    scored = dict(sequences)
+    test_pair = run.test_pair
+    if test_pair is not None:
+        # `dynamic-vae generate`'s default start.
+        scored[TEST_PAIR_START] = _dynamic_vae_sequences(run.model, seeds, horizon,
+                                                         initial_pair=test_pair)
+    # Fitted to the frames the linear baseline is fitted to (the last pair held out).
+    loop = FourierLoop(period=period).fit(training[:-1])
+    scored["fourier_loop"] = np.stack(
+        [np.clip(loop.synthesize(horizon, seed=seed)[0], 0.0, 1.0) for seed in seeds])
+    section: dict[str, Any] = {
+        "period": int(period), "views": f"the training frames' first {period}",
+        "real": pose_advance_accuracy(training, views, step=1)}
+    for name, frames in scored.items():
+        per_seed = [pose_advance_accuracy(seq, views, step=1) for seq in frames]
+        section[name] = {"mean": float(np.mean(per_seed)), "min": float(np.min(per_seed)),
+                         "per_seed": per_seed}
+    return section
+
+
 def _counting_metrics(run: Run, classifier, classifier_accuracy, sequences, heldout):
     """`(digits, diversity)` sections of a counting run's metrics."""
     from dynamic_vae.data.counting_mnist import counting_mnist, parse_cycle
@@ -388,6 +418,9 @@ def evaluate_run(
         if period and period >= 2 and len(training) > period and horizon > period:
             metrics["cycle_distance"] = {name: cycle_distance(seq, training, period)
                                          for name, seq in sequences.items()}
+        if period and period >= 3 and len(training) > period and horizon > 1:
+            metrics["pose_advance"] = _pose_advance_metrics(run, sequences, training, period,
+                                                            seed_list, horizon)
 
     target = run_dir / EVALUATION_DIR
     with atomic_directory(target) as out:

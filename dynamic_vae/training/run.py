@@ -10,8 +10,9 @@ import keras
 import numpy as np
 
 from dynamic_vae.atomic import atomic_write_text
-from dynamic_vae.config import RunConfig
+from dynamic_vae.config import PERIODIC_START_STATES, RunConfig
 from dynamic_vae.distribute import is_chief, make_strategy
+from dynamic_vae.evaluation.periodicity import estimate_period, phase_variance_ratio
 from dynamic_vae.models.dynamic_vae import DynamicVAE
 from dynamic_vae.runs import SUMMARY_FILE, WARM_START_DIR, load_run, load_run_record
 from dynamic_vae.training.data import training_data
@@ -82,6 +83,13 @@ def train(
             and len(config.training.cycle) >= 3):
         # The counting-MNIST sequence built from the cycle repeats every len(cycle) frames.
         config = config.override(period=len(config.training.cycle))
+    estimated_period: int | None | bool = False  # False: no estimate asked for
+    if frames is not None and config.training.period_from_frames and not config.model.period:
+        estimated_period = frames_period(frames)
+        if estimated_period is not None:
+            config = config.override(
+                period=estimated_period, harmonic_start=True,
+                start_states=config.model.start_states or PERIODIC_START_STATES)
     source = None if init_from is None else warm_start_source(init_from, config)
     # One strategy for every stage: a multi-worker strategy can be set up once per process.
     distribution = make_strategy(strategy)
@@ -92,7 +100,10 @@ def train(
                   strategy=(strategy, distribution), callbacks=callbacks)
     first_record = {} if init_from is None else {"init_from": str(init_from)}
     if not config.finetune:
-        return train_stage(config, output_dir, source=source, record=first_record, **common)
+        model, summary = train_stage(config, output_dir, source=source, record=first_record,
+                                     **common)
+        return model, _with_period_estimate(summary, estimated_period, output_dir,
+                                            distribution)
     first, second = config.first_stage(), config.finetune_stage()
     warm_dir = Path(output_dir) / WARM_START_DIR
     warm = None if restart else _finished_stage(warm_dir, {
@@ -115,7 +126,50 @@ def train(
         summary["wall_time_seconds"], 1e-9)
     if is_chief(distribution):
         atomic_write_text(Path(output_dir) / SUMMARY_FILE, json.dumps(summary, indent=2))
-    return model, summary
+    return model, _with_period_estimate(summary, estimated_period, output_dir, distribution)
+
+
+# How much of the frames the period is estimated from: enough cycles of any period a model
+# can lock, without reading a long video's every frame as float64.
+PERIOD_ESTIMATE_FRAMES = 1024
+MAX_ESTIMATED_PERIOD = 256
+# A period is trained with only when the frames' phase explains their variance well beyond
+# chance (`phase_variance_ratio` about 1). A lag that only happens to dip scores below 1
+# (the flashing light's first 400 frames dip at 16 and score 0.24 there); a flicker with a
+# beat of 31 frames scores 10, a counting display 30-90, a running animal's loop hundreds.
+MIN_PHASE_VARIANCE_RATIO = 4.0
+
+
+def frames_period(frames: np.ndarray | list[np.ndarray]) -> int | None:
+    """The period (>= 3 frames) that `TrainingConfig.period_from_frames` trains with: that of
+    the longest sequence's first `PERIOD_ESTIMATE_FRAMES` frames (`estimate_period`), when
+    their phase explains them (`phase_variance_ratio` at least `MIN_PHASE_VARIANCE_RATIO`);
+    else `None` (also for a period of 2 frames, which has no rotation plane to lock)."""
+    sequence = max(frames, key=len) if isinstance(frames, (list, tuple)) else frames
+    sequence = np.asarray(sequence)[:PERIOD_ESTIMATE_FRAMES]
+    if len(sequence) < 6:  # a period of 3 shown twice
+        return None
+    try:
+        period = estimate_period(sequence,
+                                 max_period=min(len(sequence) // 2, MAX_ESTIMATED_PERIOD))
+    except ValueError:
+        return None
+    if period < 3 or phase_variance_ratio(sequence, period) < MIN_PHASE_VARIANCE_RATIO:
+        return None
+    return period
+
+
+def _with_period_estimate(summary: dict[str, Any], estimated_period: int | None | bool,
+                          output_dir: str | Path, distribution: Any) -> dict[str, Any]:
+    """`summary` with the period `period_from_frames` estimated (`None`: the frames have
+    none), also in the run's summary.json; `summary` itself when no estimate was asked for
+    (`estimated_period` False)."""
+    if estimated_period is False:
+        return summary
+    summary = {**summary, "period_from_frames": estimated_period}
+    if is_chief(distribution):
+        atomic_write_text(Path(output_dir) / SUMMARY_FILE, json.dumps(summary, indent=2))
+    return summary
 
 
 def _finished_stage(run_dir: Path, wanted: dict[str, Any]

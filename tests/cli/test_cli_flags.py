@@ -20,7 +20,7 @@ TRAIN_OPTIONS = {
     "--observation-noise", "--prediction-sigma", "--decoder-noise", "--transition-form",
     "--windows-per-epoch",
     "--trainable", "--validation-fraction", "--residual-rank", "--period", "--start-states",
-    "--period-from-cycle", "--harmonic-start", "--learning-rate", "--batch-size", "--epochs",
+    "--period-from-cycle", "--period-from-frames", "--harmonic-start", "--learning-rate", "--batch-size", "--epochs",
     "--seed", "--cycle",
     "--num-frames", "--steps-per-execution", "--image-every", "--kl-warmup-epochs", "--window",
     "--jit-compile", "--finetune-epochs", "--init-from", "--quiet", "--restart", "--strategy",

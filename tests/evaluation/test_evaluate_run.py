@@ -177,6 +177,18 @@ def test_video_run_from_the_cli(video_run, capsys):
     assert "diversity" not in metrics
     report = (video_run / "evaluation" / "report.md").read_text()
     assert f"| Dynamic VAE | {cycle['cycle_rms']:.4f} |" in report
+    # Its pose advance, read against the clip's first period: the real clip, every step one
+    # phase on, scores 1; the Fourier loop over the same period replays the cycle.
+    pose = metrics["pose_advance"]
+    assert pose["period"] == 8 and pose["real"] == pytest.approx(1.0)
+    assert set(pose) >= {"dynamic_vae", "dynamic_vae_test_pair", "fourier_loop"}
+    for name in ("dynamic_vae", "dynamic_vae_test_pair", "fourier_loop"):
+        assert len(pose[name]["per_seed"]) == 2
+        assert pose[name]["min"] <= pose[name]["mean"] <= 1.0
+    assert pose["fourier_loop"]["mean"] == pytest.approx(1.0)
+    assert f"pose advance {pose['dynamic_vae']['mean']:.3f}" in printed
+    assert (f"| Fourier loop over the same period | {pose['fourier_loop']['mean']:.3f} |"
+            in report)
 
 
 def test_evaluate_errors_name_the_problem(tmp_path, video_run, capsys):

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from dynamic_vae.evaluation.periodicity import estimate_period, lag_differences
+from dynamic_vae.evaluation.periodicity import (estimate_period, lag_differences,
+                                               phase_variance_ratio)
 from tests.helpers.moving_blob import moving_blob
 
 
@@ -91,3 +92,37 @@ def test_bad_arguments_name_the_argument():
         estimate_period(frames, tolerance=1.0)
     with pytest.raises(ValueError, match="max_lag: expected 1 <= max_lag < 24"):
         lag_differences(frames, 0)
+
+
+def test_a_period_that_repeats_only_in_part(rng):
+    """Frames one period apart share a template but not their strokes (a counting display
+    written by a new hand every cycle): the dip is shallow, but at every multiple and at no
+    other lag, so it is the period; the same noise without the templates has none."""
+    templates = rng.uniform(0, 1, (5, 12, 12, 1)) < 0.3
+    strokes = rng.uniform(0, 1, (400, 12, 12, 1)) < 0.35
+    frames = (templates[np.arange(400) % 5] ^ strokes).astype(np.float32)
+    differences = lag_differences(frames, 40)
+    assert differences[4] > 0.8 * differences.max()  # too shallow for a dip on its own
+    assert estimate_period(frames) == 5
+    with pytest.raises(ValueError, match="frames: no period"):
+        estimate_period(strokes.astype(np.float32))
+
+
+def test_phase_variance_ratio_is_the_one_way_anova_f_statistic(rng):
+    """For one pixel the ratio is scipy's one-way ANOVA F with the phase as the group; for
+    many it pools the sums of squares over pixels."""
+    from scipy.stats import f_oneway
+
+    series = rng.normal(0, 1, 60) + np.sin(2 * np.pi * np.arange(60) / 6)
+    groups = [series[p::6] for p in range(6)]
+    assert phase_variance_ratio(series[:, None], 6) == pytest.approx(f_oneway(*groups).statistic)
+    frames = rng.normal(0, 1, (63, 3))  # the last 3 frames are no whole cycle
+    whole = frames[:60].reshape(10, 6, 3)
+    between = 10 * ((whole.mean(0) - whole.mean((0, 1))) ** 2).sum() / 5
+    within = ((whole - whole.mean(0)) ** 2).sum() / 54
+    assert phase_variance_ratio(frames, 6) == pytest.approx(between / within)
+    # Chance: about 1 for noise; a loop repeats exactly.
+    assert 0.5 < phase_variance_ratio(rng.uniform(0, 1, (400, 8, 8)), 8) < 1.5
+    assert phase_variance_ratio(moving_blob(48, 12), 12) == np.inf
+    with pytest.raises(ValueError, match="period: expected an integer 2 <= period <= 24"):
+        phase_variance_ratio(moving_blob(48, 12), 25)
