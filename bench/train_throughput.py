@@ -43,6 +43,12 @@ CASES = {
     "video 48x48 gray": ("video", (48, 48, 1), {"window": 5}),
     # The preset's second stage: everything trainable.
     "video 48x48 gray fine-tuning": ("video", (48, 48, 1), {"window": 5, "stage": "finetune"}),
+    "video 48x48 gray fine-tuning bfloat16": ("video", (48, 48, 1), {
+        "window": 5, "stage": "finetune", "mixed_precision": "bfloat16"}),
+    # The same with 8 steps per call into the compiled function (fewer host round trips).
+    "video 48x48 gray fine-tuning bfloat16 x8": ("video", (48, 48, 1), {
+        "window": 5, "stage": "finetune", "mixed_precision": "bfloat16",
+        "steps_per_execution": 8}),
     "video 64x64 RGB": ("video", (64, 64, 3), {"window": 5}),
     "video 128x128 RGB": ("video", (128, 128, 3), {"window": 5}),
     "video 64x64 RGB bfloat16": ("video", (64, 64, 3), {"mixed_precision": "bfloat16",
@@ -63,18 +69,22 @@ def measure(preset: str, frame_shape: tuple[int, int, int], overrides: dict, ste
     pairs_per_step = batch * (window - 1)
     rng = np.random.default_rng(0)
     # Throughput does not depend on pixel values; random frames of the right shape suffice.
-    frames = rng.integers(0, 255, size=(64 * (steps + 5) + 16, *frame_shape), dtype=np.uint8)
+    # The warm-up traces and compiles: at least one whole call of steps_per_execution steps.
+    warm_up = max(5, config.training.steps_per_execution)
+    frames = rng.integers(0, 255, size=(64 * (steps + warm_up) + 16, *frame_shape),
+                          dtype=np.uint8)
     pairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
     keras.utils.set_random_seed(0)
     model = build_model(config)
     dataset = pairs.dataset(batch, seed=0, drop_remainder=True, window=window)
-    model.fit(dataset.take(5), epochs=1, verbose=0)  # trace and compile
+    model.fit(dataset.take(warm_up), epochs=1, verbose=0)
     start = time.perf_counter()
     model.fit(dataset.take(steps), epochs=1, verbose=0)
     seconds = time.perf_counter() - start
     return {"pairs_per_second": steps * pairs_per_step / seconds, "seconds": seconds,
             "steps": steps, "window": window, "windows_per_batch": batch,
-            "jit_compile": jit, "encoder_mode": config.model.encoder_mode,
+            "jit_compile": jit, "steps_per_execution": config.training.steps_per_execution,
+            "mixed_precision": config.model.mixed_precision, "encoder_mode": config.model.encoder_mode,
             "posterior": config.model.posterior,
             "prediction_weight": config.model.prediction_weight}
 
