@@ -62,23 +62,21 @@ def served_sequences(model, length: int, seeds: list[int]):
 
 
 def handwriting_variety(classifier, sequences: dict[str, list[np.ndarray]], cycle: str,
-                        seed: int) -> dict[str, dict]:
-    """`diversity_metrics` of each start's frames (all seeds together) against a fresh
-    counting sequence of `cycle` drawn with `seed`, as `evaluate` measures it."""
-    from dynamic_vae.data.counting_mnist import counting_mnist, parse_cycle
+                        training_seed: int) -> dict[str, dict]:
+    """`diversity_metrics` of each start's frames (all seeds together) against the real
+    digits `evaluate` measures a counting run's variety against."""
+    from dynamic_vae.data.counting_mnist import parse_cycle
     from dynamic_vae.evaluation.diversity import diversity_metrics
     from dynamic_vae.evaluation.digit_classifier import digit_features
-    from dynamic_vae.evaluation.run_evaluation import DIVERSITY_REAL_FRAMES_PER_DIGIT
+    from dynamic_vae.evaluation.run_evaluation import real_digit_features
 
-    digits = parse_cycle(cycle)
-    real, _ = counting_mnist(cycle, DIVERSITY_REAL_FRAMES_PER_DIGIT * len(digits), seed=seed)
-    real_features, real_probabilities = digit_features(classifier, real)
+    real_features, real_classes, _ = real_digit_features(classifier, cycle, training_seed)
     variety = {}
     for start, frames in sequences.items():
         features, probabilities = digit_features(classifier, np.concatenate(frames))
         variety[start] = diversity_metrics(features, probabilities.argmax(axis=-1),
-                                           real_features, real_probabilities.argmax(axis=-1),
-                                           digits, seed=0)
+                                           real_features, real_classes, parse_cycle(cycle),
+                                           seed=0)
         variety[start].pop("per_class", None)
     return variety
 
@@ -178,7 +176,7 @@ def main() -> None:
         "cycle_eigenvalue": [eigenvalue.real, eigenvalue.imag],
         "cycle_ceiling": ceiling,
         "diversity": handwriting_variety(classifier, sequences, cycle,
-                                         run.config.training.seed + 2),
+                                         run.config.training.seed),
         "rows": rows,
     }
     for start, label in (("test_pair", "x0 from the test pair"),

@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from dynamic_vae.experiments import FAMILIES  # noqa: E402
-from dynamic_vae.experiments.periodic_experiment import fourier_loop_accuracies  # noqa: E402
+from dynamic_vae.evaluation.pose_advance import fourier_loop_accuracies  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

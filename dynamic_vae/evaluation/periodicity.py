@@ -102,9 +102,10 @@ def estimate_period(frames: np.ndarray, min_period: int = 2, max_period: int | N
        arbitrary lag. Pixel noise adds a floor to the whole curve; a period whose dip it
        fills above that line is reported as none (give the period then).
     6. A shallower period is also accepted when it repeats (the answer is then the smallest
-       lag that passes 4 and 5 or this step): a `P` with at least 3 multiples `P, 2P, 3P, ... <= max_period` such that the
-       largest `d` over the multiples lies below the smallest `d` over every other lag of
-       `min_period .. max_period` by at least 3 standard deviations of those other lags.
+       lag that passes 4 and 5 or this step): a `P` with at least 3 multiples
+       `P, 2P, 3P, ... <= max_period` such that the largest `d` over the multiples lies
+       below the smallest `d` over every other lag of `min_period .. max_period` by at
+       least 3 standard deviations of those other lags.
        A counting display written by a new hand every cycle dips by only a tenth at its
        period (frames one period apart share the digit, not the strokes), but at every
        multiple and at no other lag; random frames and clips that drift do not.
@@ -196,9 +197,9 @@ def phase_variance_ratio(frames: np.ndarray, period: int) -> float:
     `period - 1`) divided by the within-phase mean square (the frames' squared deviations
     from their phase's mean, over `T - period`). Frames whose phase explains nothing score
     about 1 (a lag that only happens to dip, or a flicker that keeps no beat, scores
-    below); a loop scores in the hundreds, and a display that writes the same digit every
-    cycle by a new hand in the hundreds too, though the phase explains only a fifth of its
-    variance.
+    below); a running animal's loop scores in the hundreds, and a display that writes the
+    same digit every cycle by a new hand 30-90, though the phase explains only a sixth to a
+    fifth of its variance.
 
     Args:
         frames: `(T, ...)` uint8 or float, in time order, with at least two whole cycles.

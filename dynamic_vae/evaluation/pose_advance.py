@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dynamic_vae.baseline.fourier_loop import FourierLoop
 from dynamic_vae.pixels import as_unit_float
 
 
@@ -106,3 +107,30 @@ def pose_advance_accuracy(synthesised: np.ndarray, true_views: np.ndarray, step:
     # Without the direction check a frozen sequence would pass every step of a 1-view model.
     moving_forward = advances * np.sign(step) > 0
     return float(np.mean((error <= tolerance) & moving_forward))
+
+
+def fourier_loop_accuracies(frames: np.ndarray, period: int, true_views: np.ndarray,
+                            step: int, seeds: list[int], horizon: int) -> list[float]:
+    """Pose-advance accuracy of the Fourier loop (`dynamic_vae.baseline.FourierLoop`: the
+    fundamental and the 4 strongest other harmonics of `frames` over `period`) for each seed,
+    scored as the Dynamic VAE's syntheses are.
+
+    Args:
+        frames: the frames the loop is fitted to, frame t at phase 2 pi t / period (those the
+            linear baseline is fitted to).
+        period: the period the Dynamic VAE was given, in frames.
+        true_views: the views each synthesised frame's pose is read against.
+        step: the advance per frame, in views of `true_views`.
+        seeds: one synthesis per seed (the seed draws the start phase).
+        horizon: frames per synthesis.
+
+    Returns:
+        The accuracy of each seed, in `seeds` order.
+
+    Example:
+    >>> fourier_loop_accuracies(clip[:-1], 24, clip[:24], 1, [0, 1], 1000)  # doctest: +SKIP
+    [1.0, 1.0]
+    """
+    loop = FourierLoop(period=period).fit(frames)
+    return [pose_advance_accuracy(loop.synthesize(horizon, seed=seed)[0], true_views, step)
+            for seed in seeds]

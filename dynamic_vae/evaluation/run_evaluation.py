@@ -197,8 +197,8 @@ def _pose_advance_metrics(run: Run, sequences: dict[str, np.ndarray], training: 
     phase (that of its nearest frame among the clip's first `period`) advances by 1 +- 1
     frame round the cycle, per sequence set and seed, beside the Fourier loop's over the
     same period and the clip's own."""
-    from dynamic_vae.baseline import FourierLoop
-    from dynamic_vae.evaluation.pose_advance import pose_advance_accuracy
+    from dynamic_vae.evaluation.pose_advance import (fourier_loop_accuracies,
+                                                     pose_advance_accuracy)
 
     views = training[:period]
     scored = dict(sequences)
@@ -207,15 +207,15 @@ def _pose_advance_metrics(run: Run, sequences: dict[str, np.ndarray], training: 
         # `dynamic-vae generate`'s default start.
         scored[TEST_PAIR_START] = _dynamic_vae_sequences(run.model, seeds, horizon,
                                                          initial_pair=test_pair)
+    accuracies = {name: [pose_advance_accuracy(seq, views, step=1) for seq in frames]
+                  for name, frames in scored.items()}
     # Fitted to the frames the linear baseline is fitted to (the last pair held out).
-    loop = FourierLoop(period=period).fit(training[:-1])
-    scored["fourier_loop"] = np.stack(
-        [np.clip(loop.synthesize(horizon, seed=seed)[0], 0.0, 1.0) for seed in seeds])
+    accuracies["fourier_loop"] = fourier_loop_accuracies(training[:-1], period, views, 1,
+                                                         seeds, horizon)
     section: dict[str, Any] = {
         "period": int(period), "views": f"the training frames' first {period}",
         "real": pose_advance_accuracy(training, views, step=1)}
-    for name, frames in scored.items():
-        per_seed = [pose_advance_accuracy(seq, views, step=1) for seq in frames]
+    for name, per_seed in accuracies.items():
         section[name] = {"mean": float(np.mean(per_seed)), "min": float(np.min(per_seed)),
                          "per_seed": per_seed}
     return section
@@ -223,7 +223,7 @@ def _pose_advance_metrics(run: Run, sequences: dict[str, np.ndarray], training: 
 
 def _counting_metrics(run: Run, classifier, classifier_accuracy, sequences, heldout):
     """`(digits, diversity)` sections of a counting run's metrics."""
-    from dynamic_vae.data.counting_mnist import counting_mnist, parse_cycle
+    from dynamic_vae.data.counting_mnist import parse_cycle
     from dynamic_vae.evaluation.digit_classifier import digit_features, load_digit_classifier
 
     cycle = run.config.training.cycle
@@ -240,22 +240,32 @@ def _counting_metrics(run: Run, classifier, classifier_accuracy, sequences, held
                                             probabilities.max(axis=-1).reshape(frames.shape[:2]),
                                             cycle)
         read[label] = (features, digits)
-    # Fresh real digits (another seed than the training and held-out sequences'), read by
-    # the same classifier, so real and synthesised frames are classed alike.
-    seed = run.config.training.seed + 2
-    cycle_digits = parse_cycle(cycle)
-    real, _ = counting_mnist(cycle, DIVERSITY_REAL_FRAMES_PER_DIGIT * len(cycle_digits),
-                             seed=seed)
-    real_features, real_probabilities = digit_features(classifier, real)
-    real_classes = real_probabilities.argmax(axis=-1)
-    diversity = {"real": (f"a fresh counting sequence (cycle {cycle}, seed {seed}, "
-                          f"{len(real)} frames)"),
+    real_features, real_classes, real_source = real_digit_features(
+        classifier, cycle, run.config.training.seed)
+    diversity = {"real": real_source,
                  "classes": "the digit the classifier reads; digits outside the cycle are "
                             "left out"}
     for label in sequences:
         diversity[label] = diversity_metrics(*read[label], real_features, real_classes,
-                                             cycle_digits, seed=0)
+                                             parse_cycle(cycle), seed=0)
     return result, diversity
+
+
+def real_digit_features(classifier, cycle: str, training_seed: int
+                        ) -> tuple[np.ndarray, np.ndarray, str]:
+    """`(features, classes, description)` of the real digits a counting run's variety is
+    measured against: a fresh counting sequence of `cycle` (another seed than the training
+    and held-out sequences'), `DIVERSITY_REAL_FRAMES_PER_DIGIT` frames per digit, read by the
+    same classifier as the synthesised frames so both are classed alike."""
+    from dynamic_vae.data.counting_mnist import counting_mnist, parse_cycle
+    from dynamic_vae.evaluation.digit_classifier import digit_features
+
+    seed = training_seed + 2
+    real, _ = counting_mnist(cycle, DIVERSITY_REAL_FRAMES_PER_DIGIT * len(parse_cycle(cycle)),
+                             seed=seed)
+    features, probabilities = digit_features(classifier, real)
+    return (features, probabilities.argmax(axis=-1),
+            f"a fresh counting sequence (cycle {cycle}, seed {seed}, {len(real)} frames)")
 
 
 def check_evaluation_options(seeds: int, horizon: int) -> None:

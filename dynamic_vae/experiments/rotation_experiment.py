@@ -209,7 +209,7 @@ class RotationExperiment(ExperimentFamily):
     def extra_metrics(self, condition: Condition, run_dir: Path) -> dict[str, Any]:
         from dynamic_vae.baseline import LinearDynamicTexture
         from dynamic_vae.evaluation.pose_advance import pose_advance_accuracy
-        from dynamic_vae.experiments.periodic_experiment import fourier_loop_accuracies
+        from dynamic_vae.evaluation.pose_advance import fourier_loop_accuracies
         from dynamic_vae.pixels import to_unit_range
         from dynamic_vae.synthesis import synthesize
         from dynamic_vae.runs import (BASELINE_FILE, EVALUATION_DIR, EVALUATION_METRICS_FILE,

@@ -83,9 +83,11 @@ def train(
             and len(config.training.cycle) >= 3):
         # The counting-MNIST sequence built from the cycle repeats every len(cycle) frames.
         config = config.override(period=len(config.training.cycle))
-    estimated_period: int | None | bool = False  # False: no estimate asked for
+    # summary.json of the run (its last stage) records the period read from the frames.
+    summary_entries = {}
     if frames is not None and config.training.period_from_frames and not config.model.period:
         estimated_period = frames_period(frames)
+        summary_entries["period_from_frames"] = estimated_period
         if estimated_period is not None:
             config = config.override(
                 period=estimated_period, harmonic_start=True,
@@ -100,10 +102,8 @@ def train(
                   strategy=(strategy, distribution), callbacks=callbacks)
     first_record = {} if init_from is None else {"init_from": str(init_from)}
     if not config.finetune:
-        model, summary = train_stage(config, output_dir, source=source, record=first_record,
-                                     **common)
-        return model, _with_period_estimate(summary, estimated_period, output_dir,
-                                            distribution)
+        return train_stage(config, output_dir, source=source, record=first_record,
+                           summary_entries=summary_entries, **common)
     first, second = config.first_stage(), config.finetune_stage()
     warm_dir = Path(output_dir) / WARM_START_DIR
     warm = None if restart else _finished_stage(warm_dir, {
@@ -113,7 +113,7 @@ def train(
     model, summary = train_stage(
         second, output_dir, source=warm[0],
         record={"init_from": str(warm_dir), "finetune": dict(config.finetune),
-                "first_stage": first.to_dict()}, **common)
+                "first_stage": first.to_dict()}, summary_entries=summary_entries, **common)
     summary["stages"] = [
         {"run": str(run), "epochs": stage["epochs"],
          "wall_time_seconds": stage["wall_time_seconds"],
@@ -126,7 +126,7 @@ def train(
         summary["wall_time_seconds"], 1e-9)
     if is_chief(distribution):
         atomic_write_text(Path(output_dir) / SUMMARY_FILE, json.dumps(summary, indent=2))
-    return model, _with_period_estimate(summary, estimated_period, output_dir, distribution)
+    return model, summary
 
 
 # How much of the frames the period is estimated from: enough cycles of any period a model
@@ -157,19 +157,6 @@ def frames_period(frames: np.ndarray | list[np.ndarray]) -> int | None:
     if period < 3 or phase_variance_ratio(sequence, period) < MIN_PHASE_VARIANCE_RATIO:
         return None
     return period
-
-
-def _with_period_estimate(summary: dict[str, Any], estimated_period: int | None | bool,
-                          output_dir: str | Path, distribution: Any) -> dict[str, Any]:
-    """`summary` with the period `period_from_frames` estimated (`None`: the frames have
-    none), also in the run's summary.json; `summary` itself when no estimate was asked for
-    (`estimated_period` False)."""
-    if estimated_period is False:
-        return summary
-    summary = {**summary, "period_from_frames": estimated_period}
-    if is_chief(distribution):
-        atomic_write_text(Path(output_dir) / SUMMARY_FILE, json.dumps(summary, indent=2))
-    return summary
 
 
 def _finished_stage(run_dir: Path, wanted: dict[str, Any]

@@ -42,6 +42,7 @@ def train_stage(
     callbacks: list[keras.callbacks.Callback] | None,
     source: DynamicVAE | None,
     record: dict[str, Any],
+    summary_entries: dict[str, Any] | None = None,
 ) -> tuple[DynamicVAE, dict[str, Any]]:
     """Trains one stage of `train` into `output_dir` and returns `(model, summary)`.
 
@@ -56,6 +57,8 @@ def train_stage(
         callbacks: more Keras callbacks for `fit`.
         source: the model whose weights start the stage, or `None`.
         record: more entries for config.json.
+        summary_entries: more entries for summary.json (e.g. the period read from the
+            frames).
     """
     strategy_name, distribution = strategy
     chief = is_chief(distribution)
@@ -84,6 +87,7 @@ def train_stage(
 
     summary = stage_summary(model, config, pairs, backup.history, first_epoch, fitted,
                             finished, strategy_name, distribution.num_replicas_in_sync)
+    summary.update(summary_entries or {})
     save_stage(model, write_dir, pairs, config.model.pixel_range, backup.history, summary)
     if chief:
         # Only once every output is in place: a kill before this line resumes and rewrites them.

@@ -9,8 +9,8 @@ import pytest
 
 from dynamic_vae.cli import main
 from dynamic_vae.experiments import FAMILIES
+from dynamic_vae.evaluation.pose_advance import fourier_loop_accuracies
 from dynamic_vae.experiments.periodic_experiment import (PeriodicExperiment, clip_paths,
-                                                         fourier_loop_accuracies,
                                                          parse_periods, resolve_clip)
 from dynamic_vae.outputs import write_frames
 from dynamic_vae.runs import load_run
