@@ -113,6 +113,16 @@ class ModelConfig:
             for synthesis without a given frame pair (0: such synthesis draws x_0 ~ N(0, I)).
             The seed picks one (`dynamic_vae.models.start_states`), so the served `generate`
             starts on the data too.
+        driven_prior_weight: weight of the term that trains the posterior's
+            innovation-driven directions (those B B^T drives; with a locked period, all but
+            the locked planes) to look as synthesis draws them (0 disables it;
+            `dynamic_vae.models.driven_prior`): independent of the persistent directions
+            (the phase), and with the stationary prior's mean 0 and covariance. Synthesis
+            draws those directions from the innovations whatever the phase, so a decoder
+            trained on states whose driven directions also say which digit a frame shows
+            draws random digits from them; with this term it reads the digit from the
+            phase and each frame's handwriting from the innovations. Meant for the variety
+            stage of a periodic run (docs/model.md).
         mixed_precision: `off` or `bfloat16`: the hidden convolutions and dense layers
             compute in bfloat16 (variables stay float32); the posterior heads, the decoder's
             output layer, A, B and every loss term stay float32. bfloat16 keeps float32's
@@ -146,6 +156,7 @@ class ModelConfig:
     residual_rank: int = 0
     period: int = 0
     start_states: int = 0
+    driven_prior_weight: float = 0.0
     mixed_precision: str = "off"
 
     def __post_init__(self) -> None:
@@ -210,7 +221,8 @@ class ModelConfig:
             raise ValueError(f"start_states must be an integer >= 0, got "
                              f"{self.start_states!r}")
         self.start_states = int(self.start_states)
-        for name in ("stationarity_weight", "kl_weight", "prediction_weight"):
+        for name in ("stationarity_weight", "kl_weight", "prediction_weight",
+                     "driven_prior_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

@@ -41,6 +41,7 @@ from dynamic_vae.models.finishing import finish_after_fit
 from dynamic_vae.models.networks import build_decoder, build_encoder
 from dynamic_vae.models.observation_noise import (gaussian_negative_log_likelihood,
                                                   optimal_log_sigma)
+from dynamic_vae.models.driven_prior import driven_moment_mismatch, phase_dependence
 from dynamic_vae.models.residual_networks import (build_residual_decoder,
                                                   build_residual_encoder)
 from dynamic_vae.models.residual_texture import ResidualTexture
@@ -131,6 +132,8 @@ class DynamicVAE(keras.Model):
         self.residual_tracker = keras.metrics.Mean(name="stationarity_residual")
         self.prediction_tracker = keras.metrics.Mean(name="prediction")
         self.sigma_tracker = keras.metrics.Mean(name="sigma")
+        self.phase_dependence_tracker = keras.metrics.Mean(name="phase_dependence")
+        self.driven_mismatch_tracker = keras.metrics.Mean(name="driven_mismatch")
         self.built = True
 
     @classmethod
@@ -161,6 +164,8 @@ class DynamicVAE(keras.Model):
             trackers.append(self.prediction_tracker)
         if self.model_config.observation_noise != "fixed":
             trackers.append(self.sigma_tracker)
+        if self.model_config.driven_prior_weight > 0:
+            trackers += [self.phase_dependence_tracker, self.driven_mismatch_tracker]
         return trackers
 
     # --- accessors ----------------------------------------------------------------------
@@ -407,6 +412,10 @@ class DynamicVAE(keras.Model):
             first = tf.reshape(states, [-1, length - 1, self.latent_dim])[:, 0]
             terms["prediction"] = self._prediction_term(windows, first, training)
             total = total + self.model_config.prediction_weight * terms["prediction"]
+        if self.model_config.driven_prior_weight > 0:
+            states = self.dynamic_layer.to_state_space(mean)[:, :self.latent_dim]
+            draws = tf.reshape(latent_pairs, [-1, 2, self.latent_dim])[:, 0]
+            total = total + self._driven_prior_term(states, draws, terms)
         terms["loss"] = total
         return terms
 
@@ -441,8 +450,24 @@ class DynamicVAE(keras.Model):
         if self.model_config.prediction_weight > 0:
             terms["prediction"] = self._prediction_term(windows, means[:, 0], training)
             total = total + self.model_config.prediction_weight * terms["prediction"]
+        if self.model_config.driven_prior_weight > 0:
+            total = total + self._driven_prior_term(tf.reshape(means, [-1, n]),
+                                                    tf.reshape(states, [-1, n]), terms)
         terms["loss"] = total
         return terms
+
+    def _driven_prior_term(self, means: tf.Tensor, samples: tf.Tensor,
+                           terms: dict[str, tf.Tensor]) -> tf.Tensor:
+        """`driven_prior_weight` times how far the innovation-driven part of the posterior is
+        from what synthesis draws there (`dynamic_vae.models.driven_prior`): its dependence on
+        the persistent part, over the posterior means, plus the mismatch of its moments with
+        the stationary prior's, over the draws. Both are recorded in `terms`."""
+        noise_matrix = self.dynamic_layer.noise_matrix
+        terms["phase_dependence"] = phase_dependence(tf.cast(means, tf.float32), noise_matrix)
+        terms["driven_mismatch"] = driven_moment_mismatch(tf.cast(samples, tf.float32),
+                                                          noise_matrix)
+        return self.model_config.driven_prior_weight * (terms["phase_dependence"]
+                                                        + terms["driven_mismatch"])
 
     def _prediction_term(self, windows: tf.Tensor, state: tf.Tensor, training: bool
                          ) -> tf.Tensor:
@@ -501,6 +526,10 @@ class DynamicVAE(keras.Model):
             self.prediction_tracker.update_state(terms["prediction"])
         if "sigma" in terms:
             self.sigma_tracker.update_state(terms["sigma"])
+        if "phase_dependence" in terms:
+            self.phase_dependence_tracker.update_state(terms["phase_dependence"])
+        if "driven_mismatch" in terms:
+            self.driven_mismatch_tracker.update_state(terms["driven_mismatch"])
         results = {metric.name: metric.result() for metric in self.metrics}
         if isinstance(tf.distribute.get_strategy(),
                       tf.distribute.MultiWorkerMirroredStrategy):
