@@ -40,17 +40,20 @@ CASES = {
     # Residual networks with the linear path, optimal sigma. Windows of 5 (the preset's are 4):
     # 16 windows are 64 pairs, as in every other case, and a step decodes the same 64
     # rollout frames.
-    "video 48x48 gray": ("video", (48, 48, 1), {"window": 5}),
-    # The preset's second stage: everything trainable.
+    "video 48x48 gray": ("video", (48, 48, 1), {"window": 5, "mixed_precision": "off"}),
+    # The preset's second stage: everything trainable, in the preset's precision (`auto`:
+    # bfloat16 where the machine has bfloat16 units), and in float32.
     "video 48x48 gray fine-tuning": ("video", (48, 48, 1), {"window": 5, "stage": "finetune"}),
+    "video 48x48 gray fine-tuning float32": ("video", (48, 48, 1), {
+        "window": 5, "stage": "finetune", "mixed_precision": "off"}),
     "video 48x48 gray fine-tuning bfloat16": ("video", (48, 48, 1), {
         "window": 5, "stage": "finetune", "mixed_precision": "bfloat16"}),
     # The same with 8 steps per call into the compiled function (fewer host round trips).
     "video 48x48 gray fine-tuning bfloat16 x8": ("video", (48, 48, 1), {
         "window": 5, "stage": "finetune", "mixed_precision": "bfloat16",
         "steps_per_execution": 8}),
-    "video 64x64 RGB": ("video", (64, 64, 3), {"window": 5}),
-    "video 128x128 RGB": ("video", (128, 128, 3), {"window": 5}),
+    "video 64x64 RGB": ("video", (64, 64, 3), {"window": 5, "mixed_precision": "off"}),
+    "video 128x128 RGB": ("video", (128, 128, 3), {"window": 5, "mixed_precision": "off"}),
     "video 64x64 RGB bfloat16": ("video", (64, 64, 3), {"mixed_precision": "bfloat16",
                                                          "window": 5}),
 }

@@ -18,7 +18,7 @@ import numpy as np
 
 ENCODER_MODES = ("frame", "pair")
 POSTERIORS = ("factorized", "smoothed")
-MIXED_PRECISION = ("off", "bfloat16")
+MIXED_PRECISION = ("off", "bfloat16", "auto")
 OUTPUT_ACTIVATIONS = ("linear", "sigmoid", "tanh")
 ARCHITECTURES = ("v1", "residual")
 OBSERVATION_NOISES = ("fixed", "learned", "optimal")
@@ -123,11 +123,13 @@ class ModelConfig:
             draws random digits from them; with this term it reads the digit from the
             phase and each frame's handwriting from the innovations. Meant for the variety
             stage of a periodic run (docs/model.md).
-        mixed_precision: `off` or `bfloat16`: the hidden convolutions and dense layers
-            compute in bfloat16 (variables stay float32); the posterior heads, the decoder's
-            output layer, A, B and every loss term stay float32. bfloat16 keeps float32's
-            exponent range, so no loss scaling is needed; it is fast on GPUs from Ampere on,
-            TPUs, and CPUs with AVX512-BF16 or AMX.
+        mixed_precision: `off`, `bfloat16` or `auto`: with `bfloat16` the hidden
+            convolutions and dense layers compute in bfloat16 (variables stay float32); the
+            posterior heads, the decoder's output layer, A, B and every loss term stay
+            float32. bfloat16 keeps float32's exponent range, so no loss scaling is needed;
+            it is fast on GPUs from Ampere on, TPUs, and CPUs with AVX512-BF16 or AMX.
+            `auto` becomes `bfloat16` on such a GPU or CPU and `off` elsewhere, when the
+            config is made (`dynamic_vae.precision`), so a run's config.json records which.
     """
 
     frame_shape: tuple[int, int, int] = (32, 32, 1)
@@ -162,6 +164,10 @@ class ModelConfig:
     def __post_init__(self) -> None:
         self.frame_shape = tuple(int(v) for v in self.frame_shape)
         self.pixel_range = tuple(float(v) for v in self.pixel_range)
+        if self.mixed_precision == "auto":
+            from dynamic_vae.precision import resolve_mixed_precision
+
+            self.mixed_precision = resolve_mixed_precision(self.mixed_precision)
         if len(self.frame_shape) != 3 or min(self.frame_shape) < 1:
             raise ValueError(
                 f"frame_shape must be (height, width, channels) of positive ints, got "
@@ -529,13 +535,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         # epoch that scores best on it, the start included, so a first stage whose A only
         # fits the training windows ends at the least-squares start (as on boiling water at
         # 64x64 RGB and the fountain at 128x128). The second stage trains everything. Synthesis adds a residual
-        # texture of up to 256 directions, so frames keep the clip's fine detail. See
+        # texture of up to 256 directions, so frames keep the clip's fine detail. The hidden
+        # layers compute in bfloat16 where the machine has bfloat16 units (`auto`): about
+        # 1.4x the float32 step there, with the same k-step errors. See
         # docs/results/textures.md.
         "model": {"architecture": "residual", "width": 16, "depth": 1, "linear_path": True,
                   "encoder_mode": "frame", "observation_noise": "optimal",
                   "transition_form": "stationary", "output_activation": "linear",
                   "latent_dim": 10, "prediction_weight": 1.0, "kl_weight": 1.0,
-                  "residual_rank": 256, "prediction_sigma": "per_step"},
+                  "residual_rank": 256, "prediction_sigma": "per_step",
+                  "mixed_precision": "auto"},
         "training": {"learning_rate": 1e-3, "batch_size": 16, "window": 4, "epochs": 8,
                      "windows_per_epoch": 1024, "trainable": "dynamics",
                      "validation_fraction": 0.1, "period_from_frames": True},

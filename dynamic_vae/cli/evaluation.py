@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from dynamic_vae.config import MIXED_PRECISION
+
 COMPARISON_FILE = "comparison.json"
 COMPARISON_COLUMNS = (("name", "video", ""), ("frames", "frames", "d"),
                       ("sharpness_ratio", "sharpness ratio", ".3f"),
@@ -89,9 +91,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         family_parser.add_argument("--windows-per-epoch", type=int, default=None,
                                    help="training windows per epoch, in every stage "
                                         "(default: the preset's)")
-        family_parser.add_argument("--mixed-precision", choices=("off", "bfloat16"),
+        family_parser.add_argument("--mixed-precision", choices=MIXED_PRECISION,
                                    default=None,
-                                   help="bfloat16 hidden layers (default: the preset's)")
+                                   help="bfloat16 hidden layers; auto: where the machine "
+                                        "has bfloat16 units (default: the preset's)")
         _add_evaluation_flags(family_parser)
         family_parser.add_argument("--quiet", action="store_true", help="no progress bars")
         family.add_arguments(family_parser)
