@@ -16,6 +16,14 @@ Training batches may be windows of L >= 2 consecutive frames: the ELBO terms the
 the window's L - 1 pairs and the prediction term runs k = 1 .. L - 1 steps (the paper's setting
 is L = 2 with no prediction term).
 
+With `driven_prior_weight` > 0 the loss also has
+
+    + driven_prior_weight * (phase_dependence(mu) + driven_moment_mismatch(x))
+
+on each batch's posterior means mu and draws x: the state directions the innovations drive
+are trained to be independent of the persistent ones and spread as the stationary prior, as
+synthesis draws them (`dynamic_vae.models.driven_prior`).
+
 With `posterior="smoothed"` the encoder's Gaussians are measurements of the states and the
 ELBO is taken over whole windows with the Kalman-smoothed posterior (see `window_posterior`):
 reconstruction of all L frames from the smoothed marginals plus KL(q(x_{1:L}) || p(x_{1:L})),
