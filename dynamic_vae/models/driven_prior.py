@@ -83,9 +83,11 @@ def phase_dependence(states: tf.Tensor, noise_matrix: tf.Tensor,
                          - 2.0 * tf.matmul(persistent, persistent, transpose_b=True), 0.0)
     m = tf.shape(squared)[0]
     others = tf.logical_not(tf.eye(m, dtype=tf.bool))
-    off_diagonal = tf.boolean_mask(squared, others)
+    squared = tf.where(others, squared, tf.zeros_like(squared))
+    # The median of the off-diagonal distances: sorted, the m zeros of the diagonal come
+    # first. (A fixed-size sort, which XLA compiles, where a boolean mask would not be.)
     # The width sets the scale the phase is read at; it is not something to move states for.
-    median = tf.stop_gradient(tf.sort(off_diagonal)[tf.size(off_diagonal) // 2])
+    median = tf.stop_gradient(tf.sort(tf.reshape(squared, [-1]))[m + m * (m - 1) // 2])
     logits = -squared / (2.0 * bandwidth ** 2 * median + _EPSILON)
     logits = tf.where(others, logits, tf.constant(-1e30, tf.float64))
     weights = tf.nn.softmax(logits, axis=1)

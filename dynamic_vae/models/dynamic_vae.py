@@ -45,11 +45,11 @@ from dynamic_vae.data.frame_pairs import FramePairs
 from dynamic_vae.layers.dynamic_layer import DynamicLayer
 from dynamic_vae.layers.latent_step import latent_step
 from dynamic_vae.layers.stationary_dynamic_layer import StationaryDynamicLayer
+from dynamic_vae.models.driven_prior import driven_moment_mismatch, phase_dependence
 from dynamic_vae.models.finishing import finish_after_fit
 from dynamic_vae.models.networks import build_decoder, build_encoder
 from dynamic_vae.models.observation_noise import (gaussian_negative_log_likelihood,
                                                   optimal_log_sigma)
-from dynamic_vae.models.driven_prior import driven_moment_mismatch, phase_dependence
 from dynamic_vae.models.residual_networks import (build_residual_decoder,
                                                   build_residual_encoder)
 from dynamic_vae.models.residual_texture import ResidualTexture
@@ -64,6 +64,9 @@ MODEL_FIELDS = tuple(field.name for field in dataclasses.fields(ModelConfig))
 # training states (`fit_start_states`): on the shared counting runs, starts from the worst
 # aligned fraction were the sequences read at 0.45-0.9, and from the best half at >= 0.92.
 ON_PHASE_FRACTION = 0.5
+
+# What `driven_prior_weight` > 0 logs, in training only.
+DRIVEN_PRIOR_LOGS = ("phase_dependence", "driven_mismatch")
 
 
 @keras.saving.register_keras_serializable(package="dynamic_vae")
@@ -420,7 +423,7 @@ class DynamicVAE(keras.Model):
             first = tf.reshape(states, [-1, length - 1, self.latent_dim])[:, 0]
             terms["prediction"] = self._prediction_term(windows, first, training)
             total = total + self.model_config.prediction_weight * terms["prediction"]
-        if self.model_config.driven_prior_weight > 0:
+        if self.model_config.driven_prior_weight > 0 and training:
             states = self.dynamic_layer.to_state_space(mean)[:, :self.latent_dim]
             draws = tf.reshape(latent_pairs, [-1, 2, self.latent_dim])[:, 0]
             total = total + self._driven_prior_term(states, draws, terms)
@@ -458,7 +461,7 @@ class DynamicVAE(keras.Model):
         if self.model_config.prediction_weight > 0:
             terms["prediction"] = self._prediction_term(windows, means[:, 0], training)
             total = total + self.model_config.prediction_weight * terms["prediction"]
-        if self.model_config.driven_prior_weight > 0:
+        if self.model_config.driven_prior_weight > 0 and training:
             total = total + self._driven_prior_term(tf.reshape(means, [-1, n]),
                                                     tf.reshape(states, [-1, n]), terms)
         terms["loss"] = total
@@ -469,7 +472,11 @@ class DynamicVAE(keras.Model):
         """`driven_prior_weight` times how far the innovation-driven part of the posterior is
         from what synthesis draws there (`dynamic_vae.models.driven_prior`): its dependence on
         the persistent part, over the posterior means, plus the mismatch of its moments with
-        the stationary prior's, over the draws. Both are recorded in `terms`."""
+        the stationary prior's, over the draws. Both are recorded in `terms`.
+
+        Training batches only: both are statistics of a batch, which a held-out pair of two
+        frames is too small to give (its two states explain each other), so validation
+        losses stay the ELBO's and log neither."""
         noise_matrix = self.dynamic_layer.noise_matrix
         terms["phase_dependence"] = phase_dependence(tf.cast(means, tf.float32), noise_matrix)
         terms["driven_mismatch"] = driven_moment_mismatch(tf.cast(samples, tf.float32),
@@ -538,7 +545,9 @@ class DynamicVAE(keras.Model):
             self.phase_dependence_tracker.update_state(terms["phase_dependence"])
         if "driven_mismatch" in terms:
             self.driven_mismatch_tracker.update_state(terms["driven_mismatch"])
-        results = {metric.name: metric.result() for metric in self.metrics}
+        # The driven-prior statistics exist for training batches only.
+        results = {metric.name: metric.result() for metric in self.metrics
+                   if metric.name not in DRIVEN_PRIOR_LOGS or metric.name in terms}
         if isinstance(tf.distribute.get_strategy(),
                       tf.distribute.MultiWorkerMirroredStrategy):
             # Keras 3 reduces step outputs of a multi-worker strategy with a MEAN over axis 0,
