@@ -20,7 +20,7 @@ measures of the mismatch, which `ModelConfig.driven_prior_weight` adds to the lo
 
       d = sum_i ||E[s | p_i] - mean(s)||^2 / sum_i ||s_i - mean(s)||^2   in [0, 1];
 
-- `driven_moment_mismatch`: ||m||^2 + ||C - Q_s||_F^2, with m and C the mean and covariance
+- `driven_moment_mismatch`: ||mu||^2 + ||C - Q_s||_F^2, with mu and C the mean and covariance
   of s over the batch's posterior draws.
 
 Reference:
@@ -47,8 +47,12 @@ _EPSILON = 1e-12
 def innovation_projections(noise_matrix: tf.Tensor, threshold: float = PERSISTENT_THRESHOLD
                            ) -> tuple[tf.Tensor, tf.Tensor]:
     """`(Q_p, Q_s)`, `(n, n)` orthogonal projections onto the directions the innovations
-    `B v` leave alone (eigenvalues of B B^T below `threshold`) and onto the rest."""
-    noise_matrix = tf.cast(noise_matrix, tf.float64)
+    `B v` leave alone (eigenvalues of B B^T below `threshold`) and onto the rest.
+
+    No gradient flows to B through them: they say which directions the terms look at, not
+    something to train B towards (and the eigenvectors of repeated eigenvalues, such as a
+    locked period's zeros, have no gradient)."""
+    noise_matrix = tf.stop_gradient(tf.cast(noise_matrix, tf.float64))
     covariance = tf.matmul(noise_matrix, noise_matrix, transpose_b=True)
     eigenvalues, eigenvectors = tf.linalg.eigh(0.5 * (covariance + tf.transpose(covariance)))
     persistent = tf.cast(eigenvalues < threshold, tf.float64)
@@ -66,7 +70,7 @@ def phase_dependence(states: tf.Tensor, noise_matrix: tf.Tensor,
     E[s | p] is estimated at each state by the other states' driven parts, weighted by a
     Gaussian kernel on the persistent parts whose width is `bandwidth` times their median
     pairwise distance (leaving the state itself out, so an isolated state explains
-    nothing); 0 when either part is empty.
+    nothing); 0 when there is no driven part.
 
     Example:
     >>> noise = tf.linalg.diag([0.0, 0.0, 1.0])      # x_1, x_2 persist; x_3 is driven
@@ -99,8 +103,8 @@ def phase_dependence(states: tf.Tensor, noise_matrix: tf.Tensor,
 
 def driven_moment_mismatch(samples: tf.Tensor, noise_matrix: tf.Tensor,
                            threshold: float = PERSISTENT_THRESHOLD) -> tf.Tensor:
-    """`||m||^2 + ||C - Q_s||_F^2`: how far the innovation-driven part of posterior draws
-    `samples` `(m, n)` is, in mean `m` and covariance `C` over the batch, from the
+    """`||mu||^2 + ||C - Q_s||_F^2`: how far the innovation-driven part of posterior draws
+    `samples` `(m, n)` is, in mean `mu` and covariance `C` over the batch, from the
     stationary prior's N(0, Q_s) that synthesis draws it from (A A^T + B B^T = I makes the
     stationary covariance I, so its driven part is the projection Q_s itself)."""
     samples = tf.cast(samples, tf.float64)
