@@ -37,9 +37,13 @@ from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E
                                                      load_digit_classifier)
 from dynamic_vae.models.driven_prior import (innovation_projections,  # noqa: E402
                                              phase_dependence)
+from dynamic_vae.models.window_posterior import smoothed_window_posterior  # noqa: E402
+from dynamic_vae.pixels import to_pixel_range, to_unit_range  # noqa: E402
 from dynamic_vae.runs import load_dynamic_vae  # noqa: E402
 
 WINDOW = 9
+# Windows per batch `phase_dependence` is read over: a training batch's 144 states.
+BATCH_WINDOWS = 16
 
 
 def main() -> None:
@@ -48,6 +52,9 @@ def main() -> None:
     parser.add_argument("--cycle", required=True, help="the run's digit cycle, e.g. 56789")
     parser.add_argument("--windows", type=int, default=200)
     args = parser.parse_args()
+    if args.windows < 2 * BATCH_WINDOWS:
+        parser.error(f"--windows: expected at least {2 * BATCH_WINDOWS} (two batches of "
+                     f"{BATCH_WINDOWS} windows), got {args.windows}")
 
     model = load_dynamic_vae(Path(args.run_dir) / "model.keras")
     if model.model_config.posterior != "smoothed":
@@ -55,13 +62,12 @@ def main() -> None:
                          f"{model.model_config.posterior!r}")
     n = model.latent_dim
     frames, digits = counting_mnist(args.cycle, args.windows * WINDOW, seed=1)
-    low, high = model.pixel_range
-    pixels = low + (high - low) * frames.astype("float32") / 255.0
-    mean, log_variance = model.encoder(pixels)
-    means, _, _ = model._smoothed(tf.reshape(mean, [-1, WINDOW, n]),
-                                  tf.reshape(log_variance, [-1, WINDOW, n]))
+    mean, log_variance = model.encoder(to_pixel_range(frames, model.pixel_range))
+    transition, noise = model.transition()
+    means, _, _ = smoothed_window_posterior(tf.reshape(mean, [-1, WINDOW, n]),
+                                            tf.exp(tf.reshape(log_variance, [-1, WINDOW, n])),
+                                            transition, noise)
     states = means.numpy().reshape(-1, n).astype("float64")
-    _, noise = model.transition()
     q_persistent, q_driven = (q.numpy() for q in innovation_projections(noise))
     persistent, driven = states @ q_persistent, states @ q_driven
 
@@ -70,8 +76,7 @@ def main() -> None:
 
     def read(decoder_input: np.ndarray) -> float:
         decoded = model.decode(decoder_input.astype("float32")).numpy()
-        decoded = np.clip((decoded - low) / (high - low), 0.0, 1.0)
-        predicted, _ = classify_digits(classifier, decoded)
+        predicted, _ = classify_digits(classifier, to_unit_range(decoded, model.pixel_range))
         return float(np.mean(predicted == digits))
 
     half = len(states) // 2
@@ -79,7 +84,7 @@ def main() -> None:
     centres = np.stack([driven[:half][digits[:half] == c].mean(0) for c in classes])
     nearest = classes[np.argmin(((driven[half:, None] - centres[None]) ** 2).sum(-1), 1)]
     prior_draws = rng.standard_normal(states.shape) @ q_driven
-    batch = 16 * WINDOW
+    batch = BATCH_WINDOWS * WINDOW
     result = {
         "run": str(args.run_dir), "cycle": args.cycle, "states": len(states),
         "driven_dimensions": int(round(np.trace(q_driven))),

@@ -418,13 +418,13 @@ class DynamicVAE(keras.Model):
         terms = {"reconstruction": reconstruction, "kl": kl, "penalty": penalty,
                  **self._sigma_term(targets, reconstructions)}
         total = reconstruction + kl + penalty
+        # x_t's posterior mean for every pair, in x-space.
+        states = self.dynamic_layer.to_state_space(mean)[:, :self.latent_dim]
         if self.model_config.prediction_weight > 0:
-            states = self.dynamic_layer.to_state_space(mean)[:, :self.latent_dim]
             first = tf.reshape(states, [-1, length - 1, self.latent_dim])[:, 0]
             terms["prediction"] = self._prediction_term(windows, first, training)
             total = total + self.model_config.prediction_weight * terms["prediction"]
         if self.model_config.driven_prior_weight > 0 and training:
-            states = self.dynamic_layer.to_state_space(mean)[:, :self.latent_dim]
             draws = tf.reshape(latent_pairs, [-1, 2, self.latent_dim])[:, 0]
             total = total + self._driven_prior_term(states, draws, terms)
         terms["loss"] = total
