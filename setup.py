@@ -37,6 +37,9 @@ setup(
         "serving": [f"tensorflow-serving-api=={TF_VERSION}"],
         # CUDA wheels are several GB: only on machines with a GPU.
         "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],
+        # bench/pytorch_twin.py only. The CPU build (2.13.0+cpu) satisfies the pin without
+        # the CUDA libraries the default Linux wheel depends on.
+        "bench": ["torch==2.13.0"],
     },
     entry_points={"console_scripts": ["dynamic-vae=dynamic_vae.cli:main"]},
 )

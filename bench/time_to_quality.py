@@ -8,7 +8,7 @@ reads their digits. Training time excludes the evaluation time. Prints a table a
 Not a test: numbers depend on the machine.
 
 Usage: python bench/time_to_quality.py [--preset counting-mnist] [--cycle 1234] [--epochs 8]
-           [--finetune-epochs 4] [--targets 0.8,0.9,0.95] [--length 200] [--seeds 0,1,2]
+           [--finetune-epochs 4] [--variety-epochs 4] [--targets 0.8,0.9,0.95] [--length 200] [--seeds 0,1,2]
            [--set kl_weight=0.3 ...]
            [--save-run DIR]   (also keep the trained model as a run directory, for
                                `dynamic-vae evaluate` or bench/cycle_plane.py)
@@ -110,6 +110,8 @@ def main() -> None:
                         help="first-stage epochs (default: the preset's)")
     parser.add_argument("--finetune-epochs", type=int, default=None,
                         help="fine-tuning epochs (default: the preset's; 0: none)")
+    parser.add_argument("--variety-epochs", type=int, default=None,
+                        help="variety-stage epochs (default: the preset's; 0: none)")
     parser.add_argument("--targets", default="0.8,0.9,0.95")
     parser.add_argument("--length", type=int, default=200)
     parser.add_argument("--seeds", default="0,1,2")
@@ -123,8 +125,10 @@ def main() -> None:
     overrides = parse_overrides(args.set)
     config = get_preset(args.preset).override(cycle=args.cycle, epochs=args.epochs,
                                               finetune_epochs=args.finetune_epochs,
+                                              variety_epochs=args.variety_epochs,
                                               **overrides)
-    stages = [config.first_stage()] + ([config.finetune_stage()] if config.finetune else [])
+    stages = config.stages()
+    names = ["first"] + [name for name in ("finetune", "variety") if getattr(config, name)]
     frames, data = load_training_frames(config)
     pairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
     test_pair = to_unit_range(pairs.test_pairs, config.model.pixel_range)[0]
@@ -133,7 +137,7 @@ def main() -> None:
     print(f"{'epoch':>5} {'stage':>8} {'train s':>8} {'acc':>8} {'legible':>8} "
           f"{'prior':>8} {'legible':>8} {'radius':>8}   (acc: x0 from the test pair)")
     model = None
-    for name, stage in zip(("first", "finetune"), stages):
+    for name, stage in zip(names, stages):
         keras.utils.set_random_seed(stage.training.seed)
         previous, model = model, build_model(stage)
         if previous is not None:

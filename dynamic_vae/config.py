@@ -356,26 +356,36 @@ class RunConfig:
         training: how the (first) stage is trained.
         finetune: overrides of model or training fields for a second stage that starts from
             the first stage's encoder, decoder, A and B (a warm start); its `epochs` is the
-            second stage's length. Architecture fields cannot change. Empty: one stage.
+            second stage's length. Architecture fields cannot change. Empty: no such stage.
+        variety: overrides for a last stage that starts from the stage before it (the
+            fine-tuning stage, or the first when there is none) and is configured as that
+            stage with these fields replaced; its `epochs` is its length. The counting preset
+            uses it to train the observation map alone with the driven prior, which puts the
+            handwriting in the innovations (docs/design-notes.md, "Keeping the digit out of
+            the innovations"). Architecture fields cannot change. Empty: no such stage.
     """
 
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     finetune: dict[str, Any] = dataclasses.field(default_factory=dict)
+    variety: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.finetune, dict):
-            raise ValueError(f"config section 'finetune': expected a mapping of fields, got "
-                             f"{type(self.finetune).__name__}")
-        fixed = sorted(set(self.finetune) & {*ARCHITECTURE_FIELDS, "pixel_range"})
-        if fixed:
-            raise ValueError(f"finetune: {fixed} cannot change in a fine-tuning stage (it "
-                             "keeps the networks' shapes and the data's pixel scaling)")
-        if self.finetune:
-            try:
-                self.finetune_stage()
-            except ValueError as error:
-                raise ValueError(f"finetune: {error}") from None
+        for section, stage in (("finetune", self.finetune_stage),
+                               ("variety", self.variety_stage)):
+            overrides = getattr(self, section)
+            if not isinstance(overrides, dict):
+                raise ValueError(f"config section {section!r}: expected a mapping of fields, "
+                                 f"got {type(overrides).__name__}")
+            fixed = sorted(set(overrides) & {*ARCHITECTURE_FIELDS, "pixel_range"})
+            if fixed:
+                raise ValueError(f"{section}: {fixed} cannot change in a later stage (it "
+                                 "keeps the networks' shapes and the data's pixel scaling)")
+            if overrides:
+                try:
+                    stage()
+                except ValueError as error:
+                    raise ValueError(f"{section}: {error}") from None
 
     def first_stage(self) -> "RunConfig":
         """The configuration of the first (or only) training stage."""
@@ -384,6 +394,16 @@ class RunConfig:
     def finetune_stage(self) -> "RunConfig":
         """The configuration of the fine-tuning stage (`finetune` applied to the first)."""
         return self.first_stage().override(**self.finetune)
+
+    def variety_stage(self) -> "RunConfig":
+        """The configuration of the variety stage (`variety` applied to the stage before)."""
+        before = self.finetune_stage() if self.finetune else self.first_stage()
+        return before.override(**self.variety)
+
+    def stages(self) -> list["RunConfig"]:
+        """Every stage's configuration, in training order."""
+        return ([self.first_stage()] + ([self.finetune_stage()] if self.finetune else [])
+                + ([self.variety_stage()] if self.variety else []))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -396,45 +416,47 @@ class RunConfig:
         if not isinstance(data, dict):
             raise ValueError(f"config: expected a mapping with sections 'model' and "
                              f"'training', got {type(data).__name__}")
-        unknown = set(data) - {"model", "training", "finetune"}
+        unknown = set(data) - {"model", "training", "finetune", "variety"}
         if unknown:
             raise ValueError(f"unknown config sections {sorted(unknown)}; expected 'model', "
-                             "'training' and optionally 'finetune'")
+                             "'training' and optionally 'finetune' and 'variety'")
         return cls(model=_build(ModelConfig, data.get("model", {})),
                    training=_build(TrainingConfig, data.get("training", {})),
-                   finetune=data.get("finetune", {}))
+                   finetune=data.get("finetune", {}), variety=data.get("variety", {}))
 
     def override(self, **fields: Any) -> "RunConfig":
         """Returns a copy with the named fields (of either section) replaced.
 
-        They set every stage: a field that `finetune` names is replaced there too, so what
-        a caller asks for holds throughout. `epochs` is the first stage's length and
-        `finetune_epochs` the fine-tuning stage's (0 removes the stage).
+        They set every stage: a field that `finetune` or `variety` names is replaced there
+        too, so what a caller asks for holds throughout. `epochs` is the first stage's
+        length, `finetune_epochs` the fine-tuning stage's and `variety_epochs` the variety
+        stage's (0 removes the stage).
         """
         model = dataclasses.asdict(self.model)
         training = dataclasses.asdict(self.training)
-        finetune = dict(self.finetune)
+        later = {"finetune": dict(self.finetune), "variety": dict(self.variety)}
         for name, value in fields.items():
             if value is None:
                 continue
-            if name == "finetune_epochs":
+            if name in ("finetune_epochs", "variety_epochs"):
+                section = name.removesuffix("_epochs")
                 if not isinstance(value, numbers.Integral) or value < 0:
-                    raise ValueError(f"finetune_epochs must be an int >= 0, got {value!r}")
+                    raise ValueError(f"{name} must be an int >= 0, got {value!r}")
                 if value == 0:
-                    finetune = {}
-                elif not finetune:
-                    raise ValueError("finetune_epochs: this configuration has no fine-tuning "
-                                     "stage")
+                    later[section] = {}
+                elif not later[section]:
+                    kind = "fine-tuning" if section == "finetune" else "variety"
+                    raise ValueError(f"{name}: this configuration has no {kind} stage")
                 else:
-                    finetune["epochs"] = int(value)
+                    later[section]["epochs"] = int(value)
             elif name in model or name in training:
                 (model if name in model else training)[name] = value
-                if name in finetune and name != "epochs":
-                    finetune[name] = value
+                for overrides in later.values():
+                    if name in overrides and name != "epochs":
+                        overrides[name] = value
             else:
                 raise ValueError(f"unknown config field {name!r}")
-        return RunConfig.from_dict({"model": model, "training": training,
-                                    "finetune": finetune})
+        return RunConfig.from_dict({"model": model, "training": training, **later})
 
 
 def _check_type(name: str, annotation: str, value: Any) -> None:
@@ -520,6 +542,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                      "period_from_cycle": True},
         "finetune": {"posterior": "smoothed", "stationarity_weight": 10000.0, "window": 9,
                      "prediction_shrink": 0.95, "epochs": 4},
+        # The variety stage keeps A and B, and trains the encoder and decoder on the ELBO
+        # alone (KL weight 1) with the driven prior: the innovations' directions must look
+        # as synthesis draws them, N(0, Q) and independent of the phase, so each cycle is
+        # written in a new hand while the locked planes keep the digit.
+        "variety": {"trainable": "observation", "prediction_weight": 0.0, "kl_weight": 1.0,
+                    "driven_prior_weight": 50.0, "epochs": 4},
     },
     "video": {
         # Any clip, no flags. Residual networks with a linear path, so training starts at the

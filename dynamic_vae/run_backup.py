@@ -26,8 +26,9 @@ STATE_ARRAYS = "state.npz"
 STATE_JSON = "state.json"
 PREFIX = "epoch-"
 # `epochs` may change between a kill and a restart: it only says where to stop, and neither
-# the data order nor the model depends on it.
-RESUMABLE_FIELDS = {("training", "epochs")}
+# the data order nor the model depends on it. A later stage's config.json also records the
+# lengths in the `finetune` and `variety` sections.
+RESUMABLE_FIELDS = {("training", "epochs"), ("finetune", "epochs"), ("variety", "epochs")}
 
 
 def _flatten(data: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:

@@ -15,7 +15,10 @@ A run directory written by `dynamic_vae.training.train` holds:
                          synthesis starts from the first one by default (eq. 35)
     backup/              the training state of the last epochs while training runs (deleted
                          when the run finishes; see dynamic_vae.run_backup)
-    warm_start/          the first stage of a two-stage configuration (a run directory)
+    warm_start/          the first stage of a configuration with later stages (a run
+                         directory)
+    finetune/            the fine-tuning stage when a variety stage follows it (a run
+                         directory)
     evaluation/          what `dynamic-vae evaluate` wrote (see
                          dynamic_vae.evaluation.run_evaluation)
 
@@ -54,6 +57,8 @@ BACKUP_DIR = "backup"
 BEST_WEIGHTS_FILE = "best.npz"
 BEST_RECORD_FILE = "best.json"
 WARM_START_DIR = "warm_start"
+# The fine-tuning stage's run directory inside a run that ends with a variety stage.
+FINETUNE_DIR = "finetune"
 EVALUATION_DIR = "evaluation"
 # evaluation/metrics.json: everything the evaluation report states, machine-readable.
 EVALUATION_METRICS_FILE = "metrics.json"
@@ -73,8 +78,8 @@ class Run:
     Attributes:
         directory: the run directory.
         model: the trained `DynamicVAE`, or the `LinearDynamicTexture` of a baseline run.
-        config: the configuration the model was trained with (for a fine-tuning stage: that
-            stage's, with `finetune` as recorded); a run without config.json gets its
+        config: the configuration the model was trained with (for a later stage: that
+            stage's, with `finetune` and `variety` as recorded); a run without config.json gets its
             model's `ModelConfig` and default training fields. `None` for a baseline run.
         data: where the training frames came from, as recorded (`source`, `num_frames`,
             `cycle`, `sequences`, `sha1`, ...; empty when unknown).
@@ -82,7 +87,8 @@ class Run:
             the run keeps none.
         summary: what summary.json holds, or `None` when the run has none.
         init_from: the run directory whose weights started this one, if any.
-        first_stage: the first stage's configuration of a fine-tuned run, else `None`.
+        first_stage: the first stage's configuration of a run with later stages, else
+            `None` (the stage this one started from is `init_from`).
 
     Example:
     >>> run = load_run("runs/demo")                    # doctest: +SKIP

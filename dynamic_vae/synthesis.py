@@ -1,7 +1,9 @@
 """Synthesis of new sequences from a trained Dynamic VAE (eq. 35).
 
-    x_0     = first half of the posterior mean of a given frame pair, or one of the model's
-              stored start states (`dynamic_vae.models.start_states`), or x_0 ~ N(0, I)
+    x_0     = first half of the posterior mean of a given frame pair (brought onto the cycle
+              of the stored start states of a model with a locked period), or one of the
+              model's stored start states (`dynamic_vae.models.start_states`), or
+              x_0 ~ N(0, I)
     x_{t+1} = A x_t + noise_scale * B v_t,   v_t ~ N(0, I)
     y_t     = C(x_t) + e_t
 
@@ -109,7 +111,9 @@ def decode_in_batches(model, latents: np.ndarray, batch_size: int = 512) -> np.n
 
 
 def initial_state_from_pair(model, frame_pair: np.ndarray) -> np.ndarray:
-    """x_0: the first half of the posterior mean of one frame pair `(2, H, W[, C])`.
+    """x_0: the first half of the posterior mean of one frame pair `(2, H, W[, C])`, brought
+    onto the cycle of the model's stored start states when it has them and a locked period
+    (`dynamic_vae.models.start_states.snap_to_start_states`).
 
     The pair is uint8 or float in [0, 1], like training frames.
     """
@@ -118,7 +122,10 @@ def initial_state_from_pair(model, frame_pair: np.ndarray) -> np.ndarray:
         expected = (2, *model.frame_shape)
         raise ValueError(f"initial frame pair: expected shape {expected}, got {pair.shape}")
     pair = to_pixel_range(pair, model.pixel_range)[np.newaxis]
-    return model.encode_states(pair).numpy()[0, :model.latent_dim]
+    state = model.encode_states(pair)[:, :model.latent_dim]
+    if model.start_states is not None and model.model_config.period >= 3:
+        state = model.start_states.snap(state, model.transition()[1])
+    return np.asarray(state)[0]
 
 
 def synthesize(
@@ -137,7 +144,8 @@ def synthesize(
         model: a `DynamicVAE`.
         num_frames: frames per sequence.
         seed: the same seed gives the same sequence.
-        initial_pair: a frame pair `(2, H, W[, C])` whose posterior mean gives x_0; `None`
+        initial_pair: a frame pair `(2, H, W[, C])` whose posterior mean gives x_0
+            (`initial_state_from_pair`); `None`
             starts at one of the model's stored start states picked by the seed, or, for a
             model without them, draws x_0 from the stationary N(0, I).
         num_sequences: independent sequences.

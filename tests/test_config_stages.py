@@ -1,4 +1,5 @@
-"""The fine-tuning stage of a RunConfig: what each stage gets, round trips and bad input."""
+"""The later stages of a RunConfig (fine-tuning, variety): what each stage gets, round trips
+and bad input."""
 
 import json
 
@@ -41,7 +42,7 @@ def test_a_two_stage_config_round_trips_through_json():
 
 
 @pytest.mark.parametrize("finetune,message", [
-    ({"latent_dim": 3}, "finetune: ['latent_dim'] cannot change in a fine-tuning stage"),
+    ({"latent_dim": 3}, "finetune: ['latent_dim'] cannot change in a later stage"),
     ({"encoder_mode": "pair"}, "finetune: ['encoder_mode'] cannot change"),
     ({"pixel_range": [-1, 1]}, "finetune: ['pixel_range'] cannot change"),
     ({"nope": 1}, "finetune: unknown config field 'nope'"),
@@ -64,4 +65,55 @@ def test_bad_fine_tuning_stages_are_named(finetune, message):
 def test_bad_finetune_epochs(preset, value, message):
     with pytest.raises(ValueError) as error:
         get_preset(preset).override(finetune_epochs=value)
+    assert message in str(error.value)
+
+
+def test_the_counting_preset_ends_with_a_variety_stage_on_the_fine_tuning_stage():
+    config = get_preset("counting-mnist")
+    first, second, third = config.stages()
+    assert third == second.override(trainable="observation", prediction_weight=0.0,
+                                     kl_weight=1.0, driven_prior_weight=50.0, epochs=4)
+    assert (third.model.posterior, third.training.window) == ("smoothed", 9)
+    assert third.finetune == {} and third.variety == {}
+    # Without a fine-tuning stage, the variety stage is the first stage with its fields.
+    first_only = config.override(finetune_epochs=0)
+    assert first_only.stages()[-1] == first.override(
+        trainable="observation", prediction_weight=0.0, kl_weight=1.0,
+        driven_prior_weight=50.0, epochs=4)
+    assert [len(c.stages()) for c in (config.override(variety_epochs=0), first_only,
+                                      get_preset("video"), get_preset("paper-v1"))] == [
+        2, 2, 2, 1]
+
+
+def test_flags_reach_the_variety_stage_unless_it_is_the_epochs():
+    config = get_preset("counting-mnist").override(kl_weight=3.0, sigma=0.7, epochs=2,
+                                                   variety_epochs=1)
+    first, second, third = config.stages()
+    assert first.model.kl_weight == second.model.kl_weight == third.model.kl_weight == 3.0
+    assert third.model.sigma == 0.7
+    assert (first.training.epochs, second.training.epochs, third.training.epochs) == (2, 4, 1)
+    again = RunConfig.from_dict(json.loads(config.to_json()))
+    assert again == config and again.stages() == config.stages()
+
+
+@pytest.mark.parametrize("variety,message", [
+    ({"latent_dim": 3}, "variety: ['latent_dim'] cannot change in a later stage"),
+    ({"nope": 1}, "variety: unknown config field 'nope'"),
+    ({"driven_prior_weight": -1.0}, "variety: driven_prior_weight"),
+    ("x", "config section 'variety': expected a mapping of fields, got str"),
+])
+def test_bad_variety_stages_are_named(variety, message):
+    data = {**get_preset("counting-mnist").to_dict(), "variety": variety}
+    with pytest.raises(ValueError) as error:
+        RunConfig.from_dict(data)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize("preset,value,message", [
+    ("video", 3, "variety_epochs: this configuration has no variety stage"),
+    ("counting-mnist", -2, "variety_epochs must be an int >= 0, got -2"),
+])
+def test_bad_variety_epochs(preset, value, message):
+    with pytest.raises(ValueError) as error:
+        get_preset(preset).override(variety_epochs=value)
     assert message in str(error.value)

@@ -150,7 +150,7 @@ def test_a_harmonic_start_begins_at_the_period_s_harmonics(frames, tmp_path):
     e^{+-i pi / 2} and -1, and the unused dimension stays at 0."""
     config = get_preset("counting-mnist").override(
         frame_shape=FRAME_SHAPE, base_channels=4, latent_dim=4, epochs=1, finetune_epochs=0,
-        learning_rate=1e-9, image_every=0, period=4, harmonic_start=True)
+        variety_epochs=0, learning_rate=1e-9, image_every=0, period=4, harmonic_start=True)
     model, summary = train(config, tmp_path / "run", frames=frames, verbose=0)
     assert summary["locked_harmonics"] == [1, 2]
     eigenvalues = np.linalg.eigvals(model.transition()[0].astype(np.float64))
@@ -262,3 +262,17 @@ def test_frames_without_a_period_or_with_the_estimate_off_train_as_given(frames,
     _, summary = train(given, tmp_path / "given", frames=turning, verbose=0)
     assert "period_from_frames" not in summary
     assert json.loads((tmp_path / "given" / "config.json").read_text())["model"]["period"] == 6
+
+
+def test_a_stage_recorded_before_the_variety_section_existed_is_still_reused():
+    """A finished earlier stage is reused when its config.json matches; one written before
+    the `variety` section existed has no such key, and still matches."""
+    import json
+
+    from dynamic_vae.training.run import _comparable
+
+    current = {**get_preset("video").first_stage().to_dict(), "data": {"sha1": "abc"}}
+    older = {key: value for key, value in json.loads(json.dumps(current)).items()
+             if key != "variety"}
+    assert "variety" in current and _comparable(older) == _comparable(current)
+    assert _comparable({**older, "variety": {"epochs": 1}}) != _comparable(current)

@@ -88,6 +88,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         family_parser.add_argument("--finetune-epochs", type=int, default=None,
                                    help="epochs of the preset's fine-tuning stage, if it has "
                                         "one (default: the preset's; 0: none)")
+        family_parser.add_argument("--variety-epochs", type=int, default=None,
+                                   help="epochs of the preset's variety stage, if it has "
+                                        "one (default: the preset's; 0: none)")
         family_parser.add_argument("--windows-per-epoch", type=int, default=None,
                                    help="training windows per epoch, in every stage "
                                         "(default: the preset's)")
@@ -236,9 +239,10 @@ def run_experiment_command(args: argparse.Namespace) -> int:
     family = args.family_object
     conditions = family.conditions(args)
     for condition in conditions:
-        # Every stage: a field the fine-tuning stage names is replaced there too.
+        # Every stage: a field a later stage names is replaced there too.
         condition.config = condition.config.override(
-            finetune_epochs=args.finetune_epochs, windows_per_epoch=args.windows_per_epoch,
+            finetune_epochs=args.finetune_epochs, variety_epochs=args.variety_epochs,
+            windows_per_epoch=args.windows_per_epoch,
             mixed_precision=args.mixed_precision)
     rows = run_experiment(family, conditions, args.output, seeds=args.seeds,
                           horizon=args.horizon, verbose=0 if args.quiet else 2,

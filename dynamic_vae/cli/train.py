@@ -19,14 +19,17 @@ START_CHOICES = ("test-pair", "prior")
 # `RunConfig.override` field, not a dataclass field).
 FINETUNE_EPOCHS_FLAG = ConfigFlag("finetune_epochs", int, help=(
     "epochs of the preset's fine-tuning stage, if it has one (0: no fine-tuning)"))
+VARIETY_EPOCHS_FLAG = ConfigFlag("variety_epochs", int, help=(
+    "epochs of the preset's variety stage, if it has one (0: no variety stage)"))
 
 
 def run_config_flags() -> tuple[ConfigFlag, ...]:
     """The flags that override fields of the preset: every model and training field a flag
-    can hold, and the fine-tuning stage's length."""
+    can hold, and the lengths of the fine-tuning and variety stages."""
     from dynamic_vae.config import ModelConfig, TrainingConfig
 
-    return (*config_flags(ModelConfig), *config_flags(TrainingConfig), FINETUNE_EPOCHS_FLAG)
+    return (*config_flags(ModelConfig), *config_flags(TrainingConfig), FINETUNE_EPOCHS_FLAG,
+            VARIETY_EPOCHS_FLAG)
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -40,11 +43,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train a model into a run directory",
         description="Train a Dynamic VAE. Start from a preset; any flag below overrides the "
-                    "preset's field of the same name. A preset with a fine-tuning stage "
-                    "(counting-mnist) trains it after the first, from its weights, into the "
-                    "run directory (the first stage goes to RUN/warm_start/); a flag sets "
-                    "its field in both stages, --epochs sets the first stage's length and "
-                    "--finetune-epochs the second's (0: no fine-tuning).")
+                    "preset's field of the same name. A preset with later stages trains "
+                    "each from the weights of the one before: counting-mnist has a "
+                    "fine-tuning stage (in RUN/finetune/) and a variety stage (in RUN), "
+                    "after the first (in RUN/warm_start/); video has a fine-tuning stage "
+                    "(in RUN). A flag sets its field in every stage; --epochs sets the first "
+                    "stage's length, --finetune-epochs and --variety-epochs the later "
+                    "stages' (0: no such stage).")
     parser.add_argument("--preset", default=None,
                         help="counting-mnist (the default for --cycle), video (the default "
                              "for --frames or --dataset) or paper-v1")
@@ -85,13 +90,15 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--noise-scale", type=float, default=1.0)
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--start", choices=START_CHOICES, default=None,
-                       help="x0: the posterior mean of the run's held-out test pair (the "
+                       help="x0: the posterior mean of the run's held-out test pair, on "
+                            "the stored starts' cycle for a periodic run (the "
                             "paper's protocol; the default when the run keeps one in "
                             f"{TEST_PAIRS_FILE}) or 'prior', what the served generate "
                             "does: x0 ~ N(0, I), or one of the run's stored start states "
                             "(picked by --seed) when it was trained with --start-states")
     start.add_argument("--from-pair", type=Path,
-                       help="start from the posterior mean of this (2, H, W[, C]) .npy pair")
+                       help="start from the posterior mean of this (2, H, W[, C]) .npy "
+                            "pair (on the stored starts' cycle for a periodic run)")
     parser.add_argument("--float", action="store_true",
                         help=".npy: float32 frames in [0, 1] instead of uint8")
     parser.add_argument("--mean-frames", action="store_true",
@@ -152,10 +159,15 @@ def run_train(args: argparse.Namespace) -> int:
               else f"the frames repeat every {period} frames: trained with period {period} "
                    "(--period-from-frames false turns the estimate off)")
     if "stages" in summary:
-        first, second = summary["stages"]
-        print(f"trained {first['epochs']} epochs ({first['wall_time_seconds']:.1f} s, "
-              f"{first['run']}), then fine-tuned {second['epochs']} epochs "
-              f"({second['wall_time_seconds']:.1f} s): {summary['wall_time_seconds']:.1f} s, "
+        first, *later = summary["stages"]
+        steps = [f"trained {first['epochs']} epochs ({first['wall_time_seconds']:.1f} s, "
+                 f"{first['run']})"]
+        for stage in later:
+            what = "fine-tuned" if stage["stage"] == "finetune" else "a variety stage of"
+            where = "" if stage is later[-1] else f", {stage['run']}"
+            steps.append(f"then {what} {stage['epochs']} epochs "
+                         f"({stage['wall_time_seconds']:.1f} s{where})")
+        print(f"{', '.join(steps)}: {summary['wall_time_seconds']:.1f} s, "
               f"{summary['pairs_per_second']:.0f} pairs/s; spectral radius of A "
               f"{summary['spectrum']['spectral_radius']:.3f}; run directory {args.output}")
         return 0

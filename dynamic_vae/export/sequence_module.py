@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from dynamic_vae.layers.latent_step import latent_rollout
 from dynamic_vae.models.residual_texture import sample_texture
-from dynamic_vae.models.start_states import pick_start_states
+from dynamic_vae.models.start_states import pick_start_states, snap_to_start_states
 from dynamic_vae.pixels import from_pixel_range_tf, to_pixel_range_tf, to_unit_range_tf
 # Folding seeds as the in-process synthesis does makes a served sequence identical to
 # `synthesize(model, T, seed)`.
@@ -161,10 +161,17 @@ class SequenceModule(tf.Module):
         return self._parts.model.encode(self.to_model_pixels(frame_pairs))
 
     def initial_state(self, frame_pair: tf.Tensor) -> tf.Tensor:
-        """x_0 `(1, n)`: the first half of the posterior mean of one pair `(2, H, W, C)`."""
-        mean, _ = self.encode_pairs(frame_pair[tf.newaxis])
-        states = self.dynamic_layer.to_state_space(mean)
-        return states[:, :self.latent_dim]
+        """x_0 `(1, n)`: the first half of the posterior mean of one pair `(2, H, W, C)` (the
+        smoother's, for a smoothed posterior), brought onto the cycle of the stored start
+        states when the model has them and a locked period: as `synthesize` starts from a
+        pair."""
+        model = self._parts.model
+        states = model.encode_states(self.to_model_pixels(frame_pair[tf.newaxis]))
+        states = tf.cast(states[:, :self.latent_dim], tf.float32)
+        starts = self._parts.start_states
+        if starts is None or model.model_config.period < 3:
+            return states
+        return snap_to_start_states(states, starts.states.value, self.noise_matrix)
 
     def split_seed(self, seed: tf.Tensor) -> tf.Tensor:
         """Two stateless seeds `(2, 2)` from an int64 scalar seed: [x_0, innovations]."""

@@ -32,7 +32,9 @@ def build_generate(module: SequenceModule):
 def build_generate_from(module: SequenceModule):
     """`generate_from(frame_pair (2, H, W, C), num_frames, seed) -> frames, latents`.
 
-    x_0 is the first half of the pair's posterior mean; the innovations come from `seed`.
+    x_0 is the first half of the pair's posterior mean, brought onto the cycle of the stored
+    start states of a model with a locked period (as `synthesize` starts from a pair); the
+    innovations come from `seed`.
     """
 
     @tf.function(input_signature=[module.frames_spec(2, name="frame_pair"),

@@ -53,7 +53,7 @@ from dynamic_vae.models.observation_noise import (gaussian_negative_log_likeliho
 from dynamic_vae.models.residual_networks import (build_residual_decoder,
                                                   build_residual_encoder)
 from dynamic_vae.models.residual_texture import ResidualTexture
-from dynamic_vae.models.start_states import StartStates
+from dynamic_vae.models.start_states import StartStates, cycle_consensus
 from dynamic_vae.models.window_posterior import sample_marginals, smoothed_window_posterior
 from dynamic_vae.spectrum import phase_alignment
 
@@ -303,6 +303,8 @@ class DynamicVAE(keras.Model):
         so a state halfway between two steps of the cycle (a digit the encoder read as
         neither) would give a sequence that is never read clearly. The states stored are
         then evenly spaced over the candidates, in frame order.
+        Their phase on the locked planes is then the consensus of all stored states
+        (`dynamic_vae.models.start_states.cycle_consensus`): every start on one clean cycle.
 
         Args:
             frames: `(T, H, W, C)` frames in the model's pixel range.
@@ -326,7 +328,13 @@ class DynamicVAE(keras.Model):
                 keep = max(1, int(np.ceil(ON_PHASE_FRACTION * len(states))))
                 best = np.sort(np.argsort(-alignment, kind="stable")[:keep])
                 states = states[best]
-        return self.start_states.fit(states)
+        stored = self.start_states.fit(states)
+        if self.model_config.period >= 3:
+            a, b = self.transition()
+            self.start_states.states.assign(cycle_consensus(
+                keras.ops.convert_to_numpy(self.start_states.states), a, b,
+                self.model_config.period).astype(np.float32))
+        return stored
 
     def _frame_states(self, frames: np.ndarray, starts: np.ndarray,
                       batch_size: int) -> np.ndarray:

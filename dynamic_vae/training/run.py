@@ -1,4 +1,5 @@
-"""A run: one stage, or a first stage and a fine-tuning stage from its weights."""
+"""A run: one stage, or a first stage and later stages (fine-tuning, variety), each from
+the weights of the stage before."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from dynamic_vae.config import PERIODIC_START_STATES, RunConfig
 from dynamic_vae.distribute import is_chief, make_strategy
 from dynamic_vae.evaluation.periodicity import estimate_period, phase_variance_ratio
 from dynamic_vae.models.dynamic_vae import DynamicVAE
-from dynamic_vae.runs import SUMMARY_FILE, WARM_START_DIR, load_run, load_run_record
+from dynamic_vae.runs import (BACKUP_DIR, FINETUNE_DIR, SUMMARY_FILE, WARM_START_DIR, load_run,
+                               load_run_record)
 from dynamic_vae.training.data import training_data
 from dynamic_vae.training.stage import train_stage
 from dynamic_vae.training.start import warm_start_source
@@ -38,10 +40,11 @@ def train(
     again with the same arguments after a crash or kill resumes from the last completed epoch
     (same weights, optimizer state, sampler RNG state and data order) instead of starting over.
 
-    A configuration with a `finetune` stage trains its first stage into
-    `output_dir/warm_start/` (a complete run directory; kept, and reused by a rerun when it
-    finished with the same configuration), then the fine-tuning stage from its weights into
-    `output_dir`.
+    A configuration with later stages (`finetune`, `variety`) trains its first stage into
+    `output_dir/warm_start/`, then each later stage from the weights of the one before; the
+    last stage writes `output_dir`, and a fine-tuning stage followed by a variety stage
+    writes `output_dir/finetune/` (`stage_directories`). Each earlier stage's directory is a
+    complete run, kept, and reused by a rerun when it finished with the same configuration.
 
     Every stage ends with `DynamicVAE.finish` on its training pairs, the closed-form steps
     after the last epoch: a model trained with `model.fit` on the same pairs and then
@@ -66,8 +69,8 @@ def train(
             values. config.json records them, so `evaluate` can read the same frames again.
 
     Returns:
-        `(model, summary)` where summary is what summary.json holds (with a fine-tuning
-        stage: the last stage's, plus `stages`, each stage's wall time and epochs).
+        `(model, summary)` where summary is what summary.json holds (with later stages: the
+        last stage's, plus `stages`, each stage's wall time and epochs).
 
     Raises:
         ValueError: if `output_dir` holds a backup of another configuration (and not
@@ -101,25 +104,42 @@ def train(
     common = dict(data=data, verbose=verbose, restart=restart,
                   strategy=(strategy, distribution), callbacks=callbacks)
     first_record = {} if init_from is None else {"init_from": str(init_from)}
-    if not config.finetune:
+    stages = config.stages()
+    if len(stages) == 1:
         return train_stage(config, output_dir, source=source, record=first_record,
                            summary_entries=summary_entries, **common)
-    first, second = config.first_stage(), config.finetune_stage()
-    warm_dir = Path(output_dir) / WARM_START_DIR
-    warm = None if restart else _finished_stage(warm_dir, {
-        **json.loads(first.to_json()), "data": data[1], **first_record})
-    if warm is None:
-        warm = train_stage(first, warm_dir, source=source, record=first_record, **common)
-    model, summary = train_stage(
-        second, output_dir, source=warm[0],
-        record={"init_from": str(warm_dir), "finetune": dict(config.finetune),
-                "first_stage": first.to_dict()}, summary_entries=summary_entries, **common)
+    directories = stage_directories(output_dir, len(stages))
+    first = stages[0]
+    results = []
+    retrained = False
+    for index, (stage, directory) in enumerate(zip(stages, directories)):
+        if index == 0:
+            record = first_record
+        else:
+            record = {"init_from": str(directories[index - 1]),
+                      "finetune": dict(config.finetune), "first_stage": first.to_dict()}
+            if index == 2 or not config.finetune:
+                record["variety"] = dict(config.variety)
+            source = results[-1][0]
+        last = index == len(stages) - 1
+        # An earlier stage that finished with the same configuration, from an unchanged
+        # stage before it, is reused.
+        result = None if restart or last or retrained else _finished_stage(
+            directory, {**stage.to_dict(), "data": data[1], **record})
+        if result is None:
+            retrained = True
+            result = train_stage(stage, directory, source=source, record=record,
+                                 summary_entries=summary_entries if last else None, **common)
+        results.append(result)
+    model, summary = results[-1]
+    names = ["first", *(["finetune"] if config.finetune else []),
+             *(["variety"] if config.variety else [])]
     summary["stages"] = [
-        {"run": str(run), "epochs": stage["epochs"],
-         "wall_time_seconds": stage["wall_time_seconds"],
-         "pairs_per_second": stage["pairs_per_second"]}
-        for run, stage in ((warm_dir, warm[1]), (output_dir, summary))]
-    # The run's totals: both stages (a reused first stage counts with its recorded time).
+        {"stage": name, "run": str(directory), "epochs": stage_summary["epochs"],
+         "wall_time_seconds": stage_summary["wall_time_seconds"],
+         "pairs_per_second": stage_summary["pairs_per_second"]}
+        for name, directory, (_, stage_summary) in zip(names, directories, results)]
+    # The run's totals: every stage (a reused stage counts with its recorded time).
     summary["wall_time_seconds"] = sum(s["wall_time_seconds"] for s in summary["stages"])
     summary["pairs_per_second"] = sum(
         s["wall_time_seconds"] * s["pairs_per_second"] for s in summary["stages"]) / max(
@@ -159,12 +179,34 @@ def frames_period(frames: np.ndarray | list[np.ndarray]) -> int | None:
     return period
 
 
+def _comparable(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A config.json record as JSON holds it, without empty later-stage sections (a run
+    written before a section existed has none)."""
+    if record is None:
+        return None
+    record = json.loads(json.dumps(record))
+    return {key: value for key, value in record.items()
+            if not (key in ("finetune", "variety") and value == {})}
+
+
+def stage_directories(output_dir: str | Path, count: int) -> list[Path]:
+    """Each stage's run directory: the last stage's is `output_dir`; before it, the first
+    stage's is `output_dir/warm_start` and a fine-tuning stage followed by a variety stage
+    has `output_dir/finetune`. Each is a complete run directory."""
+    output_dir = Path(output_dir)
+    earlier = [output_dir / WARM_START_DIR, output_dir / FINETUNE_DIR][:count - 1]
+    return [*earlier, output_dir]
+
+
 def _finished_stage(run_dir: Path, wanted: dict[str, Any]
                     ) -> tuple[DynamicVAE, dict[str, Any]] | None:
-    """`(model, summary)` of a first stage that finished with the config.json `wanted`
-    (configuration, data and warm start, as JSON holds them), else `None`."""
+    """`(model, summary)` of an earlier stage that finished with the config.json `wanted`
+    (configuration, data and warm start), else `None`. A stage whose backup is still there
+    did not finish, whatever files an earlier run of it left."""
+    if (run_dir / BACKUP_DIR).exists():
+        return None
     try:
-        if load_run_record(run_dir) != wanted:
+        if _comparable(load_run_record(run_dir)) != _comparable(wanted):
             return None
         run = load_run(run_dir)
     except (OSError, ValueError):

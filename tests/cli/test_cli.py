@@ -24,6 +24,7 @@ def trained_run(tmp_path_factory):
     # One stage (the preset's fine-tuning stage has a test of its own below).
     result = run_cli("train", "--preset", "counting-mnist", "--cycle", "1234",
                      "--num-frames", "300", "--epochs", "3", "--finetune-epochs", "0",
+                     "--variety-epochs", "0",
                      "--latent-dim", "4", "--image-every", "2", "--quiet", "--output", run_dir)
     assert result.returncode == 0, result.stderr
     assert "trained 3 epochs" in result.stdout
@@ -93,8 +94,8 @@ def test_the_counting_preset_trains_then_fine_tunes_into_one_run(tmp_path, capsy
     run_dir = tmp_path / "two-stage"
     # Small networks: the test is about the stages, and it trains four runs.
     command = ["train", "--preset", "counting-mnist", "--num-frames", "48", "--epochs", "2",
-               "--finetune-epochs", "1", "--latent-dim", "4", "--base-channels", "8",
-               "--image-every", "0", "--quiet", "--output", str(run_dir)]
+               "--finetune-epochs", "1", "--variety-epochs", "0", "--latent-dim", "4",
+               "--base-channels", "8", "--image-every", "0", "--quiet", "--output", str(run_dir)]
     assert main(command) == 0
     assert "trained 2 epochs" in capsys.readouterr().out
     warm_dir = run_dir / "warm_start"
@@ -143,6 +144,54 @@ def test_the_counting_preset_trains_then_fine_tunes_into_one_run(tmp_path, capsy
                                 "--output", str(run_dir)]) == 0
     assert first_model.stat().st_mtime_ns != stamp
     assert load_run(warm_dir).init_from == str(source)
+
+
+def test_the_counting_preset_ends_with_a_variety_stage_that_keeps_a_and_b(tmp_path,
+                                                                          capsys):
+    from dynamic_vae.runs import load_run
+
+    run_dir = tmp_path / "three-stage"
+    command = ["train", "--preset", "counting-mnist", "--num-frames", "48", "--epochs", "1",
+               "--finetune-epochs", "1", "--variety-epochs", "2", "--latent-dim", "4",
+               "--base-channels", "8", "--image-every", "0", "--quiet",
+               "--output", str(run_dir)]
+    assert main(command) == 0
+    assert "then fine-tuned 1 epochs" in capsys.readouterr().out
+    first_run = load_run(run_dir / "warm_start")
+    tuned_run = load_run(run_dir / "finetune")
+    variety_run = load_run(run_dir)
+    assert tuned_run.init_from == str(run_dir / "warm_start")
+    assert variety_run.init_from == str(run_dir / "finetune")
+    assert first_run.config.model.posterior == "factorized"
+    assert tuned_run.config.model.posterior == "smoothed"
+    assert tuned_run.config.training.trainable == "all"
+    config = variety_run.config
+    # The variety stage is the fine-tuning stage with what `variety` names replaced.
+    assert config.model.posterior == "smoothed" and config.training.window == 9
+    assert config.training.trainable == "observation" and config.training.epochs == 2
+    assert (config.model.kl_weight, config.model.prediction_weight,
+            config.model.driven_prior_weight) == (1.0, 0.0, 50.0)
+    assert variety_run.first_stage == first_run.config
+    # It trains the encoder and decoder only: A and B stay the fine-tuned ones (up to the
+    # closed-form finish each stage ends with, which locks the already locked planes again).
+    tuned, varied = tuned_run.model, variety_run.model
+    for before, after in zip(tuned.transition(), varied.transition()):
+        np.testing.assert_allclose(after, before, atol=1e-4)
+    assert any(not np.allclose(x, y) for x, y in zip(tuned.decoder.get_weights(),
+                                                      varied.decoder.get_weights()))
+    history = json.loads((run_dir / "history.json").read_text())
+    assert len(history["loss"]) == 2 and np.isfinite(history["driven_mismatch"]).all()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert [s["run"] for s in summary["stages"]] == [
+        str(run_dir / "warm_start"), str(run_dir / "finetune"), str(run_dir)]
+    assert [(s["stage"], s["epochs"]) for s in summary["stages"]] == [
+        ("first", 1), ("finetune", 1), ("variety", 2)]
+    # Run again, the same command reuses both finished earlier stages.
+    stamps = [(run_dir / d / "model.keras").stat().st_mtime_ns
+              for d in ("warm_start", "finetune")]
+    assert main(command) == 0
+    assert stamps == [(run_dir / d / "model.keras").stat().st_mtime_ns
+                      for d in ("warm_start", "finetune")]
 
 
 def test_generate_starts_from_the_held_out_test_pair_by_default(trained_run, tmp_path,
@@ -237,8 +286,8 @@ def test_train_with_the_smoothed_posterior_then_generate_and_forecast(tmp_path):
     assert main(["train", "--preset", "counting-mnist", "--posterior", "smoothed",
                  "--stationarity-weight", "10000", "--num-frames", "100", "--epochs", "2",
                  "--window", "3", "--latent-dim", "4", "--base-channels", "8",
-                 "--finetune-epochs", "0", "--image-every", "0", "--quiet",
-                 "--output", str(run_dir)]) == 0
+                 "--finetune-epochs", "0", "--variety-epochs", "0", "--image-every", "0",
+                 "--quiet", "--output", str(run_dir)]) == 0
     from dynamic_vae.runs import load_run
 
     assert load_run(run_dir).config.model.posterior == "smoothed"
@@ -265,7 +314,7 @@ def test_init_from_warm_starts_a_run_and_checks_the_architecture(trained_run, tm
     run_dir = tmp_path / "finetuned"
     common = ["train", "--preset", "counting-mnist", "--num-frames", "300", "--epochs", "1",
               "--latent-dim", "4", "--image-every", "0", "--quiet", "--init-from",
-              str(trained_run), "--finetune-epochs", "0"]
+              str(trained_run), "--finetune-epochs", "0", "--variety-epochs", "0"]
     # A learning rate of 1e-9 leaves the copied weights where they were.
     assert main(common + ["--posterior", "smoothed", "--learning-rate", "1e-9",
                           "--prediction-shrink", "0.9", "--output", str(run_dir)]) == 0

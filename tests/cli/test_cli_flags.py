@@ -23,7 +23,7 @@ TRAIN_OPTIONS = {
     "--period-from-cycle", "--period-from-frames", "--harmonic-start", "--learning-rate", "--batch-size", "--epochs",
     "--seed", "--cycle",
     "--num-frames", "--steps-per-execution", "--image-every", "--kl-warmup-epochs", "--window",
-    "--jit-compile", "--finetune-epochs", "--init-from", "--quiet", "--restart", "--strategy",
+    "--jit-compile", "--finetune-epochs", "--variety-epochs", "--init-from", "--quiet", "--restart", "--strategy",
 }
 
 

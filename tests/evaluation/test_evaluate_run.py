@@ -55,7 +55,8 @@ def experiment(tmp_path_factory, judge):
                       lambda self, condition, run_dir: {"run": run_dir.name})
         patch.setattr(CountingExperiment, "row", recording_row)
         code = main(["experiment", "counting", "--cycles", "123", "--epochs", "1",
-                     "--finetune-epochs", "1", "--num-frames", "120", "--seeds", "2", "--horizon", "40", "--quiet",
+                     "--finetune-epochs", "1", "--variety-epochs", "1", "--num-frames", "120",
+                     "--seeds", "2", "--horizon", "40", "--quiet",
                      "--output", str(output)])
     assert code == 0
     assert seen == [{"run": "cycle-123"}]
@@ -80,7 +81,8 @@ def video_run(tmp_path_factory):
     np.save(path, frames.astype(np.float32))
     run_dir = root / "run"
     # The bars repeat every 8 frames: a periodic video run.
-    config = get_preset("counting-mnist").override(frame_shape=(16, 16, 1), period=8, **TINY)
+    config = get_preset("counting-mnist").override(frame_shape=(16, 16, 1), period=8,
+                                                     variety_epochs=1, **TINY)
     train(config, run_dir, frames=frames.astype(np.float32), frames_source=str(path),
           verbose=0)
     return run_dir
@@ -208,10 +210,13 @@ def test_experiment_counting_tiny(experiment, tmp_path):
     assert row["cycle"] == "123"
     run = load_run(output / "cycle-123")
     config = run.config
-    # The preset's two stages, one epoch each: config.json is the fine-tuned model's.
+    # The preset's three stages, one epoch each: config.json is the variety stage's.
     assert run.first_stage.training.epochs == 1
     assert config.training.epochs == 1 and config.training.num_frames == 120
     assert config.model.posterior == "smoothed"
+    assert config.training.trainable == "observation"
+    assert config.model.driven_prior_weight == 50.0
+    assert run.init_from == str(output / "cycle-123" / "finetune")
     assert config.training.cycle == "123"
     for key in ("transition_accuracy_dvae", "transition_accuracy_dvae_test_pair",
                 "transition_accuracy_lds", "legibility_dvae"):
@@ -260,7 +265,7 @@ def test_a_ten_cycle_trains_with_the_same_command(tmp_path):
     run_dir = tmp_path / "cycle-10"
     code = main(["train", "--preset", "counting-mnist", "--cycle", "0123456789",
                  "--num-frames", "120", "--epochs", "1", "--finetune-epochs", "0",
-                 "--latent-dim", "4", "--batch-size", "32", "--image-every", "0", "--quiet",
+                 "--variety-epochs", "1", "--latent-dim", "4", "--batch-size", "32", "--image-every", "0", "--quiet",
                  "--output", str(run_dir)])
     assert code == 0
     config = json.loads((run_dir / "config.json").read_text())
