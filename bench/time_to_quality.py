@@ -127,8 +127,7 @@ def main() -> None:
                                               finetune_epochs=args.finetune_epochs,
                                               variety_epochs=args.variety_epochs,
                                               **overrides)
-    stages = config.stages()
-    names = ["first"] + [name for name in ("finetune", "variety") if getattr(config, name)]
+    names, stages = config.stage_names(), config.stages()
     frames, data = load_training_frames(config)
     pairs = make_frame_pairs(frames, pixel_range=config.model.pixel_range)
     test_pair = to_unit_range(pairs.test_pairs, config.model.pixel_range)[0]

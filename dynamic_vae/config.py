@@ -400,10 +400,16 @@ class RunConfig:
         before = self.finetune_stage() if self.finetune else self.first_stage()
         return before.override(**self.variety)
 
+    def stage_names(self) -> list[str]:
+        """The stages this configuration trains, in order: `first`, then `finetune` and
+        `variety` when their sections are set."""
+        return ["first"] + [name for name in ("finetune", "variety") if getattr(self, name)]
+
     def stages(self) -> list["RunConfig"]:
-        """Every stage's configuration, in training order."""
-        return ([self.first_stage()] + ([self.finetune_stage()] if self.finetune else [])
-                + ([self.variety_stage()] if self.variety else []))
+        """Every stage's configuration, in the order of `stage_names`."""
+        build = {"first": self.first_stage, "finetune": self.finetune_stage,
+                 "variety": self.variety_stage}
+        return [build[name]() for name in self.stage_names()]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -562,8 +568,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # decode unseen ones worse. Both stages hold out the clip's last tenth and keep the
         # epoch that scores best on it, the start included, so a first stage whose A only
         # fits the training windows ends at the least-squares start (as on boiling water at
-        # 64x64 RGB and the fountain at 128x128). The second stage trains everything. Synthesis adds a residual
-        # texture of up to 256 directions, so frames keep the clip's fine detail. The hidden
+        # 64x64 RGB and the fountain at 128x128). The second stage trains everything.
+        # Synthesis adds a residual texture of up to 256 directions, so frames keep the
+        # clip's fine detail. The hidden
         # layers compute in bfloat16 where the machine has bfloat16 units (`auto`): about
         # 1.4x the float32 step there, with the same k-step errors. See
         # docs/results/textures.md.

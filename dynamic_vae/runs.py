@@ -79,8 +79,9 @@ class Run:
         directory: the run directory.
         model: the trained `DynamicVAE`, or the `LinearDynamicTexture` of a baseline run.
         config: the configuration the model was trained with (for a later stage: that
-            stage's, with `finetune` and `variety` as recorded); a run without config.json gets its
-            model's `ModelConfig` and default training fields. `None` for a baseline run.
+            stage's, with `finetune` and `variety` as recorded); a run without config.json
+            gets its model's `ModelConfig` and default training fields. `None` for a
+            baseline run.
         data: where the training frames came from, as recorded (`source`, `num_frames`,
             `cycle`, `sequences`, `sha1`, ...; empty when unknown).
         test_pairs: the held-out pairs `(P, 2, H, W, C)`, float32 in [0, 1], or `None` when

@@ -41,35 +41,43 @@ def test_a_two_stage_config_round_trips_through_json():
     assert again.finetune_stage() == config.finetune_stage()
 
 
-@pytest.mark.parametrize("finetune,message", [
-    ({"latent_dim": 3}, "finetune: ['latent_dim'] cannot change in a later stage"),
-    ({"encoder_mode": "pair"}, "finetune: ['encoder_mode'] cannot change"),
-    ({"pixel_range": [-1, 1]}, "finetune: ['pixel_range'] cannot change"),
-    ({"nope": 1}, "finetune: unknown config field 'nope'"),
-    ({"window": 1}, "finetune: window must be >= 2 frames, got 1"),
-    ({"sigma": "x"}, "finetune: sigma: expected a number, got str 'x'"),
-    ([1, 2], "config section 'finetune': expected a mapping of fields, got list"),
+@pytest.mark.parametrize("section,overrides,message", [
+    ("finetune", {"latent_dim": 3}, "finetune: ['latent_dim'] cannot change in a later stage"),
+    ("finetune", {"encoder_mode": "pair"}, "finetune: ['encoder_mode'] cannot change"),
+    ("finetune", {"pixel_range": [-1, 1]}, "finetune: ['pixel_range'] cannot change"),
+    ("finetune", {"nope": 1}, "finetune: unknown config field 'nope'"),
+    ("finetune", {"window": 1}, "finetune: window must be >= 2 frames, got 1"),
+    ("finetune", {"sigma": "x"}, "finetune: sigma: expected a number, got str 'x'"),
+    ("finetune", [1, 2], "config section 'finetune': expected a mapping of fields, got list"),
+    ("variety", {"latent_dim": 3}, "variety: ['latent_dim'] cannot change in a later stage"),
+    ("variety", {"nope": 1}, "variety: unknown config field 'nope'"),
+    ("variety", {"driven_prior_weight": -1.0}, "variety: driven_prior_weight"),
+    ("variety", "x", "config section 'variety': expected a mapping of fields, got str"),
 ])
-def test_bad_fine_tuning_stages_are_named(finetune, message):
-    data = {**get_preset("counting-mnist").to_dict(), "finetune": finetune}
+def test_bad_later_stages_are_named(section, overrides, message):
+    data = {**get_preset("counting-mnist").to_dict(), section: overrides}
     with pytest.raises(ValueError) as error:
         RunConfig.from_dict(data)
     assert message in str(error.value)
 
 
-@pytest.mark.parametrize("preset,value,message", [
-    ("paper-v1", 3, "finetune_epochs: this configuration has no fine-tuning stage"),
-    ("counting-mnist", -1, "finetune_epochs must be an int >= 0, got -1"),
-    ("counting-mnist", 1.5, "finetune_epochs must be an int >= 0, got 1.5"),
+@pytest.mark.parametrize("preset,field,value,message", [
+    ("paper-v1", "finetune_epochs", 3,
+     "finetune_epochs: this configuration has no fine-tuning stage"),
+    ("counting-mnist", "finetune_epochs", -1, "finetune_epochs must be an int >= 0, got -1"),
+    ("counting-mnist", "finetune_epochs", 1.5, "finetune_epochs must be an int >= 0, got 1.5"),
+    ("video", "variety_epochs", 3, "variety_epochs: this configuration has no variety stage"),
+    ("counting-mnist", "variety_epochs", -2, "variety_epochs must be an int >= 0, got -2"),
 ])
-def test_bad_finetune_epochs(preset, value, message):
+def test_bad_stage_lengths(preset, field, value, message):
     with pytest.raises(ValueError) as error:
-        get_preset(preset).override(finetune_epochs=value)
+        get_preset(preset).override(**{field: value})
     assert message in str(error.value)
 
 
 def test_the_counting_preset_ends_with_a_variety_stage_on_the_fine_tuning_stage():
     config = get_preset("counting-mnist")
+    assert config.stage_names() == ["first", "finetune", "variety"]
     first, second, third = config.stages()
     assert third == second.override(trainable="observation", prediction_weight=0.0,
                                      kl_weight=1.0, driven_prior_weight=50.0, epochs=4)
@@ -94,26 +102,3 @@ def test_flags_reach_the_variety_stage_unless_it_is_the_epochs():
     assert (first.training.epochs, second.training.epochs, third.training.epochs) == (2, 4, 1)
     again = RunConfig.from_dict(json.loads(config.to_json()))
     assert again == config and again.stages() == config.stages()
-
-
-@pytest.mark.parametrize("variety,message", [
-    ({"latent_dim": 3}, "variety: ['latent_dim'] cannot change in a later stage"),
-    ({"nope": 1}, "variety: unknown config field 'nope'"),
-    ({"driven_prior_weight": -1.0}, "variety: driven_prior_weight"),
-    ("x", "config section 'variety': expected a mapping of fields, got str"),
-])
-def test_bad_variety_stages_are_named(variety, message):
-    data = {**get_preset("counting-mnist").to_dict(), "variety": variety}
-    with pytest.raises(ValueError) as error:
-        RunConfig.from_dict(data)
-    assert message in str(error.value)
-
-
-@pytest.mark.parametrize("preset,value,message", [
-    ("video", 3, "variety_epochs: this configuration has no variety stage"),
-    ("counting-mnist", -2, "variety_epochs must be an int >= 0, got -2"),
-])
-def test_bad_variety_epochs(preset, value, message):
-    with pytest.raises(ValueError) as error:
-        get_preset(preset).override(variety_epochs=value)
-    assert message in str(error.value)

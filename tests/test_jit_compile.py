@@ -9,8 +9,7 @@ from dynamic_vae.training import build_model
 
 FRAME_SHAPE = (16, 16, 1)
 STAGES = [(preset, stage) for preset in sorted(PRESETS)
-          for stage in ["first"] + [later for later in ("finetune", "variety")
-                                    if PRESETS[preset].get(later)]]
+          for stage in get_preset(preset).stage_names()]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +29,7 @@ def test_one_compiled_step_of_every_preset_and_stage(preset, stage, frames):
     else:
         overrides.update(base_channels=4)
     config = config.override(**overrides)
-    config = {"first": config.first_stage, "finetune": config.finetune_stage,
-              "variety": config.variety_stage}[stage]()
+    config = config.stages()[config.stage_names().index(stage)]
     # Windows of 3 take every code path of longer ones (a 2-step rollout) and compile faster.
     config = config.override(window=min(config.training.window, 3))
     model = build_model(config)

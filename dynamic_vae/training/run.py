@@ -104,7 +104,7 @@ def train(
     common = dict(data=data, verbose=verbose, restart=restart,
                   strategy=(strategy, distribution), callbacks=callbacks)
     first_record = {} if init_from is None else {"init_from": str(init_from)}
-    stages = config.stages()
+    names, stages = config.stage_names(), config.stages()
     if len(stages) == 1:
         return train_stage(config, output_dir, source=source, record=first_record,
                            summary_entries=summary_entries, **common)
@@ -112,13 +112,13 @@ def train(
     first = stages[0]
     results = []
     retrained = False
-    for index, (stage, directory) in enumerate(zip(stages, directories)):
+    for index, (name, stage, directory) in enumerate(zip(names, stages, directories)):
         if index == 0:
             record = first_record
         else:
             record = {"init_from": str(directories[index - 1]),
                       "finetune": dict(config.finetune), "first_stage": first.to_dict()}
-            if index == 2 or not config.finetune:
+            if name == "variety":
                 record["variety"] = dict(config.variety)
             source = results[-1][0]
         last = index == len(stages) - 1
@@ -132,8 +132,6 @@ def train(
                                  summary_entries=summary_entries if last else None, **common)
         results.append(result)
     model, summary = results[-1]
-    names = ["first", *(["finetune"] if config.finetune else []),
-             *(["variety"] if config.variety else [])]
     summary["stages"] = [
         {"stage": name, "run": str(directory), "epochs": stage_summary["epochs"],
          "wall_time_seconds": stage_summary["wall_time_seconds"],
