@@ -123,6 +123,14 @@ class ModelConfig:
             draws random digits from them; with this term it reads the digit from the
             phase and each frame's handwriting from the innovations. Meant for the variety
             stage of a periodic run (docs/model.md).
+        readback_weight: weight of the read-back term (0 disables it): frames decoded from
+            a posterior state's persistent part (the phase) with new innovation-driven
+            parts drawn as synthesis draws them must be read by the encoder, with its
+            weights held, as it reads the real frame on the persistent directions
+            (`dynamic_vae.models.driven_prior.readback_error`). Where the driven-prior term
+            shapes what the encoder writes into the innovations, this one trains the decoder
+            on the states synthesis visits: a new hand must not turn a 6 into a 5. Meant for
+            the variety stage of a periodic run.
         mixed_precision: `off`, `bfloat16` or `auto`: with `bfloat16` the hidden
             convolutions and dense layers compute in bfloat16 (variables stay float32); the
             posterior heads, the decoder's output layer, A, B and every loss term stay
@@ -159,6 +167,7 @@ class ModelConfig:
     period: int = 0
     start_states: int = 0
     driven_prior_weight: float = 0.0
+    readback_weight: float = 0.0
     mixed_precision: str = "off"
 
     def __post_init__(self) -> None:
@@ -228,9 +237,12 @@ class ModelConfig:
                              f"{self.start_states!r}")
         self.start_states = int(self.start_states)
         for name in ("stationarity_weight", "kl_weight", "prediction_weight",
-                     "driven_prior_weight"):
+                     "driven_prior_weight", "readback_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.readback_weight > 0 and self.encoder_mode != "frame":
+            raise ValueError(f"readback_weight > 0 needs encoder_mode 'frame' (the encoder reads "
+                             f"one decoded frame), got encoder_mode {self.encoder_mode!r}")
 
     @property
     def hidden_dtype(self) -> str:
@@ -538,22 +550,26 @@ PRESETS: dict[str, dict[str, Any]] = {
         # as measurements (smoothed posterior) over windows of 9, which takes the modulus to
         # 1, with rollouts from shrunk states that teach the decoder the plane's centre. The
         # transition is stationary by construction; after training the cycle's harmonics are
-        # locked (period = the cycle's length) and synthesis without a pair starts on one of
-        # 64 encoded training frames: see docs/results/counting.md.
+        # locked (period = the cycle's length, or the period read from frames of one's own)
+        # and synthesis without a pair starts on one of 64 encoded training frames: see
+        # docs/results/counting.md. `train --frames` picks this preset for frames with a
+        # period whose every cycle comes in a new look (`training.run.frames_preset`).
         "model": {"encoder_mode": "frame", "sigma": 0.5, "output_activation": "linear",
                   "filter_size": 5, "latent_dim": 10, "stationarity_weight": 100.0,
                   "prediction_weight": 1.0, "prediction_noise": True, "kl_weight": 2.0,
                   "transition_form": "stationary", "start_states": 64},
         "training": {"learning_rate": 1e-3, "batch_size": 16, "window": 5, "epochs": 8,
-                     "period_from_cycle": True},
+                     "period_from_cycle": True, "period_from_frames": True},
         "finetune": {"posterior": "smoothed", "stationarity_weight": 10000.0, "window": 9,
                      "prediction_shrink": 0.95, "epochs": 4},
         # The variety stage keeps A and B, and trains the encoder and decoder on the ELBO
         # alone (KL weight 1) with the driven prior: the innovations' directions must look
         # as synthesis draws them, N(0, Q) and independent of the phase, so each cycle is
-        # written in a new hand while the locked planes keep the digit.
+        # written in a new hand while the locked planes keep the digit. The read-back term
+        # trains the decoder on the states synthesis visits: a frame decoded from a
+        # posterior's phase with a new hand must be read by the encoder at that phase.
         "variety": {"trainable": "observation", "prediction_weight": 0.0, "kl_weight": 1.0,
-                    "driven_prior_weight": 50.0, "epochs": 4},
+                    "driven_prior_weight": 50.0, "readback_weight": 100.0, "epochs": 4},
     },
     "video": {
         # Any clip, no flags. Residual networks with a linear path, so training starts at the
@@ -589,7 +605,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 # The preset `train` starts from when no --preset is given: counting for a digit cycle, video
-# for frames of one's own.
+# for frames of one's own (unless they renew their look every cycle:
+# `dynamic_vae.training.run.frames_preset`).
 DEFAULT_PRESETS = {"counting": "counting-mnist", "frames": "video"}
 
 

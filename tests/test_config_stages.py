@@ -80,14 +80,15 @@ def test_the_counting_preset_ends_with_a_variety_stage_on_the_fine_tuning_stage(
     assert config.stage_names() == ["first", "finetune", "variety"]
     first, second, third = config.stages()
     assert third == second.override(trainable="observation", prediction_weight=0.0,
-                                     kl_weight=1.0, driven_prior_weight=50.0, epochs=4)
+                                     kl_weight=1.0, driven_prior_weight=50.0,
+                                     readback_weight=100.0, epochs=4)
     assert (third.model.posterior, third.training.window) == ("smoothed", 9)
     assert third.finetune == {} and third.variety == {}
     # Without a fine-tuning stage, the variety stage is the first stage with its fields.
     first_only = config.override(finetune_epochs=0)
     assert first_only.stages()[-1] == first.override(
         trainable="observation", prediction_weight=0.0, kl_weight=1.0,
-        driven_prior_weight=50.0, epochs=4)
+        driven_prior_weight=50.0, readback_weight=100.0, epochs=4)
     assert [len(c.stages()) for c in (config.override(variety_epochs=0), first_only,
                                       get_preset("video"), get_preset("paper-v1"))] == [
         2, 2, 2, 1]

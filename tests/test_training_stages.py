@@ -13,7 +13,7 @@ from dynamic_vae.models.linear_initialisation import (harmonic_texture_parameter
                                                       linear_texture_parameters)
 from dynamic_vae.training import build_model, train
 from dynamic_vae.evaluation.periodicity import estimate_period, phase_variance_ratio
-from dynamic_vae.training.run import MIN_PHASE_VARIANCE_RATIO, frames_period
+from dynamic_vae.training.run import MIN_PHASE_VARIANCE_RATIO, frames_period, frames_preset
 from tests.helpers.moving_blob import moving_blob
 
 FRAME_SHAPE = (16, 16, 1)
@@ -276,3 +276,42 @@ def test_a_stage_recorded_before_the_variety_section_existed_is_still_reused():
              if key != "variety"}
     assert "variety" in current and _comparable(older) == _comparable(current)
     assert _comparable({**older, "variety": {"epochs": 1}}) != _comparable(current)
+
+    # A field added to the configuration since a record was written holds its default.
+    without_field = json.loads(json.dumps(current))
+    del without_field["model"]["readback_weight"]
+    assert _comparable(without_field) == _comparable(current)
+    changed = json.loads(json.dumps(current))
+    changed["model"]["readback_weight"] = 1.0
+    assert _comparable(changed) != _comparable(current)
+
+
+def _renewed_cycle(rng, period=4, cycles=60, persistence=0.0):
+    """A display of `period` shapes that draws each frame's own strokes anew (or, with
+    `persistence`, lets them drift as an AR(1)): the phase's shape plus a look of its own."""
+    shapes = moving_blob(period, period).astype(np.float64)
+    look = np.zeros(shapes.shape[1:])
+    frames = []
+    for t in range(period * cycles):
+        look = persistence * look + np.sqrt(1 - persistence ** 2) * rng.normal(
+            0, 0.35, look.shape)
+        frames.append(shapes[t % period] + look)
+    return np.clip(np.array(frames), 0, 1).astype(np.float32)
+
+
+def test_frames_preset_picks_the_counting_preset_for_a_cycle_drawn_anew(rng):
+    """A period whose every cycle comes in a new look trains with the counting preset; a
+    loop, a look that drifts from frame to frame, or no period with the video preset."""
+    renewed = _renewed_cycle(rng)
+    assert frames_period(renewed) == 4
+    preset, reason = frames_preset(renewed)
+    assert preset == "counting-mnist" and "repeat every 4 frames, each cycle in a new" in reason
+    assert frames_preset([renewed[:40], renewed])[0] == "counting-mnist"
+    assert frames_preset(moving_blob(60, 12)) == (
+        "video", "the frames repeat every 12 frames (the phase explains 1.00 of their "
+                 "variance, the rest persists 0.00 from frame to frame)")
+    drifting = _renewed_cycle(rng, persistence=0.9)
+    assert frames_period(drifting) == 4 and frames_preset(drifting)[0] == "video"
+    noise = rng.uniform(0, 1, (60, *FRAME_SHAPE)).astype(np.float32)
+    assert frames_preset(noise) == ("video", "the frames show no period")
+    assert get_preset("counting-mnist").training.period_from_frames

@@ -137,12 +137,16 @@ def run_train(args: argparse.Namespace) -> int:
                                               load_frame_source)
     from dynamic_vae.config import DEFAULT_PRESETS, get_preset
     from dynamic_vae.training import train
+    from dynamic_vae.training.run import frames_preset
 
     flags = run_config_flags()
     check_config_flags(args, flags)
     overrides = {flag.name: getattr(args, flag.name) for flag in flags}
     frames, frames_source = load_frame_source(args)
-    preset = args.preset or DEFAULT_PRESETS["counting" if frames is None else "frames"]
+    preset = args.preset or DEFAULT_PRESETS["counting"]
+    if frames is not None and args.preset is None:
+        preset, reason = frames_preset(frames)
+        print(f"{reason}: the {preset} preset (--preset names another)")
     config = get_preset(preset)
     if frames is not None:
         overrides["frame_shape"] = frame_shape_of(frames)

@@ -216,13 +216,8 @@ def phase_variance_ratio(frames: np.ndarray, period: int) -> float:
     >>> phase_variance_ratio(np.sin(2 * np.pi * t / 8)[:, None], 8)
     inf
     """
-    unit = _unit_frames(frames)
-    if int(period) != period or not 2 <= period <= len(unit) // 2:
-        raise ValueError(f"period: expected an integer 2 <= period <= {len(unit) // 2} (two "
-                         f"cycles of the {len(unit)} frames), got {period}")
-    period = int(period)
-    cycles = len(unit) // period
-    whole = unit[:cycles * period].reshape(cycles, period, -1)
+    whole = _whole_cycles(frames, period)
+    cycles, period = whole.shape[:2]
     phase_means = whole.mean(axis=0)
     between = cycles * ((phase_means - whole.mean(axis=(0, 1))) ** 2).sum() / (period - 1)
     within = ((whole - phase_means) ** 2).sum() / (cycles * period - period)
@@ -230,3 +225,66 @@ def phase_variance_ratio(frames: np.ndarray, period: int) -> float:
         return float("inf") if between > 0 else 0.0
     return float(between / within)
 
+
+
+def _whole_cycles(frames: np.ndarray, period: int) -> np.ndarray:
+    """`(cycles, period, D)`: the whole cycles of frames in time order, in [0, 1].
+
+    Raises:
+        ValueError: naming the argument, on bad frames or a period that does not fit twice.
+    """
+    unit = _unit_frames(frames)
+    if int(period) != period or not 2 <= period <= len(unit) // 2:
+        raise ValueError(f"period: expected an integer 2 <= period <= {len(unit) // 2} (two "
+                         f"cycles of the {len(unit)} frames), got {period}")
+    period = int(period)
+    cycles = len(unit) // period
+    return unit[:cycles * period].reshape(cycles, period, -1)
+
+
+def _phase_residuals(frames: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
+    """`(whole cycles (T', D), their residuals from their phase's mean (T', D))`."""
+    whole = _whole_cycles(frames, period)
+    residuals = whole - whole.mean(axis=0)
+    return whole.reshape(-1, whole.shape[-1]), residuals.reshape(-1, whole.shape[-1])
+
+
+def phase_share(frames: np.ndarray, period: int) -> float:
+    """The fraction of the frames' variance their phase `t mod period` explains: 1 minus
+    the within-phase sum of squares over the total, pooled over pixels (whole cycles only).
+
+    A loop that repeats itself scores about 1; a display that writes the same digit every
+    cycle by a new hand about a fifth (the digit is the phase's, the strokes are not).
+
+    Example:
+    >>> t = np.arange(40)
+    >>> phase_share(np.sin(2 * np.pi * t / 8)[:, None], 8)
+    1.0
+    """
+    whole, residuals = _phase_residuals(frames, period)
+    total = ((whole - whole.mean(axis=0)) ** 2).sum()
+    if total == 0:
+        return 0.0
+    return float(1.0 - (residuals ** 2).sum() / total)
+
+
+def residual_persistence(frames: np.ndarray, period: int) -> float:
+    """The lag-one autocorrelation of what the phase leaves: each frame minus its phase's
+    mean, `sum_t <r_t, r_(t+1)> / sum_t |r_t|^2`, pooled over pixels (whole cycles only).
+
+    About 0 when every frame's own look is drawn anew (a new hand for every digit, or
+    pixel noise); near 1 when it drifts slowly, as a texture's does (a flickering light
+    whose beat repeats but whose flicker flows from frame to frame). 0 when the phase
+    leaves nothing.
+
+    Example:
+    >>> rng = np.random.default_rng(0)
+    >>> frames = np.tile(np.eye(4), (50, 1)) + 0.1 * rng.normal(size=(200, 4))
+    >>> abs(residual_persistence(frames, 4)) < 0.1
+    True
+    """
+    _, residuals = _phase_residuals(frames, period)
+    energy = (residuals[:-1] ** 2).sum()
+    if energy == 0:
+        return 0.0
+    return float((residuals[:-1] * residuals[1:]).sum() / energy)

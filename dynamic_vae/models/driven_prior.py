@@ -116,3 +116,37 @@ def driven_moment_mismatch(samples: tf.Tensor, noise_matrix: tf.Tensor,
         tf.shape(driven)[0], tf.float64)
     return tf.cast(tf.reduce_sum(tf.square(mean))
                    + tf.reduce_sum(tf.square(covariance - q_driven)), tf.float32)
+
+
+def resample_driven(states: tf.Tensor, noise_matrix: tf.Tensor, draws: tf.Tensor,
+                    threshold: float = PERSISTENT_THRESHOLD) -> tf.Tensor:
+    """`Q_p x + Q_s v`: states `(m, n)` that keep their persistent part and take a new
+    innovation-driven part from standard normal `draws` `(m, n)`, as synthesis draws it
+    (the stationary prior's N(0, Q_s))."""
+    q_persistent, q_driven = innovation_projections(noise_matrix, threshold)
+    dtype = states.dtype
+    return (tf.matmul(states, tf.cast(q_persistent, dtype))
+            + tf.matmul(tf.cast(draws, dtype), tf.cast(q_driven, dtype)))
+
+
+def readback_error(read: tf.Tensor, target: tf.Tensor, noise_matrix: tf.Tensor,
+                   threshold: float = PERSISTENT_THRESHOLD) -> tf.Tensor:
+    """How far encoder readings `read` `(m, n)` are from `target` `(m, n)` on the persistent
+    directions, relative to the targets' size there:
+
+        sum_i |Q_p (read_i - target_i)|^2 / sum_i |Q_p target_i|^2
+
+    0 when there are no persistent directions. The denominator carries no gradient: it sets
+    the scale, it is not something to move the targets for.
+
+    Example:
+    >>> noise = tf.linalg.diag([0.0, 0.0, 1.0])      # x_1, x_2 persist; x_3 is driven
+    >>> float(readback_error(tf.constant([[1.0, 0.0, 5.0]]), tf.constant([[2.0, 0.0, 0.0]]),
+    ...                      noise))
+    0.25
+    """
+    q_persistent, _ = innovation_projections(noise_matrix, threshold)
+    read = tf.matmul(tf.cast(read, tf.float64), q_persistent)
+    target = tf.matmul(tf.cast(target, tf.float64), q_persistent)
+    scale = tf.stop_gradient(tf.reduce_sum(tf.square(target)))
+    return tf.cast(tf.reduce_sum(tf.square(read - target)) / (scale + _EPSILON), tf.float32)

@@ -22,7 +22,14 @@ With `driven_prior_weight` > 0 the loss also has
 
 on each batch's posterior means mu and draws x: the state directions the innovations drive
 are trained to be independent of the persistent ones and spread as the stationary prior, as
-synthesis draws them (`dynamic_vae.models.driven_prior`).
+synthesis draws them (`dynamic_vae.models.driven_prior`). With `readback_weight` > 0 it also
+has
+
+    + readback_weight * readback_error(E(D(Q_p mu + Q_s v)), E(y))
+
+on each window's first frame y, with v ~ N(0, I) and the encoder E's weights held: a frame
+decoded from the posterior's phase with a handwriting drawn as synthesis draws it must be
+read on the persistent directions as the real frame is (`readback_error`).
 
 With `posterior="smoothed"` the encoder's Gaussians are measurements of the states and the
 ELBO is taken over whole windows with the Kalman-smoothed posterior (see `window_posterior`):
@@ -45,7 +52,8 @@ from dynamic_vae.data.frame_pairs import FramePairs
 from dynamic_vae.layers.dynamic_layer import DynamicLayer
 from dynamic_vae.layers.latent_step import latent_step
 from dynamic_vae.layers.stationary_dynamic_layer import StationaryDynamicLayer
-from dynamic_vae.models.driven_prior import driven_moment_mismatch, phase_dependence
+from dynamic_vae.models.driven_prior import (driven_moment_mismatch, phase_dependence,
+                                             readback_error, resample_driven)
 from dynamic_vae.models.finishing import finish_after_fit
 from dynamic_vae.models.networks import build_decoder, build_encoder
 from dynamic_vae.models.observation_noise import (gaussian_negative_log_likelihood,
@@ -65,8 +73,8 @@ MODEL_FIELDS = tuple(field.name for field in dataclasses.fields(ModelConfig))
 # aligned fraction were the sequences read at 0.45-0.9, and from the best half at >= 0.92.
 ON_PHASE_FRACTION = 0.5
 
-# What `driven_prior_weight` > 0 logs, in training only.
-DRIVEN_PRIOR_LOGS = ("phase_dependence", "driven_mismatch")
+# What `driven_prior_weight` > 0 and `readback_weight` > 0 log, in training only.
+DRIVEN_PRIOR_LOGS = ("phase_dependence", "driven_mismatch", "readback")
 
 
 @keras.saving.register_keras_serializable(package="dynamic_vae")
@@ -145,6 +153,7 @@ class DynamicVAE(keras.Model):
         self.sigma_tracker = keras.metrics.Mean(name="sigma")
         self.phase_dependence_tracker = keras.metrics.Mean(name="phase_dependence")
         self.driven_mismatch_tracker = keras.metrics.Mean(name="driven_mismatch")
+        self.readback_tracker = keras.metrics.Mean(name="readback")
         self.built = True
 
     @classmethod
@@ -177,6 +186,8 @@ class DynamicVAE(keras.Model):
             trackers.append(self.sigma_tracker)
         if self.model_config.driven_prior_weight > 0:
             trackers += [self.phase_dependence_tracker, self.driven_mismatch_tracker]
+        if self.model_config.readback_weight > 0:
+            trackers.append(self.readback_tracker)
         return trackers
 
     # --- accessors ----------------------------------------------------------------------
@@ -435,6 +446,9 @@ class DynamicVAE(keras.Model):
         if self.model_config.driven_prior_weight > 0 and training:
             draws = tf.reshape(latent_pairs, [-1, 2, self.latent_dim])[:, 0]
             total = total + self._driven_prior_term(states, draws, terms)
+        if self.model_config.readback_weight > 0 and training:
+            first = tf.reshape(states, [-1, length - 1, self.latent_dim])[:, 0]
+            total = total + self._readback_term(windows[:, 0], first, terms)
         terms["loss"] = total
         return terms
 
@@ -472,6 +486,9 @@ class DynamicVAE(keras.Model):
         if self.model_config.driven_prior_weight > 0 and training:
             total = total + self._driven_prior_term(tf.reshape(means, [-1, n]),
                                                     tf.reshape(states, [-1, n]), terms)
+        if self.model_config.readback_weight > 0 and training:
+            total = total + self._readback_term(windows[:, 0], means[:, 0], terms,
+                                                tf.reshape(mean, [-1, length, n])[:, 0])
         terms["loss"] = total
         return terms
 
@@ -491,6 +508,30 @@ class DynamicVAE(keras.Model):
                                                           noise_matrix)
         return self.model_config.driven_prior_weight * (terms["phase_dependence"]
                                                         + terms["driven_mismatch"])
+
+    def _readback_term(self, frames: tf.Tensor, states: tf.Tensor,
+                       terms: dict[str, tf.Tensor], readings: tf.Tensor | None = None
+                       ) -> tf.Tensor:
+        """`readback_weight` times how far the encoder reads frames decoded from `states`'
+        phase, with a new handwriting, from how it reads the real `frames` `(m, H, W, C)`
+        (`readings`, when the caller has encoded them already), on the persistent
+        directions. Recorded in `terms`.
+
+        The encoder judges with its weights held (a `stateless_call` on their values with
+        the gradient stopped), so the term trains the decoder, and the encoder cannot learn
+        to read a wrong digit as the right phase. Training batches only."""
+        noise_matrix = self.dynamic_layer.noise_matrix
+        if readings is None:
+            readings, _ = self.encoder(frames, training=True)
+        draws = keras.random.normal(tf.shape(states), seed=self.dynamic_layer.seed_generator)
+        decoded = self.decode(resample_driven(tf.cast(states, tf.float32), noise_matrix,
+                                              draws), training=True)
+        held = [tf.stop_gradient(variable.value)
+                for variable in self.encoder.trainable_variables]
+        fixed = [variable.value for variable in self.encoder.non_trainable_variables]
+        (read, _), _ = self.encoder.stateless_call(held, fixed, decoded, training=False)
+        terms["readback"] = readback_error(read, tf.stop_gradient(readings), noise_matrix)
+        return self.model_config.readback_weight * terms["readback"]
 
     def _prediction_term(self, windows: tf.Tensor, state: tf.Tensor, training: bool
                          ) -> tf.Tensor:
@@ -553,6 +594,8 @@ class DynamicVAE(keras.Model):
             self.phase_dependence_tracker.update_state(terms["phase_dependence"])
         if "driven_mismatch" in terms:
             self.driven_mismatch_tracker.update_state(terms["driven_mismatch"])
+        if "readback" in terms:
+            self.readback_tracker.update_state(terms["readback"])
         # The driven-prior statistics exist for training batches only.
         results = {metric.name: metric.result() for metric in self.metrics
                    if metric.name not in DRIVEN_PRIOR_LOGS or metric.name in terms}

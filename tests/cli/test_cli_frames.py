@@ -141,3 +141,31 @@ def test_baseline_fits_a_real_clip_through_the_loader_flags(tmp_path, shared_dat
     coil = shared_data / "coil20" / "coil20_objects01-14.npz"
     assert main(["baseline", "--frames", str(coil), "--output", str(tmp_path / "x")]) == 2
     assert "holds 14 sequences; this command fits one" in capsys.readouterr().err
+
+
+def test_frames_of_a_counting_display_train_with_the_counting_preset(tmp_path, capsys):
+    """Saved counting-MNIST frames, with no preset and no cycle: the frames say they repeat
+    every 4 frames in a new hand each cycle, so `train` picks the counting preset and locks
+    the period it read; a looping clip keeps the video preset."""
+    from dynamic_vae.data import counting_mnist
+    from tests.helpers.moving_blob import moving_blob
+
+    frames, _ = counting_mnist("1234", 200, seed=0)
+    np.save(tmp_path / "counting.npy", frames)
+    assert main(["train", "--frames", str(tmp_path / "counting.npy"), "--output",
+                 str(tmp_path / "count"), "--epochs", "1", "--finetune-epochs", "0",
+                 "--variety-epochs", "0", "--latent-dim", "4", "--base-channels", "8",
+                 "--image-every", "0", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert ("the frames repeat every 4 frames, each cycle in a new look" in out
+            and "the counting-mnist preset" in out)
+    run = load_run(tmp_path / "count")
+    assert run.config.model.period == 4 and run.config.model.encoder_mode == "frame"
+    assert run.config.model.architecture == "v1" and run.summary["period_from_frames"] == 4
+    loop = (moving_blob(48, 12) * 255).astype(np.uint8)
+    np.save(tmp_path / "loop.npy", loop)
+    assert main(["train", "--frames", str(tmp_path / "loop.npy"), "--output",
+                 str(tmp_path / "loop"), *TINY, "--finetune-epochs", "0"]) == 0
+    assert "the frames repeat every 12 frames (the phase explains 1.00" in (
+        capsys.readouterr().out)
+    assert load_run(tmp_path / "loop").config.model.architecture == "residual"

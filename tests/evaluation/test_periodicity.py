@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from dynamic_vae.evaluation.periodicity import (estimate_period, lag_differences,
-                                               phase_variance_ratio)
+from dynamic_vae.evaluation.periodicity import (estimate_period, lag_differences, phase_share,
+                                               phase_variance_ratio, residual_persistence)
 from tests.helpers.moving_blob import moving_blob
 
 
@@ -126,3 +126,36 @@ def test_phase_variance_ratio_is_the_one_way_anova_f_statistic(rng):
     assert phase_variance_ratio(moving_blob(48, 12), 12) == np.inf
     with pytest.raises(ValueError, match="period: expected an integer 2 <= period <= 24"):
         phase_variance_ratio(moving_blob(48, 12), 25)
+
+
+def test_phase_share_is_one_minus_the_within_phase_sum_of_squares(rng):
+    frames = rng.normal(0, 1, (63, 3)) + np.tile(np.eye(3) * 2, (21, 1))
+    whole = frames[:60].reshape(10, 6, 3)
+    within = ((whole - whole.mean(0)) ** 2).sum()
+    total = ((whole - whole.mean((0, 1))) ** 2).sum()
+    assert phase_share(frames, 6) == pytest.approx(1 - within / total)
+    # A loop: all of it; noise: about (period - 1) / frames of it, by chance alone.
+    assert phase_share(moving_blob(48, 12), 12) == pytest.approx(1.0)
+    assert phase_share(rng.uniform(0, 1, (400, 8, 8)), 8) < 0.05
+    with pytest.raises(ValueError, match="period: expected an integer 2 <= period <= 24"):
+        phase_share(moving_blob(48, 12), 25)
+
+
+def test_residual_persistence_tells_a_drifting_look_from_a_new_one(rng):
+    phases = np.tile(np.eye(8) * 3, (40, 1))                         # period 8
+    drawn_anew = phases + rng.normal(0, 1, phases.shape)
+    drift = np.zeros(8)
+    drifting = []
+    for _ in range(len(phases)):                                      # an AR(1) of 0.9
+        drift = 0.9 * drift + np.sqrt(1 - 0.81) * rng.normal(0, 1, 8)
+        drifting.append(drift)
+    drifting = phases + np.array(drifting)
+    assert abs(residual_persistence(drawn_anew, 8)) < 0.05
+    assert 0.8 < residual_persistence(drifting, 8) < 0.95
+    # The closed form on whole cycles (the last 3 frames are left out).
+    frames = rng.normal(0, 1, (63, 2))
+    whole = frames[:60].reshape(10, 6, 2)
+    residuals = (whole - whole.mean(0)).reshape(60, 2)
+    expected = (residuals[:-1] * residuals[1:]).sum() / (residuals[:-1] ** 2).sum()
+    assert residual_persistence(frames, 6) == pytest.approx(expected)
+    assert residual_persistence(moving_blob(48, 12), 12) == 0.0

@@ -4,7 +4,8 @@ import tensorflow as tf
 
 from dynamic_vae.models import DynamicVAE
 from dynamic_vae.models.driven_prior import (PHASE_BANDWIDTH, driven_moment_mismatch,
-                                             innovation_projections, phase_dependence)
+                                             innovation_projections, phase_dependence,
+                                             readback_error, resample_driven)
 
 # A locked plane (B = 0 there) and two directions the innovations drive.
 ROTATION = np.array([[0.0, -1.0], [1.0, 0.0]])
@@ -88,17 +89,23 @@ def test_moment_mismatch_is_the_distance_of_mean_and_covariance_from_the_prior(r
     assert float(driven_moment_mismatch(prior.astype("float32"), b)) < 0.01
 
 
-@pytest.mark.parametrize("posterior", ["factorized", "smoothed"])
-def test_model_adds_the_weighted_terms_and_tracks_them(posterior, rng):
+def twin_models(rng, posterior, **weights):
+    """`(plain, weighted, windows)`: two models with the same weights and transition, the
+    second with the loss weights given, and a batch of windows."""
     kwargs = dict(frame_shape=(16, 16, 1), latent_dim=4, filter_size=3, seed=0,
                   posterior=posterior)
     plain = DynamicVAE(**kwargs)
-    weighted = DynamicVAE(driven_prior_weight=7.0, **kwargs)
+    weighted = DynamicVAE(**weights, **kwargs)
     weighted.set_weights(plain.get_weights())
     for model in (plain, weighted):
         model.dynamic_layer.set_transition(TRANSITION.astype("float32"),
                                            NOISE.astype("float32"))
-    windows = tf.constant(rng.random((4, 3, 16, 16, 1)).astype("float32"))
+    return plain, weighted, tf.constant(rng.random((4, 3, 16, 16, 1)).astype("float32"))
+
+
+@pytest.mark.parametrize("posterior", ["factorized", "smoothed"])
+def test_model_adds_the_weighted_terms_and_tracks_them(posterior, rng):
+    plain, weighted, windows = twin_models(rng, posterior, driven_prior_weight=7.0)
     # Both models draw the same posterior samples: the same seed, the same weights.
     base = plain._loss_terms(windows, training=True)
     terms = weighted._loss_terms(windows, training=True)
@@ -148,3 +155,62 @@ def test_the_term_trains_under_xla(rng):
                         epochs=1, verbose=0)
     assert np.isfinite(history.history["phase_dependence"][0])
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_resample_driven_keeps_the_phase_and_draws_the_rest(rng):
+    rotation = random_rotation(rng)
+    b = (rotation @ NOISE @ rotation.T).astype("float32")
+    states = rng.normal(size=(6, 4)).astype("float32")
+    draws = rng.normal(size=(6, 4)).astype("float32")
+    persistent = rotation[:, :2] @ rotation[:, :2].T
+    expected = states @ persistent + draws @ (np.eye(4) - persistent)
+    np.testing.assert_allclose(resample_driven(tf.constant(states), b, draws).numpy(),
+                               expected, atol=1e-5)
+
+
+def test_readback_error_is_the_relative_error_on_the_persistent_directions(rng):
+    rotation = random_rotation(rng)
+    b = (rotation @ NOISE @ rotation.T).astype("float32")
+    persistent = rotation[:, :2] @ rotation[:, :2].T
+    read, target = rng.normal(size=(2, 5, 4))
+    expected = (((read - target) @ persistent) ** 2).sum() / ((target @ persistent) ** 2).sum()
+    np.testing.assert_allclose(float(readback_error(read, target, b)), expected, rtol=1e-5)
+    # What the innovations drive is free: only the phase is judged.
+    driven_only = target + rng.normal(size=(5, 4)) @ (np.eye(4) - persistent)
+    assert float(readback_error(driven_only, target, b)) < 1e-10
+    # No persistent direction, nothing to judge.
+    assert float(readback_error(read, target, np.eye(4, dtype="float32"))) == 0.0
+
+
+@pytest.mark.parametrize("posterior", ["factorized", "smoothed"])
+def test_readback_term_trains_the_decoder_and_holds_the_encoder(posterior, rng):
+    plain, weighted, windows = twin_models(rng, posterior, readback_weight=3.0)
+    base = plain._loss_terms(windows, training=True)
+    terms = weighted._loss_terms(windows, training=True)
+    assert "readback" not in base and float(terms["readback"]) > 0
+    np.testing.assert_allclose(terms["loss"].numpy(),
+                               base["loss"].numpy() + 3.0 * terms["readback"].numpy(),
+                               rtol=1e-5)
+    assert "readback" in [metric.name for metric in weighted.metrics]
+    # The term's gradient reaches the decoder, never the encoder: it judges, it is not
+    # trained to read a wrong frame as the right phase.
+    encoder = weighted.encoder.trainable_variables
+    decoder = weighted.decoder.trainable_variables
+    with tf.GradientTape() as tape:
+        readback = weighted._readback_term(windows[:, 0], tf.random.normal([4, 4], seed=1),
+                                           {})
+    gradients = tape.gradient(readback, encoder + decoder)
+    assert all(g is None for g in gradients[:len(encoder)])
+    assert any(g is not None and float(tf.reduce_sum(tf.abs(g))) > 0
+               for g in gradients[len(encoder):])
+    # Held-out losses stay the ELBO's.
+    held_out = weighted._loss_terms(windows, training=False)
+    np.testing.assert_allclose(held_out["loss"].numpy(),
+                               plain._loss_terms(windows, training=False)["loss"].numpy(),
+                               rtol=1e-6)
+
+
+def test_readback_needs_a_frame_encoder():
+    with pytest.raises(ValueError, match="readback_weight > 0 needs encoder_mode 'frame'"):
+        DynamicVAE(frame_shape=(8, 8, 1), latent_dim=4, encoder_mode="pair",
+                   readback_weight=1.0)
