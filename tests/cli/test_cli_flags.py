@@ -18,7 +18,7 @@ TRAIN_OPTIONS = {
     "--prediction-weight", "--prediction-noise", "--prediction-shrink", "--posterior",
     "--mixed-precision", "--architecture", "--width", "--depth", "--linear-path",
     "--observation-noise", "--prediction-sigma", "--decoder-noise", "--transition-form",
-    "--windows-per-epoch", "--driven-prior-weight",
+    "--windows-per-epoch", "--driven-prior-weight", "--readback-weight",
     "--trainable", "--validation-fraction", "--residual-rank", "--period", "--start-states",
     "--period-from-cycle", "--period-from-frames", "--harmonic-start", "--learning-rate", "--batch-size", "--epochs",
     "--seed", "--cycle",
