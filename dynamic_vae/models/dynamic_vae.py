@@ -447,8 +447,9 @@ class DynamicVAE(keras.Model):
             draws = tf.reshape(latent_pairs, [-1, 2, self.latent_dim])[:, 0]
             total = total + self._driven_prior_term(states, draws, terms)
         if self.model_config.readback_weight > 0 and training:
+            # A frame encoder's pair means are its frames' own readings: x_t's is the reading.
             first = tf.reshape(states, [-1, length - 1, self.latent_dim])[:, 0]
-            total = total + self._readback_term(windows[:, 0], first, terms)
+            total = total + self._readback_term(first, first, terms)
         terms["loss"] = total
         return terms
 
@@ -487,8 +488,8 @@ class DynamicVAE(keras.Model):
             total = total + self._driven_prior_term(tf.reshape(means, [-1, n]),
                                                     tf.reshape(states, [-1, n]), terms)
         if self.model_config.readback_weight > 0 and training:
-            total = total + self._readback_term(windows[:, 0], means[:, 0], terms,
-                                                tf.reshape(mean, [-1, length, n])[:, 0])
+            total = total + self._readback_term(means[:, 0],
+                                                tf.reshape(mean, [-1, length, n])[:, 0], terms)
         terms["loss"] = total
         return terms
 
@@ -509,20 +510,18 @@ class DynamicVAE(keras.Model):
         return self.model_config.driven_prior_weight * (terms["phase_dependence"]
                                                         + terms["driven_mismatch"])
 
-    def _readback_term(self, frames: tf.Tensor, states: tf.Tensor,
-                       terms: dict[str, tf.Tensor], readings: tf.Tensor | None = None
-                       ) -> tf.Tensor:
+    def _readback_term(self, states: tf.Tensor, readings: tf.Tensor,
+                       terms: dict[str, tf.Tensor]) -> tf.Tensor:
         """`readback_weight` times how far the encoder reads frames decoded from `states`'
-        phase, with a new handwriting, from how it reads the real `frames` `(m, H, W, C)`
-        (`readings`, when the caller has encoded them already), on the persistent
-        directions. Recorded in `terms`.
+        phase `(m, n)`, with a new handwriting, from how it read the real frames
+        (`readings` `(m, n)`, the encoder's means), on the persistent directions. Recorded
+        in `terms`.
 
         The encoder judges with its weights held (a `stateless_call` on their values with
-        the gradient stopped), so the term trains the decoder, and the encoder cannot learn
-        to read a wrong digit as the right phase. Training batches only."""
+        the gradient stopped), so it cannot learn to read a wrong digit as the right phase;
+        the term trains the decoder, and the encoder only through the posterior phase that
+        `states` carries in. Training batches only."""
         noise_matrix = self.dynamic_layer.noise_matrix
-        if readings is None:
-            readings, _ = self.encoder(frames, training=True)
         draws = keras.random.normal(tf.shape(states), seed=self.dynamic_layer.seed_generator)
         decoded = self.decode(resample_driven(tf.cast(states, tf.float32), noise_matrix,
                                               draws), training=True)

@@ -159,13 +159,19 @@ MAX_ESTIMATED_PERIOD = 256
 MIN_PHASE_VARIANCE_RATIO = 4.0
 
 
+def _period_frames(frames: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    """The frames a period is read from: the longest sequence's first
+    `PERIOD_ESTIMATE_FRAMES`."""
+    sequence = max(frames, key=len) if isinstance(frames, (list, tuple)) else frames
+    return np.asarray(sequence)[:PERIOD_ESTIMATE_FRAMES]
+
+
 def frames_period(frames: np.ndarray | list[np.ndarray]) -> int | None:
     """The period (>= 3 frames) that `TrainingConfig.period_from_frames` trains with: that of
     the longest sequence's first `PERIOD_ESTIMATE_FRAMES` frames (`estimate_period`), when
     their phase explains them (`phase_variance_ratio` at least `MIN_PHASE_VARIANCE_RATIO`);
     else `None` (also for a period of 2 frames, which has no rotation plane to lock)."""
-    sequence = max(frames, key=len) if isinstance(frames, (list, tuple)) else frames
-    sequence = np.asarray(sequence)[:PERIOD_ESTIMATE_FRAMES]
+    sequence = _period_frames(frames)
     if len(sequence) < 6:  # a period of 3 shown twice
         return None
     try:
@@ -207,8 +213,7 @@ def frames_preset(frames: np.ndarray | list[np.ndarray]) -> tuple[str, str]:
     period = frames_period(frames)
     if period is None:
         return DEFAULT_PRESETS["frames"], "the frames show no period"
-    sequence = max(frames, key=len) if isinstance(frames, (list, tuple)) else frames
-    sequence = np.asarray(sequence)[:PERIOD_ESTIMATE_FRAMES]
+    sequence = _period_frames(frames)
     share = phase_share(sequence, period)
     persistence = residual_persistence(sequence, period)
     measured = f"(the phase explains {share:.2f} of their variance, the rest persists " \

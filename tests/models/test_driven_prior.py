@@ -197,8 +197,8 @@ def test_readback_term_trains_the_decoder_and_holds_the_encoder(posterior, rng):
     encoder = weighted.encoder.trainable_variables
     decoder = weighted.decoder.trainable_variables
     with tf.GradientTape() as tape:
-        readback = weighted._readback_term(windows[:, 0], tf.random.normal([4, 4], seed=1),
-                                           {})
+        readings, _ = weighted.encoder(windows[:, 0])
+        readback = weighted._readback_term(tf.random.normal([4, 4], seed=1), readings, {})
     gradients = tape.gradient(readback, encoder + decoder)
     assert all(g is None for g in gradients[:len(encoder)])
     assert any(g is not None and float(tf.reduce_sum(tf.abs(g))) > 0
