@@ -15,8 +15,8 @@ Where the twin's step differs from the Keras one (none changes the loss of given
 - PyTorch's layout (N, C, H, W) and kernels; the stride-2 convolutions pad as TensorFlow's
   `same` does (bottom and right), so copied weights compute the same maps.
 - A and B are computed once per step. The Keras layer recomputes them, two float64 matrix
-  exponentials each time, wherever they are read: the KL's prior, every rollout step, and
-  the logged stationarity residual.
+  exponentials each time, wherever they are read: the KL's prior, the rollout (once for all
+  its steps) and the logged stationarity residual.
 - The KL's trace term is summed from the column norms of the prior scale's inverse; TFP
   solves the scale against the posterior's dense diagonal scale. Same value.
 - Adam adds its epsilon (Keras's 1e-7) after the bias correction, Keras's Adam before it:
@@ -38,7 +38,9 @@ for these cases, so that a step holds 64 frame pairs as in its other cases; the 
 window is 4), i.e. 64 pairs per step, and throughput is counted as train_throughput counts
 it: steps * windows * (window - 1) pairs over the timed seconds.
 
-Prints a table (pairs/s of each round, median, ratio of the median to the twin's) and writes
+Prints two tables, one for each rate: the whole run's pairs/s and its median step's (which a
+stall of the machine in the middle of a run does not move); each gives the rate of every
+round, their median, and the ratio of the median to the twin's. Writes
 bench/results/pytorch_twin.json. Not a test: numbers depend on the machine, and another
 process using the CPU distorts them.
 
@@ -570,11 +572,15 @@ def time_twin(config: RunConfig, steps: int, warm_up: int, seed: int) -> dict[st
 
     for _ in range(warm_up):
         step()
+    step_seconds = []
     start = time.perf_counter()
     for _ in range(steps):
+        step_start = time.perf_counter()
         step()
+        step_seconds.append(time.perf_counter() - step_start)
     seconds = time.perf_counter() - start
     return {"pairs_per_second": steps * batch * (window - 1) / seconds, "seconds": seconds,
+            "median_step_pairs_per_second": batch * (window - 1) / median(step_seconds),
             "steps": steps, "window": window, "windows_per_batch": batch,
             "mixed_precision": "off", "threads": torch.get_num_threads()}
 
@@ -583,17 +589,17 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
-def print_table(results: dict[str, dict[str, Any]]) -> None:
-    """Case, precision, pairs/s of each round, median, and the median over the twin's."""
-    twin_median = results[TWIN]["median_pairs_per_second"]
-    rounds = len(results[TWIN]["pairs_per_second"])
+def print_table(results: dict[str, dict[str, Any]], key: str) -> None:
+    """Case, precision, `key` of each round, median, and the median over the twin's."""
+    twin_median = results[TWIN][f"median_{key}"]
+    rounds = len(results[TWIN][key])
     header = " ".join(f"{f'round {r + 1}':>8}" for r in range(rounds))
+    print(f"{key}:")
     print(f"{'case':38} {'precision':>9} {header} {'median':>8} {'/ twin':>7}")
     for name, result in results.items():
-        per_round = " ".join(f"{value:8.0f}" for value in result["pairs_per_second"])
+        per_round = " ".join(f"{value:8.0f}" for value in result[key])
         print(f"{name:38} {result['mixed_precision']:>9} {per_round} "
-              f"{result['median_pairs_per_second']:8.0f} "
-              f"{result['median_pairs_per_second'] / twin_median:7.2f}")
+              f"{result[f'median_{key}']:8.0f} {result[f'median_{key}'] / twin_median:7.2f}")
 
 
 def main() -> None:
@@ -658,14 +664,22 @@ def main() -> None:
         print(f"round {round_index + 1}: " + ", ".join(
             f"{name} {result['rounds'][-1]['pairs_per_second']:.0f} pairs/s"
             for name, result in results.items()), flush=True)
+    # Two rates per round: the whole run's, and its median step's, which a stall of the
+    # machine in the middle of a run does not move.
+    keys = ("pairs_per_second", "median_step_pairs_per_second")
     for result in results.values():
-        result["pairs_per_second"] = [r["pairs_per_second"] for r in result["rounds"]]
-        result["median_pairs_per_second"] = median(result["pairs_per_second"])
+        for key in keys:
+            result[key] = [r[key] for r in result["rounds"]]
+            result[f"median_{key}"] = median(result[key])
         result["mixed_precision"] = result["rounds"][0]["mixed_precision"]
-    twin_median = results[TWIN]["median_pairs_per_second"]
     for result in results.values():
-        result["ratio_to_twin"] = result["median_pairs_per_second"] / twin_median
-    print_table(results)
+        result["ratio_to_twin"] = (result["median_pairs_per_second"]
+                                   / results[TWIN]["median_pairs_per_second"])
+        result["median_step_ratio_to_twin"] = (
+            result["median_median_step_pairs_per_second"]
+            / results[TWIN]["median_median_step_pairs_per_second"])
+    for key in keys:
+        print_table(results, key)
 
     report = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                           "tensorflow": tf.__version__, "keras": keras.__version__,

@@ -59,6 +59,21 @@ CASES = {
 }
 
 
+class StepTimer(keras.callbacks.Callback):
+    """Wall-clock seconds of every call into the training function."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+
+
 def measure(preset: str, frame_shape: tuple[int, int, int], overrides: dict, steps: int,
             jit: bool) -> dict:
     overrides = dict(overrides)
@@ -81,10 +96,15 @@ def measure(preset: str, frame_shape: tuple[int, int, int], overrides: dict, ste
     model = build_model(config)
     dataset = pairs.dataset(batch, seed=0, drop_remainder=True, window=window)
     model.fit(dataset.take(warm_up), epochs=1, verbose=0)
+    timer = StepTimer()
     start = time.perf_counter()
-    model.fit(dataset.take(steps), epochs=1, verbose=0)
+    model.fit(dataset.take(steps), epochs=1, verbose=0, callbacks=[timer])
     seconds = time.perf_counter() - start
+    # A single stall of the machine (a run of 40 steps sometimes takes 10 s longer than
+    # usual) moves the whole run's rate; the median step's is what the code sustains.
+    step_seconds = float(np.median(timer.seconds)) * config.training.steps_per_execution
     return {"pairs_per_second": steps * pairs_per_step / seconds, "seconds": seconds,
+            "median_step_pairs_per_second": pairs_per_step / step_seconds,
             "steps": steps, "window": window, "windows_per_batch": batch,
             "jit_compile": jit, "steps_per_execution": config.training.steps_per_execution,
             "mixed_precision": config.model.mixed_precision, "encoder_mode": config.model.encoder_mode,
@@ -108,11 +128,12 @@ def main() -> None:
     results = {}
     baseline = import_baseline_mib()
     print(f"peak memory of importing TensorFlow alone: {baseline:.0f} MiB")
-    print(f"{'case':32} {'pairs/s':>9} {'s':>7} {'peak MiB':>9}")
+    print(f"{'case':40} {'pairs/s':>9} {'median step':>12} {'s':>7} {'peak MiB':>9}")
     for name in args.cases.split(","):
         extra = ["--steps", str(args.steps)] + (["--jit"] if args.jit else [])
         results[name] = run_child(__file__, name, extra)
-        print(f"{name:32} {results[name]['pairs_per_second']:9.0f} "
+        print(f"{name:40} {results[name]['pairs_per_second']:9.0f} "
+              f"{results[name]['median_step_pairs_per_second']:12.0f} "
               f"{results[name]['seconds']:7.2f} {results[name]['peak_rss_mib']:9.0f}",
               flush=True)
     out = Path(args.out)

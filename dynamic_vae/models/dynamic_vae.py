@@ -537,14 +537,16 @@ class DynamicVAE(keras.Model):
         """Decodes the rollout from each window's first state against its later frames."""
         length = windows.shape[1]
         state = self._rollout_start(state, training)
+        # Read once: each read of A or B recomputes its matrix exponentials.
+        transition = self.dynamic_layer.transition_matrix
+        noise = self.dynamic_layer.noise_matrix
         rollout = []
         for _ in range(length - 1):
             innovation = None
             if self.model_config.prediction_noise and training:
                 innovation = keras.random.normal(
                     tf.shape(state), seed=self.dynamic_layer.seed_generator)
-            state = latent_step(state, self.dynamic_layer.transition_matrix,
-                                self.dynamic_layer.noise_matrix, innovation)
+            state = latent_step(state, transition, noise, innovation)
             rollout.append(state)
         predicted = self.decode(tf.reshape(tf.stack(rollout, axis=1),
                                            [-1, self.latent_dim]), training=training)

@@ -87,3 +87,14 @@ def test_bad_input_names_what_is_wrong():
         ChannelsLastGroupNormalization(2, axis=1)
     with pytest.raises(ValueError, match=r"expects \(N, H, W, C\) inputs, got shape \(2, 8\)"):
         ChannelsLastGroupNormalization(2)(np.zeros((2, 8), np.float32))
+
+
+def test_a_large_mean_against_a_small_spread_does_not_cancel(rng):
+    # One pass of E[x^2] - E[x]^2 would lose the variance to rounding here (1e4^2 against a
+    # spread of 1e-2 is 14 orders of magnitude); the per-group shift keeps it.
+    layer = ChannelsLastGroupNormalization(2)
+    x = (1e4 + 1e-2 * rng.normal(size=(2, 5, 6, 4))).astype(np.float32)
+    expected = _numpy_group_norm(x, 2, 1.0, 0.0, 0.0)
+    layer.epsilon = 0.0
+    np.testing.assert_allclose(layer(x).numpy(), expected, atol=5e-2)
+    assert np.std(layer(x).numpy()) > 0.9

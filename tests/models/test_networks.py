@@ -70,3 +70,22 @@ def test_networks_pass_the_layer_checks(build_encoder_of, build_decoder_of, enco
     checks = LayerChecks()
     checks.run_all(build_encoder_of(config), frames, tmp_path)
     checks.run_all(build_decoder_of(config), latents, tmp_path)
+
+
+def test_residual_networks_under_bfloat16_keep_normalisations_and_activations_in_float32():
+    config = ModelConfig(frame_shape=(16, 16, 1), latent_dim=3, width=8, depth=1,
+                         architecture="residual", mixed_precision="bfloat16")
+    for network in (build_residual_encoder(config), build_residual_decoder(config)):
+        norms = [layer for layer in network.layers if layer.name.endswith(("norm", "norm0",
+                                                                           "norm1"))]
+        activations = [layer for layer in network.layers
+                       if layer.name.endswith(("_act", "act0", "act1"))]
+        convolutions = [layer for layer in network.layers
+                        if layer.__class__.__name__ == "Conv2D" and layer.name != "output"]
+        assert norms and activations and convolutions
+        assert {layer.dtype_policy.name for layer in norms + activations} == {"float32"}
+        assert {layer.compute_dtype for layer in convolutions} == {"bfloat16"}
+    # Without mixed precision every layer keeps the config's own policy.
+    plain = build_residual_decoder(ModelConfig(frame_shape=(16, 16, 1), latent_dim=3, width=8,
+                                               depth=1, architecture="residual"))
+    assert {layer.dtype_policy.name for layer in plain.layers} == {"float32"}
