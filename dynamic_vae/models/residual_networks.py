@@ -27,7 +27,8 @@ added to its input (through a 1x1 Conv2D where the channels change). The normali
 `ChannelsLastGroupNormalization`, Keras's group normalisation computed with channels-last
 reductions; networks saved with Keras's own `GroupNormalization` load unchanged. Mixed
 precision as in v1: hidden layers compute in the config's `hidden_dtype`, the posterior heads
-and the output convolution in float32.
+and the output convolution in float32; under bfloat16 the normalisations and activations
+compute in float32 too (`_elementwise_dtype`).
 """
 
 from __future__ import annotations
@@ -64,12 +65,12 @@ def _residual_block(x, channels: int, name: str, dtype: str):
     h = ChannelsLastGroupNormalization(_groups(x.shape[-1]), name=f"{name}_norm0",
                                         dtype=_elementwise_dtype(dtype))(x)
     h = keras.layers.Activation("silu", name=f"{name}_act0",
-                                  dtype=_elementwise_dtype(dtype))(h)
+                                dtype=_elementwise_dtype(dtype))(h)
     h = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv0", dtype=dtype)(h)
     h = ChannelsLastGroupNormalization(_groups(channels), name=f"{name}_norm1",
                                         dtype=_elementwise_dtype(dtype))(h)
     h = keras.layers.Activation("silu", name=f"{name}_act1",
-                                  dtype=_elementwise_dtype(dtype))(h)
+                                dtype=_elementwise_dtype(dtype))(h)
     h = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv1", dtype=dtype)(h)
     return keras.layers.Add(name=f"{name}_add", dtype=dtype)([skip, h])
 
@@ -108,7 +109,7 @@ def build_residual_encoder(config, name: str = "encoder") -> keras.Model:
     x = ChannelsLastGroupNormalization(_groups(x.shape[-1]), name="head_norm",
                                         dtype=_elementwise_dtype(hidden))(x)
     x = keras.layers.Activation("silu", name="head_act",
-                                  dtype=_elementwise_dtype(hidden))(x)
+                                dtype=_elementwise_dtype(hidden))(x)
     x = keras.layers.Flatten(name="flatten", dtype=hidden)(x)
     mean = keras.layers.Dense(out_dim, name="mean", dtype="float32")(x)
     log_variance = keras.layers.Dense(out_dim, name="log_variance", dtype="float32")(x)
@@ -158,7 +159,7 @@ def build_residual_decoder(config, name: str = "decoder") -> keras.Model:
     x = ChannelsLastGroupNormalization(_groups(x.shape[-1]), name="out_norm",
                                         dtype=_elementwise_dtype(hidden))(x)
     x = keras.layers.Activation("silu", name="out_act",
-                                  dtype=_elementwise_dtype(hidden))(x)
+                                dtype=_elementwise_dtype(hidden))(x)
     if not config.linear_path:
         x = keras.layers.Conv2D(channels, 3, padding="same",
                                 activation=config.output_activation, name="output",
