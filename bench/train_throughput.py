@@ -101,8 +101,9 @@ def measure(preset: str, frame_shape: tuple[int, int, int], overrides: dict, ste
     model.fit(dataset.take(steps), epochs=1, verbose=0, callbacks=[timer])
     seconds = time.perf_counter() - start
     # A single stall of the machine (a run of 40 steps sometimes takes 10 s longer than
-    # usual) moves the whole run's rate; the median step's is what the code sustains.
-    step_seconds = float(np.median(timer.seconds)) * config.training.steps_per_execution
+    # usual) moves the whole run's rate; the median step's is what the code sustains. The
+    # batch callbacks bracket one call into the training function: steps_per_execution steps.
+    step_seconds = float(np.median(timer.seconds)) / config.training.steps_per_execution
     return {"pairs_per_second": steps * pairs_per_step / seconds, "seconds": seconds,
             "median_step_pairs_per_second": pairs_per_step / step_seconds,
             "steps": steps, "window": window, "windows_per_batch": batch,

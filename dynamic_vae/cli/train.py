@@ -143,8 +143,11 @@ def run_train(args: argparse.Namespace) -> int:
     check_config_flags(args, flags)
     overrides = {flag.name: getattr(args, flag.name) for flag in flags}
     frames, frames_source = load_frame_source(args)
-    preset = args.preset or DEFAULT_PRESETS["counting"]
-    if frames is not None and args.preset is None:
+    if args.preset:
+        preset = args.preset
+    elif frames is None:
+        preset = DEFAULT_PRESETS["counting"]
+    else:
         preset, reason = frames_preset(frames)
         print(f"{reason}: the {preset} preset (--preset names another)")
     config = get_preset(preset)

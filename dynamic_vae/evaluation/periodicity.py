@@ -226,7 +226,6 @@ def phase_variance_ratio(frames: np.ndarray, period: int) -> float:
     return float(between / within)
 
 
-
 def _whole_cycles(frames: np.ndarray, period: int) -> np.ndarray:
     """`(cycles, period, D)`: the whole cycles of frames in time order, in [0, 1].
 

@@ -219,8 +219,8 @@ def frames_preset(frames: np.ndarray | list[np.ndarray]) -> tuple[str, str]:
     measured = f"(the phase explains {share:.2f} of their variance, the rest persists " \
                f"{persistence:.2f} from frame to frame)"
     if share < RENEWED_MAX_PHASE_SHARE and persistence < RENEWED_MAX_PERSISTENCE:
-        return "counting-mnist", (f"the frames repeat every {period} frames, each cycle in a "
-                                  f"new look {measured}")
+        return DEFAULT_PRESETS["counting"], (f"the frames repeat every {period} frames, each "
+                                             f"cycle in a new look {measured}")
     return DEFAULT_PRESETS["frames"], f"the frames repeat every {period} frames {measured}"
 
 
