@@ -13,7 +13,7 @@ contiguous:
 
 Every group holds the same number of channels and pixels, so the mean of channel means is the
 group mean. Shifting by one of the group's own values keeps the statistics exact when the mean
-is large against the spread (a float32 mean of values near 1e4 is off by more than a spread
+is large against the spread (a float32 mean of values near 1e4 can be off by a fifth of a spread
 of 1e-2), and the output is one multiply-add of the shifted values. The result equals
 `keras.layers.GroupNormalization`'s (same weights, same epsilon, statistics in float32) to
 float32 rounding, in about half its time at the residual networks' sizes, forward and
