@@ -152,14 +152,16 @@ class LinearDynamicTexture(LinearObservationModel):
         Example:
         >>> texture, info = lds.fit_residual_texture(frames, rank=256)   # doctest: +SKIP
         """
-        from dynamic_vae.models.residual_texture import ResidualTexture
+        from dynamic_vae.models.residual_texture import ResidualTexture, heldout_persistence
 
         self._check_fitted()
         residuals = self.residuals(frames)
         texture = ResidualTexture(rank, self.frame_shape)
         # Every frame follows the one before: one sequence, no pair straddles two.
         lag_pairs = np.stack([np.arange(len(residuals) - 1), np.arange(1, len(residuals))], 1)
-        info = texture.fit(residuals, lag_pairs, seed=seed)
+        heldout = heldout_persistence([self._flat_frames(frames)], rank=self.latent_dim,
+                                      seed=seed)
+        info = texture.fit(residuals, lag_pairs, seed=seed, heldout=heldout)
         return texture, info
 
     def synthesize(self, num_frames: int, seed: int = 0,

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from dynamic_vae.export.sequence_module import SEED_MODULUS, SequenceModule
 from dynamic_vae.export.signature_builder import register_signature
-from dynamic_vae.inference.clip import forecast_posteriors, smooth_clip
+from dynamic_vae.inference.clip import forecast_frames, smooth_clip
 
 # The pair encoder needs a pair: the Python API refuses shorter clips too.
 MIN_CLIP_FRAMES = 2
@@ -54,7 +54,8 @@ def build_forecast(module: SequenceModule):
     """`forecast(frames (T, H, W, C), num_steps, num_samples, seed)` -> the K = num_steps
     frames after the clip.
 
-    Outputs: `mean_frames (K, H, W, C)` (decoded predictive means), `sampled_frames
+    Outputs: `mean_frames (K, H, W, C)` (decoded predictive means, plus the residual
+    texture's forecast for a model with one, as `dynamic_vae.inference.forecast`), `sampled_frames
     (S, K, H, W, C)` (decoded trajectories drawn from p(future | clip), S = num_samples),
     `mean_latents (K, n)`, `latent_covariances (K, n, n)`, `sampled_latents (S, K, n)`.
     Bounds: 2 <= T <= max_frames, 1 <= K <= max_frames, 0 <= S and S * K <= max_frames
@@ -81,7 +82,7 @@ def build_forecast(module: SequenceModule):
                         "(max_frames)"))
         frames, num_steps, num_samples = _after(checks, frames, num_steps, num_samples)
         observed = tf.zeros([tf.shape(frames)[0]], tf.bool)
-        means, covariances, samples = forecast_posteriors(
+        mean_frames, means, covariances, samples = forecast_frames(
             module, module.to_model_pixels(frames), observed, num_steps, num_samples,
             stateless_seed(seed))
         means = tf.cast(means, tf.float32)
@@ -92,7 +93,7 @@ def build_forecast(module: SequenceModule):
             tf.size(flat_samples) > 0, lambda: module.decode_frames(flat_samples),
             lambda: tf.zeros([0, *module.frame_shape], module.frame_tf_dtype))
         return {
-            "mean_frames": module.decode_frames(means),
+            "mean_frames": module.to_output_frames(mean_frames),
             "sampled_frames": tf.reshape(
                 sampled_frames, tf.concat([tf.shape(samples)[:2], module.frame_shape], 0)),
             "mean_latents": means,

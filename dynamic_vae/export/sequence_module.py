@@ -139,6 +139,16 @@ class SequenceModule(tf.Module):
             return from_pixel_range_tf(frames, self.pixel_range)
         return to_unit_range_tf(frames, self.pixel_range)
 
+    @property
+    def residual_texture(self):
+        """The model's `ResidualTexture`, or None (what the Kalman forecast reads)."""
+        return self._parts.residual_texture
+
+    def decode(self, latents: tf.Tensor) -> tf.Tensor:
+        """Frames `(N, H, W, C)` in the model's pixel range from latents `(N, n)`, as
+        `DynamicVAE.decode`."""
+        return self.decoder(latents, training=False)
+
     def decode_frames(self, latents: tf.Tensor) -> tf.Tensor:
         """Frames `(N, H, W, C)` in the export's frame dtype from latents `(N, n)`."""
         return self.to_output_frames(self.decoder(latents, training=False))

@@ -61,6 +61,43 @@ def forecast_posteriors(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor
         `(means (steps, n), covariances (steps, n, n), samples (num_samples, steps, n))`,
         float64: the predictive marginals p(x_{T+k} | clip) and sampled trajectories.
     """
+    return _forecast(model, frames, missing, steps, num_samples, seed)[:3]
+
+
+def forecast_frames(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
+                    steps: int | tf.Tensor, num_samples: int | tf.Tensor, seed: tf.Tensor
+                    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """`forecast_posteriors` plus the mean frames of the forecast.
+
+    The mean frames are the decoded predictive means C(A^k m_T) plus, for a model with a
+    residual texture, its mean forecast of what the decoder leaves out
+    (`ResidualTexture.forecast_tensor`), read from the residuals of the clip's last two
+    frames against their smoothed means. When either of those frames is missing the
+    residual is unknown, and the decoded means are the forecast.
+
+    Returns:
+        `(mean_frames (steps, H, W, C) float32 in the model's pixel range, means, covariances,
+        samples)`, the last three as `forecast_posteriors` returns them.
+    """
+    means, covariances, samples, last_two = _forecast(model, frames, missing, steps,
+                                                      num_samples, seed)
+    decoded = tf.cast(model.decode(tf.cast(means, tf.float32)), tf.float32)
+    texture = getattr(model, "residual_texture", None)
+    if texture is None:
+        return decoded, means, covariances, samples
+    residuals = (tf.cast(frames[-2:], tf.float32)
+                 - tf.cast(model.decode(tf.cast(last_two, tf.float32)), tf.float32))
+    forecast = texture.forecast_tensor(residuals[1], residuals[0], steps)
+    present = tf.cast(tf.logical_not(tf.reduce_any(missing[-2:])), tf.float32)
+    return (decoded + present * tf.reshape(forecast, tf.shape(decoded)), means, covariances,
+            samples)
+
+
+def _forecast(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
+              steps: int | tf.Tensor, num_samples: int | tf.Tensor, seed: tf.Tensor
+              ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The forecast's marginals and samples, and the smoothed means `(2, n)` of the clip's
+    last two frames."""
     means, covariances, missing = extend_with_missing(
         *_measurements(model, frames, missing), steps)
     a, b = _dynamics(model)
@@ -68,7 +105,7 @@ def forecast_posteriors(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor
     future = tf.shape(means)[0] - steps
     samples = posterior_trajectories(a, b, means, covariances, missing, num_samples, seed)
     return (posteriors.filtered_means[future:], posteriors.filtered_covariances[future:],
-            samples[:, future:])
+            samples[:, future:], posteriors.smoothed_means[future - 2:future])
 
 
 def impute_samples(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor, num_samples: int,

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from dynamic_vae.data.frame_pairs import validate_frames
 from dynamic_vae.pixels import as_unit_float, from_pixel_range, to_pixel_range, to_unit_range
-from dynamic_vae.inference.clip import forecast_clip, impute_samples, smooth_clip
+from dynamic_vae.inference.clip import forecast_frames, impute_samples, smooth_clip
 from dynamic_vae.inference.masks import missing_mask
 from dynamic_vae.synthesis import decode_in_batches
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 # Compiled once per model and clip length; eager TFP filtering is several times slower.
 _smooth_clip = tf.function(smooth_clip, reduce_retracing=True)
-_forecast_clip = tf.function(forecast_clip, reduce_retracing=True)
+_forecast_frames = tf.function(forecast_frames, reduce_retracing=True)
 _impute_samples = tf.function(impute_samples, reduce_retracing=True)
 
 
@@ -62,8 +62,10 @@ def forecast(model: DynamicVAE, frames: np.ndarray, steps: int, num_samples: int
         as_uint8: uint8 0..255 output (else float32 in [0, 1]).
 
     Returns:
-        `(mean (steps, H, W, C), samples (num_samples, steps, H, W, C))`: the decoded mean
-        forecast C(A^k m_T) and decoded trajectories sampled from p(future | clip).
+        `(mean (steps, H, W, C), samples (num_samples, steps, H, W, C))`: the mean forecast,
+        C(A^k m_T) plus, for a model with a residual texture, the texture's mean forecast of
+        the residual of the clip's last two frames (`dynamic_vae.inference.clip.
+        forecast_frames`), and decoded trajectories sampled from p(future | clip).
     """
     clip = _clip(model, frames, "frames")
     if int(steps) < 1:
@@ -71,9 +73,12 @@ def forecast(model: DynamicVAE, frames: np.ndarray, steps: int, num_samples: int
     if int(num_samples) < 0:
         raise ValueError(f"num_samples must be >= 0, got {num_samples}")
     mask = missing_mask(len(clip), missing, name="missing")
-    means, samples = _forecast_clip(model, tf.constant(clip), tf.constant(mask), int(steps),
-                                   int(num_samples), _seed(seed))
-    return _output(model, means.numpy(), as_uint8), _output(model, samples.numpy(), as_uint8)
+    mean_frames, _, _, samples = _forecast_frames(model, tf.constant(clip), tf.constant(mask),
+                                                  int(steps), int(num_samples), _seed(seed))
+    mean_frames = mean_frames.numpy()
+    mean = (from_pixel_range(mean_frames, model.pixel_range) if as_uint8
+            else to_unit_range(mean_frames, model.pixel_range))
+    return mean, _output(model, samples.numpy(), as_uint8)
 
 
 def impute(model: DynamicVAE, frames: np.ndarray,

@@ -60,7 +60,7 @@ from dynamic_vae.models.observation_noise import (gaussian_negative_log_likeliho
                                                   optimal_log_sigma)
 from dynamic_vae.models.residual_networks import (build_residual_decoder,
                                                   build_residual_encoder)
-from dynamic_vae.models.residual_texture import ResidualTexture
+from dynamic_vae.models.residual_texture import ResidualTexture, heldout_persistence
 from dynamic_vae.models.start_states import StartStates, cycle_consensus
 from dynamic_vae.models.window_posterior import sample_marginals, smoothed_window_posterior
 from dynamic_vae.spectrum import phase_alignment
@@ -301,8 +301,14 @@ class DynamicVAE(keras.Model):
         position = {int(t): i for i, t in enumerate(starts)}
         lag_pairs = [(i, position[int(t) + 1]) for i, t in enumerate(starts)
                      if int(t) + 1 in position]
+        # How an unseen frame's residual persists, from the frames of the training pairs
+        # (each run of consecutive pair starts is one sequence).
+        used = np.union1d(starts, starts + 1)
+        sequences = [frames[run] for run in np.split(used, np.flatnonzero(np.diff(used) != 1)
+                                                     + 1)]
+        heldout = heldout_persistence(sequences, rank=self.latent_dim, seed=seed)
         return self.residual_texture.fit(np.concatenate(residuals), np.array(lag_pairs),
-                                         seed=seed)
+                                         seed=seed, heldout=heldout)
 
     def fit_start_states(self, frames: np.ndarray, starts: np.ndarray,
                          batch_size: int = 256) -> int:

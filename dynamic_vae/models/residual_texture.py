@@ -15,6 +15,18 @@ so every s_t is N(0, I) (the process is stationary), each direction keeps the sp
 and variance it has in the data, and persistent detail persists instead of flickering. A
 synthesised frame is then y_t = C(x_t) + e_t. The residual states are independent of x, so
 the latent dynamics, the ELBO and every mean prediction are unchanged.
+
+Forecasting a frame the model never saw is a different question. Its residual is larger than
+a training frame's and mostly new detail, which persists far longer than the training
+residuals' P says (those are what is left once the directions have absorbed each training
+frame). So the mean forecast scales the whole residual by the *held-out persistence* rho_k:
+
+    E[e_{t+k} | e_t, e_{t-1}] = offset + rho_k (e_t - offset),     rho_k = clip(h_k q / h_1, 0, 1)
+    q = <e_{t-1} - offset, e_t - offset> / |e_{t-1} - offset|^2
+
+where h_k is the lag-k autocorrelation of the residuals of frames left out of the fit, measured
+by blocked cross-validation on the training frames (`heldout_persistence`), and q, clipped to
+[0, 1], the pair's own lag-one slope that scales h to this window.
 """
 
 from __future__ import annotations
@@ -28,6 +40,80 @@ import tensorflow as tf
 # Lag-one autocorrelations are clipped to this, so every direction still mixes (and the
 # innovation scale sqrt(1 - p^2) stays above zero).
 MAX_PERSISTENCE = 0.99
+# Lags of the held-out persistence curve a texture stores; longer forecasts continue it
+# geometrically.
+HELDOUT_LAGS = 16
+# Blocks of the cross-validation that measures it: each leaves out about a quarter of the
+# frames, about what a held-out tail of a fifth leaves out.
+CROSS_VALIDATION_FOLDS = 4
+
+
+def heldout_persistence(sequences: list[np.ndarray], rank: int,
+                        folds: int = CROSS_VALIDATION_FOLDS, lags: int = HELDOUT_LAGS,
+                        seed: int = 0) -> np.ndarray:
+    """`(lags,)` lag-k autocorrelations, k = 1..lags, of the residuals of unseen frames.
+
+    Blocked cross-validation: the frames are cut into `folds` blocks (whole sequences when
+    there are at least `folds` of them, else contiguous pieces of each); for each block, the
+    mean frame and `rank` principal directions are fitted to the other blocks, and the
+    residual of every frame of the block (what that linear reconstruction leaves out) is
+    correlated with the residuals 1..lags frames later in the same piece. Sums over all
+    blocks give each lag's autocorrelation, clipped to [0, 1]. Lags no block is long enough
+    for continue the measured curve geometrically (its mean decay per lag).
+
+    Args:
+        sequences: `(T_i, ...)` consecutive frames, one array per sequence (any affine pixel
+            range: the autocorrelation does not depend on it).
+        rank: directions of the linear reconstruction (the model's state size).
+        folds: blocks of the cross-validation (>= 2).
+        lags: length of the curve.
+        seed: seed of the randomized SVD.
+
+    Returns:
+        float64 `(lags,)`; all zeros when no block has two consecutive frames.
+
+    Example:
+    >>> heldout_persistence([frames], rank=10)[:3]     # doctest: +SKIP
+    array([0.77, 0.62, 0.53])
+    """
+    from dynamic_vae.baseline.linear_dynamic_texture import randomized_svd
+
+    if int(folds) < 2 or int(lags) < 1 or int(rank) < 1:
+        raise ValueError(f"heldout_persistence: expected folds >= 2, lags >= 1 and rank >= 1, "
+                         f"got folds={folds}, lags={lags}, rank={rank}")
+    flat = [np.asarray(s, dtype=np.float64).reshape(len(s), -1) for s in sequences]
+    if len(flat) >= folds:
+        pieces = [[i for i in range(len(flat)) if i % folds == f] for f in range(folds)]
+        blocks = [[flat[i] for i in piece] for piece in pieces]
+    else:
+        split = [np.array_split(s, folds) for s in flat]
+        blocks = [[parts[f] for parts in split if len(parts[f])] for f in range(folds)]
+    products, norms = np.zeros(lags + 1), np.zeros(lags + 1)
+    for held in range(folds):
+        rest = [b for f in range(folds) if f != held for b in blocks[f]]
+        if not blocks[held] or not rest:
+            continue
+        fitted = np.concatenate(rest)
+        mean = fitted.mean(axis=0)
+        keep = min(int(rank), len(fitted) - 1, fitted.shape[1])
+        directions = (randomized_svd(fitted - mean, keep, seed=seed)[2] if keep > 0
+                      else np.zeros((0, fitted.shape[1])))
+        for piece in blocks[held]:
+            centred = piece - mean
+            residual = centred - (centred @ directions.T) @ directions
+            for k in range(1, min(lags, len(piece) - 1) + 1):
+                products[k] += float((residual[:-k] * residual[k:]).sum())
+                norms[k] += float((residual[:-k] ** 2).sum())
+    measured = int(np.sum(norms[1:] > 0))
+    curve = np.zeros(lags)
+    if measured == 0:
+        return curve
+    curve[:measured] = np.clip(products[1:measured + 1] / norms[1:measured + 1], 0.0, 1.0)
+    if measured < lags:
+        first, last = curve[0], curve[measured - 1]
+        rate = (last / first) ** (1.0 / (measured - 1)) if measured > 1 and first > 0 else first
+        curve[measured:] = last * np.clip(rate, 0.0, 1.0) ** np.arange(1, lags - measured + 1)
+    return curve
 
 
 def sample_texture(basis: tf.Tensor, persistence: tf.Tensor, offset: tf.Tensor,
@@ -101,10 +187,24 @@ class ResidualTexture(keras.layers.Layer):
                                            dtype="float32")
         self.offset = self.add_weight(name="offset", shape=(size,), initializer="zeros",
                                       trainable=False, dtype="float32")
+        self.heldout_persistence = self.add_weight(
+            name="heldout_persistence", shape=(HELDOUT_LAGS,), initializer="zeros",
+            trainable=False, dtype="float32")
         self.built = True
 
-    def fit(self, residuals: np.ndarray, lag_pairs: np.ndarray, seed: int = 0
-            ) -> dict[str, float]:
+    def load_own_variables(self, store: Any) -> None:
+        # A texture saved before it stored the held-out persistence has its first three
+        # weights; its curve stays zero and `forecast` falls back to the directions' own.
+        variables = [self.basis, self.persistence, self.offset, self.heldout_persistence]
+        if len(store.keys()) == len(variables) - 1:
+            for index, variable in enumerate(variables[:-1]):
+                variable.assign(store[str(index)])
+            self.heldout_persistence.assign(np.zeros(HELDOUT_LAGS, np.float32))
+            return
+        super().load_own_variables(store)
+
+    def fit(self, residuals: np.ndarray, lag_pairs: np.ndarray, seed: int = 0,
+            heldout: np.ndarray | None = None) -> dict[str, Any]:
         """Sets the process from residual frames in closed form.
 
         Args:
@@ -113,11 +213,15 @@ class ResidualTexture(keras.layers.Layer):
                 (`j` follows `i`), from which each direction's persistence is estimated; pairs
                 never straddle two sequences.
             seed: seed of the randomized SVD.
+            heldout: the held-out persistence curve `forecast` uses (`heldout_persistence`
+                of the training frames, up to `HELDOUT_LAGS` values); `None` leaves it zero,
+                and `forecast` then uses the directions' own.
 
         Returns:
-            `{"rank", "residual_variance", "explained_variance", "mean_persistence"}`: the
-            directions kept, the residuals' mean variance per pixel, the share of it the
-            directions carry and their variance-weighted mean persistence.
+            `{"rank", "residual_variance", "explained_variance", "mean_persistence",
+            "heldout_persistence"}`: the directions kept, the residuals' mean variance per
+            pixel, the share of it the directions carry, their variance-weighted mean
+            persistence, and the held-out curve stored.
         """
         from dynamic_vae.baseline.linear_dynamic_texture import randomized_svd
 
@@ -148,31 +252,61 @@ class ResidualTexture(keras.layers.Layer):
         basis[:rank] = directions * np.sqrt(variances)[:, None]
         padded = np.zeros(self.rank, np.float32)
         padded[:rank] = persistence
+        curve = np.zeros(HELDOUT_LAGS, np.float32)
+        if heldout is not None:
+            heldout = np.asarray(heldout, dtype=np.float64).reshape(-1)[:HELDOUT_LAGS]
+            if not np.all(np.isfinite(heldout)) or heldout.min(initial=0.0) < 0 or (
+                    heldout.max(initial=0.0) > 1):
+                raise ValueError(f"heldout: expected autocorrelations in [0, 1], got "
+                                 f"{heldout.tolist()}")
+            curve[:len(heldout)] = heldout
         self.basis.assign(basis)
         self.persistence.assign(padded)
         self.offset.assign(offset.astype(np.float32))
+        self.heldout_persistence.assign(curve)
         total = float(np.mean(centred ** 2))
         return {"rank": int(rank), "residual_variance": total,
                 "explained_variance": float(variances.sum() / max(total * flat.shape[1],
                                                                   1e-30)),
                 "mean_persistence": float((persistence * variances).sum()
-                                          / max(variances.sum(), 1e-30))}
+                                          / max(variances.sum(), 1e-30)),
+                "heldout_persistence": [round(float(v), 4) for v in curve]}
+
+    def persistence_at(self, steps: int) -> float:
+        """h_k: how much of an unseen frame's residual is left `steps` frames later.
+
+        The stored held-out curve at lag k, continued geometrically beyond `HELDOUT_LAGS`.
+        A texture without one (zero curve: fitted without `heldout`, or saved before it was
+        stored) uses its directions' variance-weighted k-step autocorrelation,
+        `sum_i var_i p_i^k / sum_i var_i`. `persistence_at(0) == 1`.
+        """
+        steps = int(steps)
+        if steps < 0:
+            raise ValueError(f"steps: expected k >= 0, got {steps}")
+        if steps == 0:
+            return 1.0
+        curve = self.heldout_persistence.numpy().astype(np.float64)
+        if curve[0] > 0:
+            if steps <= len(curve):
+                return float(curve[steps - 1])
+            rate = np.clip((curve[-1] / curve[0]) ** (1.0 / (len(curve) - 1)), 0.0, 1.0)
+            return float(curve[-1] * rate ** (steps - len(curve)))
+        variances = (self.basis.numpy().astype(np.float64) ** 2).sum(axis=1)
+        if not (variances > 0).any():
+            return 0.0
+        decay = self.persistence.numpy().astype(np.float64) ** steps
+        return float((variances * decay).sum() / variances.sum())
 
     def forecast(self, residuals: np.ndarray, steps: int,
                  previous_residuals: np.ndarray | None = None) -> np.ndarray:
-        """The process's mean `steps` frames ahead of observed residuals, in closed form.
+        """The mean residual `steps` frames ahead of observed residuals (see the module).
 
-        E[e_{t+k} | e_t] = offset + W P^k s_t + rho_k r_t, with s_t the coefficients of
-        `e_t - offset` on the directions (its projection: the rows of W are orthogonal) and
-        r_t what the projection leaves. A frame the model never saw has a residual partly
-        outside the directions (on a clip that drifts away from its training frames, nearly
-        all of it), and the training frames say nothing about how that part persists. Given
-        the frame before, it is read from the two observed frames: r_t is fitted as an AR(1)
-        process, `q = <r_{t-1}, r_t> / <r_{t-1}, r_{t-1}>` clipped to [0, 1] (a least-squares
-        slope over every pixel), and `rho_k = q^k`. Without the frame before, it persists as
-        the texture does on average: `rho_k = sum_i var_i p_i^k / sum_i var_i` (the
-        directions' variance-weighted k-step autocorrelation). So `forecast(e, 0) == e`, and
-        with no fitted directions and no frame before, rho_k = 0.
+        `offset + rho_k (e_t - offset)`. Without the frame before, rho_k = h_k
+        (`persistence_at`); with it, rho_k = clip(h_k q / h_1, 0, 1), where q is the least-
+        squares slope from the centred residual of the frame before to this frame's
+        (`<e_{t-1}, e_t> / <e_{t-1}, e_{t-1}>`, over every pixel, clipped to [0, 1]): a
+        window whose detail persists more than the clip's on average keeps more of it. So
+        `forecast(e, 0) == e`.
 
         Args:
             residuals: `(N, H, W, C)` or `(N, D)` observed residuals `y_t - C(x_t)`.
@@ -183,38 +317,78 @@ class ResidualTexture(keras.layers.Layer):
         Returns:
             `(N, D)` float64 predicted residuals.
         """
-        if int(steps) < 0:
-            raise ValueError(f"steps: expected k >= 0, got {steps}")
-        basis = self.basis.numpy().astype(np.float64)
-        variances = (basis ** 2).sum(axis=1)  # a row is its direction times its std
-        kept = variances > 0
-        basis, variances = basis[kept], variances[kept]
-        decay = self.persistence.numpy().astype(np.float64)[kept] ** int(steps)
+        decay = self.persistence_at(steps)
         offset = self.offset.numpy().astype(np.float64)
 
-        def split(frames: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-            """(coefficients on the directions, remainder outside them) of residuals."""
+        def centre(frames: np.ndarray, name: str) -> np.ndarray:
             centred = np.asarray(frames, dtype=np.float64).reshape(len(frames), -1) - offset
             if centred.shape[1] != offset.shape[0]:
                 raise ValueError(f"{name}: expected frames of shape {self.frame_shape}, got "
                                  f"{np.shape(frames)[1:]}")
-            coefficients = (centred @ basis.T) / variances
-            return coefficients, centred - coefficients @ basis
+            return centred
 
-        coefficients, remainder = split(residuals, "residuals")
-        if previous_residuals is not None:
-            if np.shape(previous_residuals) != np.shape(residuals):
-                raise ValueError(f"previous_residuals: expected the shape of residuals "
-                                 f"{np.shape(residuals)}, got {np.shape(previous_residuals)}")
-            _, previous = split(previous_residuals, "previous_residuals")
-            slope = ((previous * remainder).sum(axis=1)
-                     / np.maximum((previous ** 2).sum(axis=1), 1e-30))
-            remainder_decay = (np.clip(slope, 0.0, 1.0) ** int(steps))[:, None]
-        elif kept.any():
-            remainder_decay = float((variances * decay).sum() / variances.sum())
-        else:
-            remainder_decay = 0.0
-        return offset + (coefficients * decay) @ basis + remainder_decay * remainder
+        current = centre(residuals, "residuals")
+        if int(steps) == 0:
+            return current + offset
+        if previous_residuals is None:
+            return offset + decay * current
+        if np.shape(previous_residuals) != np.shape(residuals):
+            raise ValueError(f"previous_residuals: expected the shape of residuals "
+                             f"{np.shape(residuals)}, got {np.shape(previous_residuals)}")
+        previous = centre(previous_residuals, "previous_residuals")
+        slope = np.clip((previous * current).sum(axis=1)
+                        / np.maximum((previous ** 2).sum(axis=1), 1e-30), 0.0, 1.0)
+        first = self.persistence_at(1)
+        scale = (np.clip(decay * slope / first, 0.0, 1.0) if first > 0
+                 else slope ** int(steps))
+        return offset + scale[:, None] * current
+
+    def forecast_tensor(self, current: tf.Tensor, previous: tf.Tensor,
+                        num_steps: int | tf.Tensor) -> tf.Tensor:
+        """`forecast` in graph, for one frame and every k = 1..num_steps at once.
+
+        What the Kalman `forecast` (Python and served) adds to its decoded means. It computes
+        the same numbers as `forecast(current, k, previous)` for each k.
+
+        Args:
+            current: the residual `y_T - C(x_T)` of the last frame, any shape of D values.
+            previous: the residual of the frame before it, shaped as `current`.
+            num_steps: K >= 1.
+
+        Returns:
+            float32 `(K, D)`: the mean residuals of frames T + 1 .. T + K.
+        """
+        dtype = tf.float64
+        offset = tf.cast(self.offset.value, dtype)
+        centred = tf.cast(tf.reshape(current, [-1]), dtype) - offset
+        before = tf.cast(tf.reshape(previous, [-1]), dtype) - offset
+        steps = tf.range(1, tf.cast(num_steps, tf.int32) + 1)
+        lags = tf.cast(steps, dtype)
+        # h_k from the stored curve, continued geometrically past its last lag.
+        curve = tf.cast(self.heldout_persistence.value, dtype)
+        last = float(HELDOUT_LAGS)
+        rate = tf.clip_by_value(tf.math.divide_no_nan(curve[-1], curve[0])
+                                ** (1.0 / (last - 1.0)), 0.0, 1.0)
+        stored = tf.where(lags <= last,
+                          tf.gather(curve, tf.minimum(steps, HELDOUT_LAGS) - 1),
+                          curve[-1] * rate ** tf.maximum(lags - last, 0.0))
+        # Without a curve, the directions' variance-weighted k-step autocorrelation; p^k as a
+        # running product, exact for negative p.
+        variances = tf.reduce_sum(tf.square(tf.cast(self.basis.value, dtype)), axis=1)
+        persistence = tf.cast(self.persistence.value, dtype)
+        powers = tf.math.cumprod(tf.tile(persistence[tf.newaxis], [tf.size(steps), 1]),
+                                 axis=0)
+        fallback = tf.math.divide_no_nan(tf.linalg.matvec(powers, variances),
+                                         tf.reduce_sum(variances))
+        decay = tf.where(curve[0] > 0, stored, fallback)
+        slope = tf.clip_by_value(tf.math.divide_no_nan(tf.reduce_sum(before * centred),
+                                                       tf.reduce_sum(before * before)),
+                                 0.0, 1.0)
+        scale = tf.where(decay[0] > 0,
+                         tf.clip_by_value(tf.math.divide_no_nan(decay * slope, decay[0]),
+                                          0.0, 1.0),
+                         slope ** lags)
+        return tf.cast(offset + scale[:, tf.newaxis] * centred, tf.float32)
 
     def sample(self, num_sequences: int, num_frames: int, seed: np.ndarray | tf.Tensor
                ) -> tf.Tensor:

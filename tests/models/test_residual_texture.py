@@ -8,7 +8,8 @@ import tensorflow as tf
 
 from dynamic_vae.config import get_preset
 from dynamic_vae.models import DynamicVAE
-from dynamic_vae.models.residual_texture import MAX_PERSISTENCE, ResidualTexture
+from dynamic_vae.models.residual_texture import (HELDOUT_LAGS, MAX_PERSISTENCE,
+                                                 ResidualTexture, heldout_persistence)
 from dynamic_vae.synthesis import decode_in_batches, synthesize, texture_seed
 from tests.helpers.layer_checks import LayerChecks
 
@@ -167,6 +168,62 @@ def test_synthesis_adds_the_texture_and_serving_matches_it(textured_model, tmp_p
     np.testing.assert_array_equal(served["frames"].numpy(), in_process[0])
 
 
+@pytest.mark.parametrize("curve", [None, np.linspace(0.9, 0.3, HELDOUT_LAGS)])
+def test_the_graph_forecast_is_the_numpy_forecast(known, rng, curve):
+    """`forecast_tensor` gives `forecast`'s numbers for k = 1..20 (past the stored lags), with
+    a curve and with the directions' fallback (negative persistences included)."""
+    texture = _fitted_texture(known, curve)
+    current = known["offset"] + rng.normal(size=30)
+    for previous in (known["offset"] + 0.5 * rng.normal(size=30),
+                     known["offset"] + 0.0 * current):   # no slope: q = 0
+        graph = texture.forecast_tensor(tf.constant(current), tf.constant(previous), 20)
+        expected = np.stack([texture.forecast(current[None], k, previous[None])[0]
+                             for k in range(1, 21)])
+        np.testing.assert_allclose(graph.numpy(), expected, atol=1e-5)
+
+
+def test_the_kalman_forecast_adds_the_texture_forecast_and_serving_matches_it(
+        textured_model, rng, tmp_path):
+    """`forecast`'s mean is C(A^k m_T) plus the texture's forecast of the last two frames'
+    residuals against their smoothed means (numpy); without the last frame, the means alone.
+    The served `forecast` returns the same frames."""
+    from dynamic_vae.export import export_model
+    from dynamic_vae.inference import forecast
+    from dynamic_vae.inference.clip import smooth_clip
+
+    clip = rng.integers(0, 256, (8, 16, 16, 1)).astype(np.uint8)
+    unit = clip.astype(np.float32) / 255.0
+    mean, _ = forecast(textured_model, clip, steps=3, as_uint8=False)
+    posteriors = smooth_clip(textured_model, unit, np.zeros(8, bool))
+    last = posteriors.filtered_means.numpy()[-1].astype(np.float64)
+    smoothed = posteriors.smoothed_means.numpy()[-2:].astype(np.float32)
+    a = textured_model.transition()[0].astype(np.float64)
+    states = np.stack([np.linalg.matrix_power(a, k) @ last for k in range(1, 4)])
+    decoded = textured_model.decode(states.astype(np.float32)).numpy()
+    residuals = unit[-2:] - textured_model.decode(smoothed).numpy()
+    texture = textured_model.residual_texture
+    added = np.stack([texture.forecast(residuals[1:], k, residuals[:1])[0]
+                      for k in range(1, 4)]).reshape(decoded.shape)
+    assert np.abs(added).max() > 0.01
+    np.testing.assert_allclose(mean, np.clip(decoded + added, 0, 1), atol=1e-5)
+
+    gap, _ = forecast(textured_model, clip, steps=3, missing=[7], as_uint8=False)
+    gap_last = smooth_clip(textured_model, unit, np.arange(8) == 7).filtered_means.numpy()[-1]
+    gap_states = np.stack([np.linalg.matrix_power(a, k) @ gap_last for k in range(1, 4)])
+    np.testing.assert_allclose(
+        gap, np.clip(textured_model.decode(gap_states.astype(np.float32)).numpy(), 0, 1),
+        atol=1e-5)
+
+    loaded = tf.saved_model.load(str(export_model(textured_model, tmp_path / "m",
+                                                  max_frames=16)))
+    served = loaded.signatures["forecast"](
+        frames=tf.constant(clip), num_steps=tf.constant(3), num_samples=tf.constant(0),
+        seed=tf.constant(0, tf.int64))
+    in_process, _ = forecast(textured_model, clip, steps=3)
+    np.testing.assert_allclose(served["mean_frames"].numpy().astype(int),
+                               in_process.astype(int), atol=1)
+
+
 def test_the_video_preset_fits_a_texture_after_training(tmp_path):
     from dynamic_vae.training import train
 
@@ -191,56 +248,119 @@ def test_the_video_preset_fits_a_texture_after_training(tmp_path):
                                   model.residual_texture.basis.numpy())
 
 
-def test_forecast_is_the_conditional_mean_of_the_process(known, rng):
-    """E[e_{t+k} | e_t] against numpy: each direction's coefficient decays by p^k; a
-    component outside the span decays by the directions' variance-weighted mean of p^k."""
-    texture = ResidualTexture(rank=4, frame_shape=FRAME_SHAPE)
-    texture.basis.assign(np.concatenate([
-        known["stds"][:, None] * known["directions"],
-        np.zeros((1, known["directions"].shape[1]))]).astype("float32"))
-    texture.persistence.assign(np.append(known["persistence"], 0.7).astype("float32"))
+def _fitted_texture(known, curve=None):
+    texture = ResidualTexture(rank=3, frame_shape=FRAME_SHAPE)
+    texture.basis.assign((known["stds"][:, None] * known["directions"]).astype("float32"))
+    texture.persistence.assign(known["persistence"].astype("float32"))
     texture.offset.assign(known["offset"].astype("float32"))
-    coefficients = rng.normal(size=(5, 3))
-    outside = np.linalg.qr(np.concatenate([known["directions"].T,
-                                           rng.normal(size=(30, 1))], axis=1))[0][:, 3]
-    residuals = (known["offset"] + (coefficients * known["stds"]) @ known["directions"]
-                 + 0.2 * outside)
-    for k in (0, 1, 3):
-        mean_decay = ((known["stds"] ** 2 * known["persistence"] ** k).sum()
-                      / (known["stds"] ** 2).sum())
-        expected = (known["offset"] + (coefficients * known["stds"] * known["persistence"] ** k)
-                    @ known["directions"] + mean_decay * 0.2 * outside)
+    if curve is not None:
+        padded = np.zeros(HELDOUT_LAGS, "float32")
+        padded[:len(curve)] = curve
+        texture.heldout_persistence.assign(padded)
+    return texture
+
+
+def test_forecast_scales_the_whole_residual_by_the_heldout_persistence(known, rng):
+    """E[e_{t+k} | e_t] = offset + h_k (e_t - offset), against numpy, in and outside the
+    directions alike."""
+    curve = np.linspace(0.8, 0.2, HELDOUT_LAGS)
+    texture = _fitted_texture(known, curve)
+    residuals = known["offset"] + rng.normal(size=(5, 30))
+    for k in (0, 1, 3, HELDOUT_LAGS):
+        decay = 1.0 if k == 0 else curve[k - 1]
+        expected = known["offset"] + decay * (residuals - known["offset"])
         np.testing.assert_allclose(texture.forecast(residuals, k), expected, atol=1e-5)
     with pytest.raises(ValueError, match="steps: expected k >= 0, got -1"):
         texture.forecast(residuals, -1)
 
 
-def test_forecast_reads_the_outside_persistence_from_the_frame_before(known, rng):
-    """With the residual of the frame before, the part outside the directions decays by
-    q^k, q the least-squares AR(1) slope between the two frames' outside parts (per frame,
-    clipped to [0, 1]); the directions' part is unchanged."""
-    texture = ResidualTexture(rank=3, frame_shape=FRAME_SHAPE)
-    texture.basis.assign((known["stds"][:, None] * known["directions"]).astype("float32"))
-    texture.persistence.assign(known["persistence"].astype("float32"))
-    texture.offset.assign(known["offset"].astype("float32"))
-    # An orthonormal pair of directions the texture does not span.
-    outside = np.linalg.qr(np.concatenate([known["directions"].T,
-                                           rng.normal(size=(30, 2))], axis=1))[0][:, 3:]
-    coefficients = rng.normal(size=(3, 3))
-    inside = known["offset"] + (coefficients * known["stds"]) @ known["directions"]
-    previous_outside = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]])
-    current_outside = np.array([[0.6, 0.3], [-0.5, -0.5], [0.0, 2.0]])
-    slopes = np.array([0.6, 0.0, 1.0])  # 0.6; -1 clipped to 0; 2 clipped to 1
-    previous = inside + previous_outside @ outside.T
-    residuals = inside + current_outside @ outside.T
-    for k in (0, 1, 3):
-        expected = (known["offset"] + (coefficients * known["stds"] * known["persistence"] ** k)
-                    @ known["directions"] + (slopes[:, None] ** k) * (current_outside @ outside.T))
+def test_the_frame_before_scales_the_curve_to_the_window(known, rng):
+    """With the residual of the frame before, rho_k = clip(h_k q / h_1, 0, 1), q the
+    least-squares slope between the two centred residuals (per frame, clipped to [0, 1])."""
+    curve = np.array([0.5, 0.4, 0.3])
+    texture = _fitted_texture(known, curve)
+    unit = np.linalg.qr(rng.normal(size=(30, 2)))[0].T           # (2, D) orthonormal
+    previous_parts = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]])
+    current_parts = np.array([[0.3, 0.6], [-0.5, -0.5], [0.0, 2.0]])
+    slopes = np.array([0.3, 0.0, 1.0])  # 0.3; -1 clipped to 0; 2 clipped to 1
+    previous = known["offset"] + previous_parts @ unit
+    residuals = known["offset"] + current_parts @ unit
+    for k in (0, 1, 2, 3):
+        scale = (np.ones(3) if k == 0
+                 else np.clip(curve[k - 1] * slopes / curve[0], 0.0, 1.0))
+        expected = known["offset"] + scale[:, None] * (current_parts @ unit)
         np.testing.assert_allclose(texture.forecast(residuals, k, previous), expected,
                                    atol=1e-5)
     with pytest.raises(ValueError, match=r"previous_residuals: expected the shape of "
                                          r"residuals \(3, 30\), got \(2, 30\)"):
         texture.forecast(residuals, 1, previous[:2])
+
+
+def test_persistence_at_continues_the_curve_and_falls_back_to_the_directions(known):
+    curve = 0.9 ** np.arange(1, HELDOUT_LAGS + 1)
+    texture = _fitted_texture(known, curve)
+    assert texture.persistence_at(0) == 1.0
+    assert texture.persistence_at(4) == pytest.approx(0.9 ** 4, rel=1e-6)
+    # Beyond the stored lags, the curve's mean decay per lag goes on.
+    assert texture.persistence_at(HELDOUT_LAGS + 5) == pytest.approx(
+        0.9 ** (HELDOUT_LAGS + 5), rel=1e-5)
+    # No curve: the directions' variance-weighted k-step autocorrelation.
+    plain = _fitted_texture(known)
+    for k in (1, 3):
+        expected = ((known["stds"] ** 2 * known["persistence"] ** k).sum()
+                    / (known["stds"] ** 2).sum())
+        assert plain.persistence_at(k) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="steps: expected k >= 0, got -2"):
+        plain.persistence_at(-2)
+
+
+def _blocked_autocorrelation(frames, rank, folds, lags):
+    """The held-out curve by the definition, with full SVDs and explicit loops (numpy)."""
+    flat = frames.reshape(len(frames), -1)
+    blocks = np.array_split(np.arange(len(flat)), folds)
+    products, norms = np.zeros(lags), np.zeros(lags)
+    for block in blocks:
+        rest = flat[np.setdiff1d(np.arange(len(flat)), block)]
+        mean = rest.mean(axis=0)
+        directions = np.linalg.svd(rest - mean, full_matrices=False)[2][:rank]
+        residual = flat[block] - mean
+        residual = residual - residual @ directions.T @ directions
+        for k in range(1, lags + 1):
+            for i in range(len(block) - k):
+                products[k - 1] += residual[i] @ residual[i + k]
+                norms[k - 1] += residual[i] @ residual[i]
+    return np.clip(products / norms, 0, 1)
+
+
+def test_heldout_persistence_is_the_blocked_cross_validated_autocorrelation(rng):
+    signal = np.sin(np.arange(120)[:, None] * np.array([0.3, 0.7])) @ rng.normal(size=(2, 30))
+    noise = np.zeros((120, 30))
+    for t in range(1, 120):
+        noise[t] = 0.8 * noise[t - 1] + 0.6 * rng.normal(size=30)
+    frames = (signal + 0.2 * noise).reshape(120, *FRAME_SHAPE)
+    curve = heldout_persistence([frames], rank=2, folds=4, lags=6)
+    np.testing.assert_allclose(curve, _blocked_autocorrelation(frames, 2, 4, 6), atol=1e-6)
+    # The residual is the AR(1) noise: its autocorrelation decays as 0.8^k.
+    np.testing.assert_allclose(curve[:3], 0.8 ** np.arange(1, 4), atol=0.12)
+    # Blocks too short for a lag continue the measured curve geometrically.
+    short = heldout_persistence([frames[:16]], rank=2, folds=4, lags=6)
+    measured = _blocked_autocorrelation(frames[:16], 2, 4, 3)
+    np.testing.assert_allclose(short[:3], measured, atol=1e-6)
+    rate = (measured[2] / measured[0]) ** 0.5
+    np.testing.assert_allclose(short[3:], measured[2] * rate ** np.arange(1, 4), atol=1e-6)
+    with pytest.raises(ValueError, match="folds >= 2"):
+        heldout_persistence([frames], rank=2, folds=1)
+
+
+def test_a_texture_saved_without_the_curve_loads_with_a_zero_curve(known):
+    texture = _fitted_texture(known, np.full(4, 0.5))
+    old_store = {str(i): v.numpy() for i, v in enumerate(
+        [texture.basis, texture.persistence, texture.offset])}
+    loaded = ResidualTexture(rank=3, frame_shape=FRAME_SHAPE)
+    loaded.load_own_variables(old_store)
+    np.testing.assert_array_equal(loaded.basis.numpy(), texture.basis.numpy())
+    assert not loaded.heldout_persistence.numpy().any()
+    assert loaded.persistence_at(1) == pytest.approx(_fitted_texture(known).persistence_at(1))
 
 
 def test_predictions_add_the_texture_forecast(textured_model, rng):
