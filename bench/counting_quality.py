@@ -13,8 +13,10 @@ receives them. Beside the order, the variety of the handwriting: the diversity r
 the class-conditional Frechet distance of the classifier's features
 (`dynamic_vae.evaluation.diversity.diversity_metrics`) of the frames from the served-style
 start (and of the exported signature's, with `--served`), against fresh real digits of the
-cycle. `--cycle` judges a run trained on saved counting frames (`train --frames`), whose
-config names no cycle.
+cycle. The same two figures for the decoder's reconstructions of fresh real frames (each
+pair's posterior mean, decoded) give the variety the decoder reaches at all: synthesis
+decodes states of the same model, so its figures are bounded by these. `--cycle` judges a
+run trained on saved counting frames (`train --frames`), whose config names no cycle.
 
 Usage: python bench/counting_quality.py RUN_DIR [--length 200] [--seeds 0,1,2,3,4]
            [--training-pairs K] [--served] [--cycle 1234]
@@ -59,6 +61,23 @@ def served_sequences(model, length: int, seeds: list[int]):
             outputs = served.signatures["generate"](num_frames=tf.constant(length, tf.int32),
                                                     seed=tf.constant(seed, tf.int64))
             yield seed, tf.make_ndarray(tf.make_tensor_proto(outputs["frames"]))
+
+
+def reconstructed_frames(model, cycle: str, count: int, seed: int) -> np.ndarray:
+    """`(count, H, W, C)` uint8: a fresh real counting sequence encoded pair by pair and
+    decoded from each pair's posterior mean of its second frame."""
+    from dynamic_vae.data.counting_mnist import counting_mnist
+    from dynamic_vae.pixels import to_pixel_range, to_unit_range
+    from dynamic_vae.synthesis import decode_in_batches
+
+    real, _ = counting_mnist(cycle, count + 1, seed=seed)
+    unit = real.astype(np.float32) / 255.0
+    pairs = to_pixel_range(np.stack([unit[:-1], unit[1:]], axis=1), model.pixel_range)
+    states = np.concatenate([model.encode_states(pairs[i:i + 256]).numpy()
+                             for i in range(0, len(pairs), 256)])[:, model.latent_dim:]
+    decoded = to_unit_range(decode_in_batches(model, states.astype(np.float32)),
+                            model.pixel_range)
+    return (np.clip(decoded, 0.0, 1.0) * 255.0).round().astype(np.uint8)
 
 
 def handwriting_variety(classifier, sequences: dict[str, list[np.ndarray]], cycle: str,
@@ -157,6 +176,9 @@ def main() -> None:
                   and r["noise_scale"] == 1.0]
         return float(np.mean(values)) if values else None
 
+    # Another seed than the training, held-out and real-feature sequences'.
+    sequences["reconstructed"] = [reconstructed_frames(
+        model, cycle, min(args.length * len(seeds), 2000), run.config.training.seed + 3)]
     eigenvalue = cycle_eigenvalue(model.transition()[0], len(cycle))
     # Above modulus 1 (A A^T slightly over I) the process is not stationary: no ceiling.
     ceiling = cycle_ceiling(eigenvalue, len(cycle)) if abs(eigenvalue) <= 1 else None

@@ -5,8 +5,8 @@ colour and held-out tail), a linear reconstruction of rank n (the mean frame and
 directions of the training frames, as the linear baseline) leaves a residual on every frame.
 Three lag-k autocorrelations of that residual, k = 1..10, are printed:
 
-- **cross-validated**: `heldout_persistence` on the training frames alone, the curve the
-  residual texture stores and forecasts with;
+- **cross-validated**: `heldout_persistence` on the training frames alone, as the residual
+  texture computes the curve it forecasts with (`finish` leaves the validation tenth out);
 - **held-out tail**: the best scalar decay on the tail itself, `<e_t, e_(t+k)> / <e_t, e_t>`
   over the experiment's prediction windows (what the forecast would ideally use; the tail
   is never seen by the curve);

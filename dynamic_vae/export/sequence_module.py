@@ -9,6 +9,8 @@ the same way.
 
 from __future__ import annotations
 
+from typing import Any
+
 import tensorflow as tf
 
 from dynamic_vae.layers.latent_step import latent_rollout
@@ -140,13 +142,19 @@ class SequenceModule(tf.Module):
         return to_unit_range_tf(frames, self.pixel_range)
 
     @property
-    def residual_texture(self):
-        """The model's `ResidualTexture`, or None (what the Kalman forecast reads)."""
+    def residual_texture(self) -> Any:
+        """The model's `ResidualTexture`, or None: the Kalman forecast adds its forecast."""
         return self._parts.residual_texture
 
     def decode(self, latents: tf.Tensor) -> tf.Tensor:
-        """Frames `(N, H, W, C)` in the model's pixel range from latents `(N, n)`, as
-        `DynamicVAE.decode`."""
+        """Frames in the model's pixel range, as `DynamicVAE.decode`.
+
+        Args:
+            latents: `(N, n)` float32 states.
+
+        Returns:
+            `(N, H, W, C)` float32 frames.
+        """
         return self.decoder(latents, training=False)
 
     def decode_frames(self, latents: tf.Tensor) -> tf.Tensor:

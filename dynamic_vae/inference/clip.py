@@ -73,7 +73,17 @@ def forecast_frames(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
     residual texture, its mean forecast of what the decoder leaves out
     (`ResidualTexture.forecast_tensor`), read from the residuals of the clip's last two
     frames against their smoothed means. When either of those frames is missing the
-    residual is unknown, and the decoded means are the forecast.
+    residual is unknown, and the decoded means are the forecast. Sampled trajectories stay
+    latent: their decoded frames carry no texture.
+
+    Args:
+        model: a `DynamicVAE`, or anything with its `decode`, `latent_dim`, A and B (the
+            exported `SequenceModule`), and optionally a `residual_texture`.
+        frames: float `(T, H, W, C)` in the model's pixel range, T >= 2.
+        missing: bool `(T,)`, true where a frame is missing.
+        steps: K >= 1 frames after the clip.
+        num_samples: trajectories to sample.
+        seed: int32 `(2,)` stateless seed.
 
     Returns:
         `(mean_frames (steps, H, W, C) float32 in the model's pixel range, means, covariances,

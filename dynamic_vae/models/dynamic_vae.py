@@ -273,7 +273,7 @@ class DynamicVAE(keras.Model):
         return finish_after_fit(self, pairs, seed=seed, batch_size=batch_size)
 
     def fit_residual_texture(self, frames: np.ndarray, starts: np.ndarray, seed: int = 0,
-                             batch_size: int = 256) -> dict[str, float]:
+                             batch_size: int = 256) -> dict[str, Any]:
         """Fits the residual texture to the frames the model trained on.
 
         Args:
@@ -301,11 +301,11 @@ class DynamicVAE(keras.Model):
         position = {int(t): i for i, t in enumerate(starts)}
         lag_pairs = [(i, position[int(t) + 1]) for i, t in enumerate(starts)
                      if int(t) + 1 in position]
-        # How an unseen frame's residual persists, from the frames of the training pairs
-        # (each run of consecutive pair starts is one sequence).
-        used = np.union1d(starts, starts + 1)
-        sequences = [frames[run] for run in np.split(used, np.flatnonzero(np.diff(used) != 1)
-                                                     + 1)]
+        # How an unseen frame's residual persists, from the frames of the training pairs:
+        # each run of consecutive pair starts is one sequence (two sequences whose frames
+        # happen to be adjacent in `frames` stay apart).
+        runs = np.split(starts, np.flatnonzero(np.diff(starts) != 1) + 1)
+        sequences = [frames[run[0]:run[-1] + 2] for run in runs]
         heldout = heldout_persistence(sequences, rank=self.latent_dim, seed=seed)
         return self.residual_texture.fit(np.concatenate(residuals), np.array(lag_pairs),
                                          seed=seed, heldout=heldout)

@@ -105,14 +105,33 @@ def heldout_persistence(sequences: list[np.ndarray], rank: int,
                 products[k] += float((residual[:-k] * residual[k:]).sum())
                 norms[k] += float((residual[:-k] ** 2).sum())
     measured = int(np.sum(norms[1:] > 0))
-    curve = np.zeros(lags)
     if measured == 0:
-        return curve
-    curve[:measured] = np.clip(products[1:measured + 1] / norms[1:measured + 1], 0.0, 1.0)
-    if measured < lags:
-        first, last = curve[0], curve[measured - 1]
-        rate = (last / first) ** (1.0 / (measured - 1)) if measured > 1 and first > 0 else first
-        curve[measured:] = last * np.clip(rate, 0.0, 1.0) ** np.arange(1, lags - measured + 1)
+        return np.zeros(lags)
+    return continued_curve(
+        np.clip(products[1:measured + 1] / norms[1:measured + 1], 0.0, 1.0), lags)
+
+
+def continued_curve(measured: np.ndarray, lags: int) -> np.ndarray:
+    """`(lags,)`: an autocorrelation curve measured at lags 1..m, continued geometrically.
+
+    Lags past m decay at the measured curve's mean rate per lag, `(h_m / h_1)^(1 / (m - 1))`
+    (`h_1` per lag when only lag 1 is measured), clipped to [0, 1]; a longer curve is cut.
+
+    Args:
+        measured: `(m,)` values in [0, 1], m >= 1.
+        lags: length of the result.
+
+    Returns:
+        float64 `(lags,)`.
+    """
+    measured = np.asarray(measured, dtype=np.float64).reshape(-1)[:lags]
+    count = len(measured)
+    curve = np.zeros(lags)
+    curve[:count] = measured
+    if 0 < count < lags:
+        first, last = measured[0], measured[-1]
+        rate = (last / first) ** (1.0 / (count - 1)) if count > 1 and first > 0 else first
+        curve[count:] = last * np.clip(rate, 0.0, 1.0) ** np.arange(1, lags - count + 1)
     return curve
 
 
@@ -193,8 +212,12 @@ class ResidualTexture(keras.layers.Layer):
         self.built = True
 
     def load_own_variables(self, store: Any) -> None:
-        # A texture saved before it stored the held-out persistence has its first three
-        # weights; its curve stays zero and `forecast` falls back to the directions' own.
+        """Loads the weights; a texture saved with three weights (no held-out curve) loads
+        with a zero curve, and `forecast` then uses its directions' own persistence.
+
+        Args:
+            store: the weights Keras read from a `.keras` or `.weights.h5` file.
+        """
         variables = [self.basis, self.persistence, self.offset, self.heldout_persistence]
         if len(store.keys()) == len(variables) - 1:
             for index, variable in enumerate(variables[:-1]):
@@ -214,8 +237,9 @@ class ResidualTexture(keras.layers.Layer):
                 never straddle two sequences.
             seed: seed of the randomized SVD.
             heldout: the held-out persistence curve `forecast` uses (`heldout_persistence`
-                of the training frames, up to `HELDOUT_LAGS` values); `None` leaves it zero,
-                and `forecast` then uses the directions' own.
+                of the training frames; a shorter curve is continued geometrically, a longer
+                one cut at `HELDOUT_LAGS`); `None` leaves it zero, and `forecast` then uses
+                the directions' own.
 
         Returns:
             `{"rank", "residual_variance", "explained_variance", "mean_persistence",
@@ -254,12 +278,13 @@ class ResidualTexture(keras.layers.Layer):
         padded[:rank] = persistence
         curve = np.zeros(HELDOUT_LAGS, np.float32)
         if heldout is not None:
-            heldout = np.asarray(heldout, dtype=np.float64).reshape(-1)[:HELDOUT_LAGS]
-            if not np.all(np.isfinite(heldout)) or heldout.min(initial=0.0) < 0 or (
-                    heldout.max(initial=0.0) > 1):
+            heldout = np.asarray(heldout, dtype=np.float64).reshape(-1)
+            if len(heldout) == 0 or not np.all(np.isfinite(heldout)) or heldout.min() < 0 or (
+                    heldout.max() > 1):
                 raise ValueError(f"heldout: expected autocorrelations in [0, 1], got "
                                  f"{heldout.tolist()}")
-            curve[:len(heldout)] = heldout
+            # A shorter curve goes on as `persistence_at` continues the stored one.
+            curve = continued_curve(heldout, HELDOUT_LAGS).astype(np.float32)
         self.basis.assign(basis)
         self.persistence.assign(padded)
         self.offset.assign(offset.astype(np.float32))
@@ -276,9 +301,15 @@ class ResidualTexture(keras.layers.Layer):
         """h_k: how much of an unseen frame's residual is left `steps` frames later.
 
         The stored held-out curve at lag k, continued geometrically beyond `HELDOUT_LAGS`.
-        A texture without one (zero curve: fitted without `heldout`, or saved before it was
-        stored) uses its directions' variance-weighted k-step autocorrelation,
-        `sum_i var_i p_i^k / sum_i var_i`. `persistence_at(0) == 1`.
+        A zero `h_1` means no curve (fitted without `heldout`, or saved with three weights):
+        the directions' variance-weighted k-step autocorrelation,
+        `sum_i var_i p_i^k / sum_i var_i`, stands in (0 with no directions).
+
+        Args:
+            steps: `k >= 0`.
+
+        Returns:
+            h_k in [0, 1]; `persistence_at(0) == 1`.
         """
         steps = int(steps)
         if steps < 0:
@@ -305,7 +336,8 @@ class ResidualTexture(keras.layers.Layer):
         (`persistence_at`); with it, rho_k = clip(h_k q / h_1, 0, 1), where q is the least-
         squares slope from the centred residual of the frame before to this frame's
         (`<e_{t-1}, e_t> / <e_{t-1}, e_{t-1}>`, over every pixel, clipped to [0, 1]): a
-        window whose detail persists more than the clip's on average keeps more of it. So
+        window whose detail persists more than the clip's on average keeps more of it. With
+        neither a curve nor directions (h_1 = 0) and the frame before, rho_k = q^k. So
         `forecast(e, 0) == e`.
 
         Args:
@@ -364,7 +396,8 @@ class ResidualTexture(keras.layers.Layer):
         before = tf.cast(tf.reshape(previous, [-1]), dtype) - offset
         steps = tf.range(1, tf.cast(num_steps, tf.int32) + 1)
         lags = tf.cast(steps, dtype)
-        # h_k from the stored curve, continued geometrically past its last lag.
+        # As `persistence_at`: float64, so the geometric tail and the fallback's powers
+        # round as numpy's do and served forecasts match in-process ones.
         curve = tf.cast(self.heldout_persistence.value, dtype)
         last = float(HELDOUT_LAGS)
         rate = tf.clip_by_value(tf.math.divide_no_nan(curve[-1], curve[0])

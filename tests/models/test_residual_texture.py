@@ -352,6 +352,26 @@ def test_heldout_persistence_is_the_blocked_cross_validated_autocorrelation(rng)
         heldout_persistence([frames], rank=2, folds=1)
 
 
+def test_a_short_curve_is_continued_and_sequences_stay_apart(rng):
+    """`fit(heldout=...)` continues a short curve as `heldout_persistence` does; the model's
+    fit measures the curve on each sequence of its training pairs, even where two sequences
+    are adjacent in `frames` (pair starts 0..8 and 10..18)."""
+    texture = ResidualTexture(rank=2, frame_shape=FRAME_SHAPE)
+    info = texture.fit(rng.normal(size=(20, 30)), np.stack([np.arange(19), np.arange(1, 20)], 1),
+                       heldout=[0.8, 0.4])
+    np.testing.assert_allclose(info["heldout_persistence"][:4], [0.8, 0.4, 0.2, 0.1], atol=1e-4)
+    assert texture.persistence_at(HELDOUT_LAGS + 1) > 0
+    model = DynamicVAE(frame_shape=(16, 16, 1), latent_dim=3, base_channels=8, sigma=0.3,
+                       residual_rank=4, seed=0)
+    frames = rng.random((20, 16, 16, 1)).astype("float32")
+    starts = np.concatenate([np.arange(9), np.arange(10, 19)])
+    info = model.fit_residual_texture(frames, starts)
+    expected = heldout_persistence([frames[:10], frames[10:]], rank=3)
+    np.testing.assert_allclose(info["heldout_persistence"], expected, atol=1e-4)
+    merged = heldout_persistence([frames], rank=3)
+    assert not np.allclose(expected, merged, atol=1e-4)
+
+
 def test_a_texture_saved_without_the_curve_loads_with_a_zero_curve(known):
     texture = _fitted_texture(known, np.full(4, 0.5))
     old_store = {str(i): v.numpy() for i, v in enumerate(
