@@ -67,17 +67,13 @@ def reconstructed_frames(model, cycle: str, count: int, seed: int) -> np.ndarray
     """`(count, H, W, C)` uint8: a fresh real counting sequence encoded pair by pair and
     decoded from each pair's posterior mean of its second frame."""
     from dynamic_vae.data.counting_mnist import counting_mnist
-    from dynamic_vae.pixels import to_pixel_range, to_unit_range
-    from dynamic_vae.synthesis import decode_in_batches
+    from dynamic_vae.evaluation.prediction import context_pairs, dynamic_vae_predictor
 
     real, _ = counting_mnist(cycle, count + 1, seed=seed)
-    unit = real.astype(np.float32) / 255.0
-    pairs = to_pixel_range(np.stack([unit[:-1], unit[1:]], axis=1), model.pixel_range)
-    states = np.concatenate([model.encode_states(pairs[i:i + 256]).numpy()
-                             for i in range(0, len(pairs), 256)])[:, model.latent_dim:]
-    decoded = to_unit_range(decode_in_batches(model, states.astype(np.float32)),
-                            model.pixel_range)
-    return (np.clip(decoded, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    pairs = context_pairs(real.astype(np.float32) / 255.0, np.arange(1, count + 1))
+    # The prediction at k = 0 is the decoded posterior mean of each pair's second frame.
+    decoded = dynamic_vae_predictor(model, texture=False)(pairs, [0])[0]
+    return (decoded * 255.0).round().astype(np.uint8)
 
 
 def handwriting_variety(classifier, sequences: dict[str, list[np.ndarray]], cycle: str,

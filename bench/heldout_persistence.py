@@ -34,20 +34,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from dynamic_vae.atomic import atomic_write_text  # noqa: E402
+from dynamic_vae.baseline import LinearDynamicTexture  # noqa: E402
 from dynamic_vae.evaluation.prediction import prediction_starts  # noqa: E402
 from dynamic_vae.experiments import FAMILIES  # noqa: E402
 from dynamic_vae.models.residual_texture import heldout_persistence  # noqa: E402
 
 LAGS = 10
-
-
-def linear_residuals(training: np.ndarray, frames: np.ndarray, rank: int) -> np.ndarray:
-    """What the mean frame and `rank` principal directions of `training` leave of `frames`."""
-    fitted = training.reshape(len(training), -1).astype(np.float64)
-    mean = fitted.mean(axis=0)
-    directions = np.linalg.svd(fitted - mean, full_matrices=False)[2][:rank]
-    centred = frames.reshape(len(frames), -1).astype(np.float64) - mean
-    return centred - centred @ directions.T @ directions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,11 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         tail = condition.evaluate_options["heldout_frames"].astype(np.float64) / 255.0
         curve = heldout_persistence([training], rank=known.rank, lags=LAGS)
         starts = prediction_starts(len(tail), LAGS, 64)
-        residual = linear_residuals(training, tail, known.rank)
+        # The linear baseline's residuals: what its reconstruction leaves of a frame.
+        baseline = LinearDynamicTexture(latent_dim=known.rank).fit(training)
+        residual = baseline.residuals(tail).reshape(len(tail), -1)
         base = residual[starts]
         on_tail = [float((base * residual[starts + k]).sum() / (base ** 2).sum())
                    for k in range(1, LAGS + 1)]
-        own = linear_residuals(training, training, known.rank)
+        own = baseline.residuals(training).reshape(len(training), -1)
         in_sample = [float((own[:-k] * own[k:]).sum() / (own[:-k] ** 2).sum())
                      for k in range(1, LAGS + 1)]
         row = {"clip": condition.labels["clip"], "windows": int(len(starts)),

@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.data import load_video  # noqa: E402
-from dynamic_vae.experiments.textures_experiment import MIN_TEST_FRAMES  # noqa: E402
+from dynamic_vae.experiments.textures_experiment import split_heldout_tail  # noqa: E402
 from dynamic_vae.inference import forecast  # noqa: E402
 from dynamic_vae.runs import load_run  # noqa: E402
 
@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     steps = [int(k) for k in args.steps.split(",")]
     frames = load_video(args.clip, color=args.color, size=args.size)
-    test = max(int(np.ceil(args.test_fraction * len(frames))), MIN_TEST_FRAMES)
-    tail = frames[-test:]
+    _, tail = split_heldout_tail(frames, args.test_fraction, args.clip)
+    test = len(tail)
     model = load_run(args.run).model
     unit = tail.astype(np.float32) / 255.0
     errors: dict[str, dict[int, list[float]]] = {"forecast": {k: [] for k in steps},

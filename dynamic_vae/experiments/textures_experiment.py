@@ -21,6 +21,27 @@ COLORS = ("gray", "rgb")
 MIN_TEST_FRAMES = 12
 
 
+def split_heldout_tail(frames: np.ndarray, fraction: float, source: Path | str
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """`(training frames, held-out tail)`: the last `fraction` of a clip, at least
+    `MIN_TEST_FRAMES` (enough for 10-step predictions), as `experiment textures` holds it out.
+
+    Args:
+        frames: `(T, H, W, C)` the whole clip.
+        fraction: in (0, 1).
+        source: the clip's path, for the error.
+
+    Raises:
+        ValueError: naming `source`, when the clip cannot give up the tail and keep
+            `MIN_TEST_FRAMES` to train on.
+    """
+    test = max(int(np.ceil(fraction * len(frames))), MIN_TEST_FRAMES)
+    if len(frames) - test < MIN_TEST_FRAMES:
+        raise ValueError(f"{source}: {len(frames)} frames are too few to hold out {test} and "
+                         f"train on at least {MIN_TEST_FRAMES}; use --test-fraction 0")
+    return frames[:-test], frames[-test:]
+
+
 def clip_name(path: Path) -> str:
     """The table's name of a clip: its file or folder name without the suffix."""
     return path.stem if path.is_file() else path.name
@@ -153,12 +174,8 @@ class TexturesExperiment(ExperimentFamily):
                                    epochs=args.epochs)
             training, options = frames, {}
             if args.test_fraction > 0:
-                test = max(int(np.ceil(args.test_fraction * len(frames))), MIN_TEST_FRAMES)
-                if len(frames) - test < MIN_TEST_FRAMES:
-                    raise ValueError(f"{path}: {len(frames)} frames are too few to hold out "
-                                     f"{test} and train on at least {MIN_TEST_FRAMES}; use "
-                                     "--test-fraction 0")
-                training, options = frames[:-test], {"heldout_frames": frames[-test:]}
+                training, heldout = split_heldout_tail(frames, args.test_fraction, path)
+                options = {"heldout_frames": heldout}
             conditions.append(Condition(
                 name=f"{name}-{args.color}{args.size}", config=config, frames=training,
                 frames_source=str(path), evaluate_options=options,

@@ -159,7 +159,7 @@ class SequenceModule(tf.Module):
 
     def decode_frames(self, latents: tf.Tensor) -> tf.Tensor:
         """Frames `(N, H, W, C)` in the export's frame dtype from latents `(N, n)`."""
-        return self.to_output_frames(self.decoder(latents, training=False))
+        return self.to_output_frames(self.decode(latents))
 
     def synthesised_frames(self, latents: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         """Frames of a synthesised sequence from its latents `(T, n)`: the decoded means plus,

@@ -91,12 +91,15 @@ def forecast_frames(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
     """
     means, covariances, samples, last_two = _forecast(model, frames, missing, steps,
                                                       num_samples, seed)
-    decoded = tf.cast(model.decode(tf.cast(means, tf.float32)), tf.float32)
     texture = getattr(model, "residual_texture", None)
     if texture is None:
-        return decoded, means, covariances, samples
-    residuals = (tf.cast(frames[-2:], tf.float32)
-                 - tf.cast(model.decode(tf.cast(last_two, tf.float32)), tf.float32))
+        return (tf.cast(model.decode(tf.cast(means, tf.float32)), tf.float32), means,
+                covariances, samples)
+    # One decoder call for the forecast's means and the last two frames' smoothed means.
+    both = tf.cast(model.decode(tf.cast(tf.concat([means, last_two], 0), tf.float32)),
+                   tf.float32)
+    decoded, smoothed = both[:-2], both[-2:]
+    residuals = tf.cast(frames[-2:], tf.float32) - smoothed
     forecast = texture.forecast_tensor(residuals[1], residuals[0], steps)
     present = tf.cast(tf.logical_not(tf.reduce_any(missing[-2:])), tf.float32)
     return (decoded + present * tf.reshape(forecast, tf.shape(decoded)), means, covariances,

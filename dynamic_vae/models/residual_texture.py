@@ -318,10 +318,7 @@ class ResidualTexture(keras.layers.Layer):
             return 1.0
         curve = self.heldout_persistence.numpy().astype(np.float64)
         if curve[0] > 0:
-            if steps <= len(curve):
-                return float(curve[steps - 1])
-            rate = np.clip((curve[-1] / curve[0]) ** (1.0 / (len(curve) - 1)), 0.0, 1.0)
-            return float(curve[-1] * rate ** (steps - len(curve)))
+            return float(continued_curve(curve, max(steps, len(curve)))[steps - 1])
         variances = (self.basis.numpy().astype(np.float64) ** 2).sum(axis=1)
         if not (variances > 0).any():
             return 0.0
