@@ -294,9 +294,11 @@ class TrainingConfig:
             (`dynamic_vae.evaluation.periodicity.estimate_period` on the longest sequence's
             first 1024 frames, periods up to 256 frames). When the frames have one (3
             frames or more), the run is trained as a periodic one: `period` is set to it,
-            `harmonic_start` is turned on and synthesis gets `PERIODIC_START_STATES`
-            encoded start states (unless `start_states` asks for some). Frames without a
-            period train as before. `summary.json` records the estimate.
+            synthesis gets `PERIODIC_START_STATES` encoded start states (unless
+            `start_states` asks for some), and a model with a `linear_path` gets
+            `harmonic_start` (without one, the harmonic start's planes would take up to
+            every state dimension). Frames without a period train as before.
+            `summary.json` records the estimate.
         harmonic_start: a first stage whose model has a `period` starts at that period's
             harmonics, so the networks learn to place the frames on rings that already turn
             once per period. With a `linear_path`, the linear start is the frames' truncated

@@ -237,6 +237,28 @@ def test_frames_with_a_period_train_as_a_periodic_run(tmp_path):
     assert np.min(np.abs(eigenvalues - np.exp(2j * np.pi / 12))) < 1e-4
 
 
+def test_a_period_from_the_frames_keeps_a_model_without_a_linear_path_at_its_own_start(
+        tmp_path):
+    """Without a linear path the harmonic start would fill the state with turning planes
+    (`harmonic_transition`), leaving none for what each frame draws anew; such a model gets
+    the frames' period, locked after training, and trains from its own random start, as a
+    named cycle does."""
+    turning = moving_blob(60, 12)
+    config = get_preset("counting-mnist").override(
+        frame_shape=(*turning.shape[1:3], 1), base_channels=4, latent_dim=4, epochs=1,
+        finetune_epochs=0, variety_epochs=0, learning_rate=1e-9, image_every=0)
+    assert config.training.period_from_frames and not config.model.linear_path
+    model, summary = train(config, tmp_path / "run", frames=turning, verbose=0)
+    assert summary["period_from_frames"] == 12
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert record["model"]["period"] == 12 and not record["training"]["harmonic_start"]
+    # At a learning rate too small to move A, a harmonic start would end with both the
+    # period's first planes in A (see the test above); the model's own start has neither.
+    eigenvalues = np.linalg.eigvals(model.transition()[0].astype(np.float64))
+    harmonics = np.exp(2j * np.pi * np.array([1, 2]) / 12)
+    assert not all(np.min(np.abs(eigenvalues - h)) < 1e-3 for h in harmonics), eigenvalues
+
+
 def test_frames_without_a_period_or_with_the_estimate_off_train_as_given(frames, tmp_path):
     noise = np.random.default_rng(0).uniform(0, 1, (60, *FRAME_SHAPE)).astype(np.float32)
     assert frames_period(noise) is None

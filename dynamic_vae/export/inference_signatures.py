@@ -56,7 +56,8 @@ def build_forecast(module: SequenceModule):
 
     Outputs: `mean_frames (K, H, W, C)` (decoded predictive means, plus the residual
     texture's forecast for a model with one, as `dynamic_vae.inference.forecast`), `sampled_frames
-    (S, K, H, W, C)` (decoded trajectories drawn from p(future | clip), S = num_samples),
+    (S, K, H, W, C)` (decoded trajectories drawn from p(future | clip), S = num_samples, each
+    frame with a sampled residual for a model with a texture),
     `mean_latents (K, n)`, `latent_covariances (K, n, n)`, `sampled_latents (S, K, n)`.
     Bounds: 2 <= T <= max_frames, 1 <= K <= max_frames, 0 <= S and S * K <= max_frames
     (the frames decoded for the samples).
@@ -82,7 +83,7 @@ def build_forecast(module: SequenceModule):
                         "(max_frames)"))
         frames, num_steps, num_samples = _after(checks, frames, num_steps, num_samples)
         observed = tf.zeros([tf.shape(frames)[0]], tf.bool)
-        mean_frames, means, covariances, samples = forecast_frames(
+        mean_frames, means, covariances, samples, residuals = forecast_frames(
             module, module.to_model_pixels(frames), observed, num_steps, num_samples,
             stateless_seed(seed))
         means = tf.cast(means, tf.float32)
@@ -90,12 +91,13 @@ def build_forecast(module: SequenceModule):
         flat_samples = tf.reshape(samples, [-1, module.latent_dim])
         # The decoder's convolutions reject an empty batch (num_samples = 0).
         sampled_frames = tf.cond(
-            tf.size(flat_samples) > 0, lambda: module.decode_frames(flat_samples),
-            lambda: tf.zeros([0, *module.frame_shape], module.frame_tf_dtype))
+            tf.size(flat_samples) > 0,
+            lambda: tf.cast(module.decode(flat_samples), tf.float32),
+            lambda: tf.zeros([0, *module.frame_shape], tf.float32))
+        sampled_frames = tf.reshape(sampled_frames, tf.shape(residuals)) + residuals
         return {
             "mean_frames": module.to_output_frames(mean_frames),
-            "sampled_frames": tf.reshape(
-                sampled_frames, tf.concat([tf.shape(samples)[:2], module.frame_shape], 0)),
+            "sampled_frames": module.to_output_frames(sampled_frames),
             "mean_latents": means,
             "latent_covariances": tf.cast(covariances, tf.float32),
             "sampled_latents": samples,

@@ -66,15 +66,19 @@ def forecast_posteriors(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor
 
 def forecast_frames(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
                     steps: int | tf.Tensor, num_samples: int | tf.Tensor, seed: tf.Tensor
-                    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-    """`forecast_posteriors` plus the mean frames of the forecast.
+                    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """`forecast_posteriors` plus the mean frames of the forecast and the residuals of its
+    sampled futures.
 
     The mean frames are the decoded predictive means C(A^k m_T) plus, for a model with a
     residual texture, its mean forecast of what the decoder leaves out
     (`ResidualTexture.forecast_tensor`), read from the residuals of the clip's last two
     frames against their smoothed means. When either of those frames is missing the
-    residual is unknown, and the decoded means are the forecast. Sampled trajectories stay
-    latent: their decoded frames carry no texture.
+    residual is unknown, and the decoded means are the forecast. A sampled future is its
+    decoded trajectory plus a sampled residual (`ResidualTexture.sample_forecast_tensor`:
+    the mean forecast plus a texture draw for the detail still to come), so it has the
+    clip's fine detail as a synthesised sequence has; the caller decodes the trajectories
+    and adds them.
 
     Args:
         model: a `DynamicVAE`, or anything with its `decode`, `latent_dim`, A and B (the
@@ -83,27 +87,34 @@ def forecast_frames(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
         missing: bool `(T,)`, true where a frame is missing.
         steps: K >= 1 frames after the clip.
         num_samples: trajectories to sample.
-        seed: int32 `(2,)` stateless seed.
+        seed: int32 `(2,)` stateless seed; the texture draws use it folded with 1.
 
     Returns:
         `(mean_frames (steps, H, W, C) float32 in the model's pixel range, means, covariances,
-        samples)`, the last three as `forecast_posteriors` returns them.
+        samples, sample_residuals (num_samples, steps, H, W, C) float32, zero without a
+        texture)`; means, covariances and samples as `forecast_posteriors` returns them.
     """
     means, covariances, samples, last_two = _forecast(model, frames, missing, steps,
                                                       num_samples, seed)
     texture = getattr(model, "residual_texture", None)
+    frame_shape = tf.shape(frames)[1:]
     if texture is None:
         return (tf.cast(model.decode(tf.cast(means, tf.float32)), tf.float32), means,
-                covariances, samples)
+                covariances, samples,
+                tf.zeros(tf.concat([tf.shape(samples)[:2], frame_shape], 0), tf.float32))
     # One decoder call for the forecast's means and the last two frames' smoothed means.
     both = tf.cast(model.decode(tf.cast(tf.concat([means, last_two], 0), tf.float32)),
                    tf.float32)
     decoded, smoothed = both[:-2], both[-2:]
     residuals = tf.cast(frames[-2:], tf.float32) - smoothed
     forecast = texture.forecast_tensor(residuals[1], residuals[0], steps)
-    present = tf.cast(tf.logical_not(tf.reduce_any(missing[-2:])), tf.float32)
-    return (decoded + present * tf.reshape(forecast, tf.shape(decoded)), means, covariances,
-            samples)
+    known = tf.logical_not(tf.reduce_any(missing[-2:]))
+    sampled = texture.sample_forecast_tensor(
+        residuals[1], residuals[0], steps, tf.shape(samples)[0],
+        tf.random.experimental.stateless_fold_in(seed, 1), known)
+    return (decoded + tf.cast(known, tf.float32) * tf.reshape(forecast, tf.shape(decoded)),
+            means, covariances, samples,
+            tf.reshape(sampled, tf.concat([tf.shape(samples)[:2], frame_shape], 0)))
 
 
 def _forecast(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,

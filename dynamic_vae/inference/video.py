@@ -40,7 +40,12 @@ def _seed(seed: int) -> tf.Tensor:
 
 
 def _output(model: DynamicVAE, latents: np.ndarray, as_uint8: bool) -> np.ndarray:
-    frames = decode_in_batches(model, np.asarray(latents, np.float32))
+    return _frames_out(model, decode_in_batches(model, np.asarray(latents, np.float32)),
+                       as_uint8)
+
+
+def _frames_out(model: DynamicVAE, frames: np.ndarray, as_uint8: bool) -> np.ndarray:
+    """Frames in the model's pixel range -> uint8 or float32 in [0, 1], clipped."""
     if as_uint8:
         return from_pixel_range(frames, model.pixel_range)
     return to_unit_range(frames, model.pixel_range)
@@ -65,7 +70,9 @@ def forecast(model: DynamicVAE, frames: np.ndarray, steps: int, num_samples: int
         `(mean (steps, H, W, C), samples (num_samples, steps, H, W, C))`: the mean forecast,
         C(A^k m_T) plus, for a model with a residual texture, the texture's mean forecast of
         the residual of the clip's last two frames (`dynamic_vae.inference.clip.
-        forecast_frames`), and decoded trajectories sampled from p(future | clip).
+        forecast_frames`), and decoded trajectories sampled from p(future | clip), each
+        frame with a sampled residual for a model with a texture (the mean forecast of the
+        residual plus a texture draw for the detail still to come).
     """
     clip = _clip(model, frames, "frames")
     if int(steps) < 1:
@@ -73,12 +80,12 @@ def forecast(model: DynamicVAE, frames: np.ndarray, steps: int, num_samples: int
     if int(num_samples) < 0:
         raise ValueError(f"num_samples must be >= 0, got {num_samples}")
     mask = missing_mask(len(clip), missing, name="missing")
-    mean_frames, _, _, samples = _forecast_frames(model, tf.constant(clip), tf.constant(mask),
-                                                  int(steps), int(num_samples), _seed(seed))
-    mean_frames = mean_frames.numpy()
-    mean = (from_pixel_range(mean_frames, model.pixel_range) if as_uint8
-            else to_unit_range(mean_frames, model.pixel_range))
-    return mean, _output(model, samples.numpy(), as_uint8)
+    mean_frames, _, _, samples, residuals = _forecast_frames(
+        model, tf.constant(clip), tf.constant(mask), int(steps), int(num_samples), _seed(seed))
+    sampled_frames = decode_in_batches(model, samples.numpy().astype(np.float32)) + (
+        residuals.numpy())
+    return _frames_out(model, mean_frames.numpy(), as_uint8), _frames_out(
+        model, sampled_frames, as_uint8)
 
 
 def impute(model: DynamicVAE, frames: np.ndarray,

@@ -387,6 +387,46 @@ class ResidualTexture(keras.layers.Layer):
         Returns:
             float32 `(K, D)`: the mean residuals of frames T + 1 .. T + K.
         """
+        offset, centred, scale = self._forecast_parts(current, previous, num_steps)
+        return tf.cast(offset + scale[:, tf.newaxis] * centred, tf.float32)
+
+    def sample_forecast_tensor(self, current: tf.Tensor, previous: tf.Tensor,
+                               num_steps: int | tf.Tensor, num_samples: int | tf.Tensor,
+                               seed: tf.Tensor, known: bool | tf.Tensor = True) -> tf.Tensor:
+        """Residuals of sampled futures: the mean forecast plus the detail still to come.
+
+        Frame T + k of sample s gets `offset + rho_k (e_T - offset) + sqrt(1 - rho_k^2) u`,
+        with `rho_k` the scale of `forecast_tensor` and `u` the centred frame k of a draw of
+        the texture process (`sample_texture`). Each frame then has the forecast as its mean
+        and, as in a stationary Gaussian process with correlation rho_k to frame T, the
+        texture's own covariance times `1 - rho_k^2` about it: far ahead, a future is a fresh
+        draw of the texture; one step ahead it is mostly the last frame's detail. Without a
+        known residual (`known` false: a missing frame), every rho_k is 0 and the sample is
+        the texture's draw alone.
+
+        Args:
+            current: the residual `y_T - C(x_T)` of the last frame, any shape of D values.
+            previous: the residual of the frame before it, shaped as `current`.
+            num_steps: K >= 1.
+            num_samples: S >= 0.
+            seed: int32 `(2,)` stateless seed of the texture draws.
+            known: whether the two residuals were observed.
+
+        Returns:
+            float32 `(S, K, D)`.
+        """
+        offset, centred, scale = self._forecast_parts(current, previous, num_steps)
+        scale = scale * tf.cast(known, scale.dtype)
+        draws = tf.cast(sample_texture(self.basis.value, self.persistence.value,
+                                       self.offset.value, num_samples,
+                                       tf.cast(num_steps, tf.int32), seed), offset.dtype)
+        spread = tf.sqrt(tf.maximum(1.0 - tf.square(scale), 0.0))
+        mean = offset + scale[:, tf.newaxis] * centred                      # (K, D)
+        return tf.cast(mean + spread[:, tf.newaxis] * (draws - offset), tf.float32)
+
+    def _forecast_parts(self, current: tf.Tensor, previous: tf.Tensor,
+                        num_steps: int | tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """float64 `offset (D,)`, centred `e_T - offset (D,)` and `rho_k (K,)`."""
         dtype = tf.float64
         offset = tf.cast(self.offset.value, dtype)
         centred = tf.cast(tf.reshape(current, [-1]), dtype) - offset
@@ -418,7 +458,7 @@ class ResidualTexture(keras.layers.Layer):
                          tf.clip_by_value(tf.math.divide_no_nan(decay * slope, decay[0]),
                                           0.0, 1.0),
                          slope ** lags)
-        return tf.cast(offset + scale[:, tf.newaxis] * centred, tf.float32)
+        return offset, centred, scale
 
     def sample(self, num_sequences: int, num_frames: int, seed: np.ndarray | tf.Tensor
                ) -> tf.Tensor:

@@ -93,8 +93,15 @@ def train(
         estimated_period = frames_period(frames)
         summary_entries["period_from_frames"] = estimated_period
         if estimated_period is not None:
+            # With a linear path the harmonic start is the frames' Fourier series, which puts
+            # the fundamental in from the first epoch. Without one it is `harmonic_transition`,
+            # whose planes take up to every state dimension (9 of 10 for a period of 10) and
+            # leave none for what each frame draws anew (a counting display's handwriting);
+            # such a model learns its rotation from its own start, as for a named cycle, and
+            # gets the period locked after training.
             config = config.override(
-                period=estimated_period, harmonic_start=True,
+                period=estimated_period,
+                harmonic_start=config.training.harmonic_start or config.model.linear_path,
                 start_states=config.model.start_states or PERIODIC_START_STATES)
     source = None if init_from is None else warm_start_source(init_from, config)
     # One strategy for every stage: a multi-worker strategy can be set up once per process.

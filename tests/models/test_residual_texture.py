@@ -182,14 +182,61 @@ def test_the_graph_forecast_is_the_numpy_forecast(known, rng, curve):
         np.testing.assert_allclose(graph.numpy(), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("curve", [None, np.linspace(0.9, 0.3, HELDOUT_LAGS)])
+def test_sampled_futures_are_the_forecast_plus_the_detail_still_to_come(known, rng, curve):
+    """Frame k of a sampled future is offset + rho_k (e_T - offset) + sqrt(1 - rho_k^2)
+    (u_k - offset), with u a texture draw from the same seed and rho_k computed here from
+    the curve (or the directions) and the pair's slope (numpy); without a known residual it
+    is the draw itself. Over many samples the mean is the forecast, and the spread about it
+    the texture's variance times 1 - rho_k^2."""
+    from dynamic_vae.models.residual_texture import sample_texture
+
+    texture = _fitted_texture(known, curve)
+    offset = known["offset"]
+    current = offset + 0.4 * rng.normal(size=30)
+    previous = offset + 0.7 * (current - offset) + 0.2 * rng.normal(size=30)
+    seed = tf.constant([5, 2], tf.int32)
+    steps, samples = 20, 3000
+    sampled = texture.sample_forecast_tensor(tf.constant(current), tf.constant(previous),
+                                             steps, samples, seed).numpy()
+    draws = sample_texture(texture.basis.value, texture.persistence.value,
+                           texture.offset.value, samples, steps, seed).numpy()
+    assert sampled.shape == draws.shape == (samples, steps, 30)
+    slope = np.clip(np.dot(previous - offset, current - offset)
+                    / np.dot(previous - offset, previous - offset), 0, 1)
+    if curve is None:
+        variances = known["stds"] ** 2
+        decay = np.array([np.sum(variances * known["persistence"] ** k) / variances.sum()
+                          for k in range(1, steps + 1)])
+    else:
+        tail = curve[-1] * (curve[-1] / curve[0]) ** (np.arange(1, 5) / (HELDOUT_LAGS - 1))
+        decay = np.concatenate([curve, tail])
+    rho = np.clip(decay * slope / decay[0], 0, 1)
+    expected = (offset + rho[:, None] * (current - offset)
+                + np.sqrt(1 - rho ** 2)[:, None] * (draws - offset))
+    np.testing.assert_allclose(sampled, expected, atol=1e-5)
+    mean = np.stack([texture.forecast(current[None], k, previous[None])[0]
+                     for k in range(1, steps + 1)])
+    spread = np.sqrt(np.mean(np.sum((sampled - mean) ** 2, axis=2), axis=0))
+    texture_std = np.sqrt(np.sum(known["stds"] ** 2))
+    np.testing.assert_allclose(spread, texture_std * np.sqrt(1 - rho ** 2), rtol=0.06,
+                               atol=1e-6)
+    np.testing.assert_allclose(sampled.mean(axis=0), mean, atol=4 * texture_std / np.sqrt(
+        samples))
+    unknown = texture.sample_forecast_tensor(tf.constant(current), tf.constant(previous),
+                                             steps, samples, seed, known=False).numpy()
+    np.testing.assert_allclose(unknown, draws, atol=1e-6)
+
+
 def test_the_kalman_forecast_adds_the_texture_forecast_and_serving_matches_it(
         textured_model, rng, tmp_path):
     """`forecast`'s mean is C(A^k m_T) plus the texture's forecast of the last two frames'
     residuals against their smoothed means (numpy); without the last frame, the means alone.
-    The served `forecast` returns the same frames."""
+    Sampled futures carry a sampled residual. The served `forecast` returns the same
+    frames."""
     from dynamic_vae.export import export_model
     from dynamic_vae.inference import forecast
-    from dynamic_vae.inference.clip import smooth_clip
+    from dynamic_vae.inference.clip import forecast_posteriors, smooth_clip
 
     clip = rng.integers(0, 256, (8, 16, 16, 1)).astype(np.uint8)
     unit = clip.astype(np.float32) / 255.0
@@ -214,14 +261,27 @@ def test_the_kalman_forecast_adds_the_texture_forecast_and_serving_matches_it(
         gap, np.clip(textured_model.decode(gap_states.astype(np.float32)).numpy(), 0, 1),
         atol=1e-5)
 
+    # A sampled future is its decoded trajectory plus the texture's sampled residual.
+    _, textured = forecast(textured_model, clip, steps=3, num_samples=2, seed=4,
+                           as_uint8=False)
+    _, _, latents = forecast_posteriors(textured_model, unit, np.zeros(8, bool), 3, 2,
+                                        tf.constant([4, 0], tf.int32))
+    untextured = np.clip(textured_model.decode(
+        latents.numpy().reshape(6, -1).astype(np.float32)).numpy().reshape(textured.shape),
+        0, 1)
+    assert np.abs(textured - untextured).mean() > 0.01
+
     loaded = tf.saved_model.load(str(export_model(textured_model, tmp_path / "m",
                                                   max_frames=16)))
     served = loaded.signatures["forecast"](
-        frames=tf.constant(clip), num_steps=tf.constant(3), num_samples=tf.constant(0),
-        seed=tf.constant(0, tf.int64))
-    in_process, _ = forecast(textured_model, clip, steps=3)
+        frames=tf.constant(clip), num_steps=tf.constant(3), num_samples=tf.constant(2),
+        seed=tf.constant(4, tf.int64))
+    in_process, in_process_samples = forecast(textured_model, clip, steps=3, num_samples=2,
+                                              seed=4)
     np.testing.assert_allclose(served["mean_frames"].numpy().astype(int),
                                in_process.astype(int), atol=1)
+    np.testing.assert_allclose(served["sampled_frames"].numpy().astype(int),
+                               in_process_samples.astype(int), atol=1)
 
 
 def test_the_video_preset_fits_a_texture_after_training(tmp_path):
