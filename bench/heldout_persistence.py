@@ -12,6 +12,13 @@ Three lag-k autocorrelations of that residual, k = 1..10, are printed:
   is never seen by the curve);
 - **training frames**: the residuals of the very frames the directions were fitted to.
 
+Then the share of the dynamics' predicted change of the state that holds, lambda_k:
+- **cross-validated**: `heldout_shrinkage` on the training frames alone, as the texture
+  computes the shares its forecasts use;
+- **held-out tail**: the least-squares share on the tail itself, with the linear baseline
+  fitted to the training frames, `<(A^k - I) x_t, x_(t+k) - x_t> / |(A^k - I) x_t|^2` over
+  the prediction windows, clipped to [0, 1].
+
 Needs no training; runs in seconds. Writes bench/results/heldout_persistence.json.
 
 Usage:
@@ -37,7 +44,8 @@ from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.baseline import LinearDynamicTexture  # noqa: E402
 from dynamic_vae.evaluation.prediction import prediction_starts  # noqa: E402
 from dynamic_vae.experiments import FAMILIES  # noqa: E402
-from dynamic_vae.models.residual_texture import heldout_persistence  # noqa: E402
+from dynamic_vae.models.residual_texture import (heldout_persistence,  # noqa: E402
+                                                 heldout_shrinkage)
 
 LAGS = 10
 
@@ -73,13 +81,26 @@ def main(argv: list[str] | None = None) -> int:
         own = baseline.residuals(training).reshape(len(training), -1)
         in_sample = [float((own[:-k] * own[k:]).sum() / (own[:-k] ** 2).sum())
                      for k in range(1, LAGS + 1)]
+        shares = heldout_shrinkage([training], rank=known.rank, lags=LAGS)
+        states = baseline.encode(tail)
+        tail_shares = []
+        for k in range(1, LAGS + 1):
+            change = states[starts] @ (np.linalg.matrix_power(baseline.transition_matrix, k)
+                                       - np.eye(known.rank)).T
+            came = states[starts + k] - states[starts]
+            tail_shares.append(float(np.clip((change * came).sum() / max(
+                (change ** 2).sum(), 1e-30), 0.0, 1.0)))
         row = {"clip": condition.labels["clip"], "windows": int(len(starts)),
                "cross_validated": [float(v) for v in curve], "heldout_tail": on_tail,
-               "training_frames": in_sample}
+               "training_frames": in_sample,
+               "shrinkage_cross_validated": [float(v) for v in shares],
+               "shrinkage_heldout_tail": tail_shares}
         rows.append(row)
         for name, key in (("cross-validated", "cross_validated"),
                           ("held-out tail", "heldout_tail"),
-                          ("training frames", "training_frames")):
+                          ("training frames", "training_frames"),
+                          ("share of the change, cross-validated", "shrinkage_cross_validated"),
+                          ("share of the change, held-out tail", "shrinkage_heldout_tail")):
             values = " | ".join(f"{v:.2f}" for v in row[key])
             print(f"| {row['clip']} | {name} | {values} |")
     known.output.parent.mkdir(parents=True, exist_ok=True)

@@ -137,7 +137,8 @@ class LinearDynamicTexture(LinearObservationModel):
 
         The same closed-form fit as the Dynamic VAE's texture gets from its decoder's residuals
         (`DynamicVAE.fit_residual_texture`), so the baseline can add the same mean forecast of
-        what its reconstruction misses (`dynamic_vae.evaluation.prediction`). The model itself
+        what its reconstruction misses, and shrink its states' forecast the same way
+        (`dynamic_vae.evaluation.prediction`). The model itself
         is unchanged; `save` does not store the texture.
 
         Args:
@@ -152,16 +153,19 @@ class LinearDynamicTexture(LinearObservationModel):
         Example:
         >>> texture, info = lds.fit_residual_texture(frames, rank=256)   # doctest: +SKIP
         """
-        from dynamic_vae.models.residual_texture import ResidualTexture, heldout_persistence
+        from dynamic_vae.models.residual_texture import (ResidualTexture, heldout_persistence,
+                                                         heldout_shrinkage)
 
         self._check_fitted()
         residuals = self.residuals(frames)
         texture = ResidualTexture(rank, self.frame_shape)
         # Every frame follows the one before: one sequence, no pair straddles two.
         lag_pairs = np.stack([np.arange(len(residuals) - 1), np.arange(1, len(residuals))], 1)
-        heldout = heldout_persistence([self._flat_frames(frames)], rank=self.latent_dim,
-                                      seed=seed)
-        info = texture.fit(residuals, lag_pairs, seed=seed, heldout=heldout)
+        sequences = [self._flat_frames(frames)]
+        heldout = heldout_persistence(sequences, rank=self.latent_dim, seed=seed)
+        shrinkage = heldout_shrinkage(sequences, rank=self.latent_dim, seed=seed)
+        info = texture.fit(residuals, lag_pairs, seed=seed, heldout=heldout,
+                           shrinkage=shrinkage)
         return texture, info
 
     def synthesize(self, num_frames: int, seed: int = 0,

@@ -1,5 +1,6 @@
-"""k-step prediction error from the noise-free rollout x_{t+k} = A^k x_t, decoded (plus, for a
-model with a residual texture, the texture's mean forecast from the context pair's residuals).
+"""k-step prediction error from the noise-free rollout x_{t+k} = A^k x_t, decoded (for a model
+with a residual texture, the rollout shrunk by the texture's shares, plus its mean forecast
+from the context pair's residuals).
 
 A predictor receives context pairs `[y_{t-1}, y_t]` `(N, 2, H, W, C)` (float in [0, 1]) and
 the steps k, and returns its predictions of `y_{t+k}` for each k. Giving it the frame before
@@ -82,10 +83,12 @@ def dynamic_vae_predictor(model, texture: bool = True) -> Predictor:
     """Noise-free predictions of a `DynamicVAE`: x_t is the second half of the posterior mean
     of `[y_{t-1}, y_t]` in state space; y_{t+k} = C(A^k x_t), in [0, 1].
 
-    With `texture` and a model that has a residual texture, its mean forecast from the
-    residuals of the pair is added: y_{t+k} = C(A^k x_t) + E[e_{t+k} | e_t = y_t - C(x_t),
+    With `texture` and a model that has a residual texture, the state's forecast keeps the
+    texture's share of the predicted change, x_t + lambda_k (A^k x_t - x_t)
+    (`ResidualTexture.shrinkage_at`), and its mean forecast from the residuals of the pair
+    is added: y_{t+k} = C(x_t + lambda_k (A^k x_t - x_t)) + E[e_{t+k} | e_t = y_t - C(x_t),
     e_{t-1} = y_{t-1} - C(x_{t-1})] (see `ResidualTexture.forecast`); False gives the
-    decoder's predictions alone (and at k = 0 its reconstruction).
+    decoder's predictions alone, from A^k x_t (and at k = 0 its reconstruction).
     """
     from dynamic_vae.pixels import to_pixel_range, to_unit_range
     from dynamic_vae.synthesis import decode_in_batches
@@ -107,6 +110,8 @@ def dynamic_vae_predictor(model, texture: bool = True) -> Predictor:
         out = {}
         for k in steps:
             rolled = states @ np.linalg.matrix_power(a.astype(np.float64), k).T
+            if residual_texture is not None:
+                rolled = states + residual_texture.shrinkage_at(k) * (rolled - states)
             decoded = decode_in_batches(model, rolled.astype(np.float32))
             if residuals is not None:
                 decoded = decoded + residual_texture.forecast(residuals, k, previous).reshape(
@@ -122,10 +127,11 @@ def linear_baseline_predictor(baseline, residual_texture=None) -> Predictor:
 
     Without `residual_texture` they come from y_t alone (its state is one frame's projection,
     so y_{t-1} adds nothing): y_{t+k} = decode(A^k x_t). With one fitted to the baseline's own
-    residuals (`LinearDynamicTexture.fit_residual_texture`), its mean forecast from the pair's
-    residuals is added, exactly as `dynamic_vae_predictor` does for the Dynamic VAE:
-    y_{t+k} = decode(A^k x_t) + E[e_{t+k} | e_t, e_{t-1}] with e = y - decode(encode(y)),
-    clipped to [0, 1]. At k = 0 that gives back y_t.
+    residuals (`LinearDynamicTexture.fit_residual_texture`), its states' forecast is shrunk
+    by the texture's shares and its mean forecast from the pair's residuals is added, exactly
+    as `dynamic_vae_predictor` does for the Dynamic VAE:
+    y_{t+k} = decode(x_t + lambda_k (A^k x_t - x_t)) + E[e_{t+k} | e_t, e_{t-1}] with
+    e = y - decode(encode(y)), clipped to [0, 1]. At k = 0 that gives back y_t.
 
     Args:
         baseline: a fitted `LinearDynamicTexture`.
@@ -137,9 +143,14 @@ def linear_baseline_predictor(baseline, residual_texture=None) -> Predictor:
     """
 
     def predict(pairs: np.ndarray, steps: Sequence[int]) -> dict[int, np.ndarray]:
-        predictions = {k: baseline.predict(pairs[:, 1], steps=k) for k in steps}
         if residual_texture is None:
-            return predictions
+            return {k: baseline.predict(pairs[:, 1], steps=k) for k in steps}
+        states = baseline.encode(pairs[:, 1])
+        predictions = {}
+        for k in steps:
+            rolled = states @ np.linalg.matrix_power(baseline.transition_matrix, k).T
+            predictions[k] = baseline.decode(
+                states + residual_texture.shrinkage_at(k) * (rolled - states))
         residuals, previous = baseline.residuals(pairs[:, 1]), baseline.residuals(pairs[:, 0])
         return {k: np.clip(predicted + residual_texture.forecast(residuals, k, previous)
                            .reshape(predicted.shape), 0.0, 1.0).astype(np.float32)

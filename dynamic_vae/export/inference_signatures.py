@@ -58,7 +58,8 @@ def build_forecast(module: SequenceModule):
     texture's forecast for a model with one, as `dynamic_vae.inference.forecast`), `sampled_frames
     (S, K, H, W, C)` (decoded trajectories drawn from p(future | clip), S = num_samples, each
     frame with a sampled residual for a model with a texture),
-    `mean_latents (K, n)`, `latent_covariances (K, n, n)`, `sampled_latents (S, K, n)`.
+    `mean_latents (K, n)` (for a model with a texture, shrunk by its shares as
+    `dynamic_vae.inference.clip.forecast_frames` does), `latent_covariances (K, n, n)`, `sampled_latents (S, K, n)`.
     Bounds: 2 <= T <= max_frames, 1 <= K <= max_frames, 0 <= S and S * K <= max_frames
     (the frames decoded for the samples).
     """

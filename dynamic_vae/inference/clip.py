@@ -70,10 +70,12 @@ def forecast_frames(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
     """`forecast_posteriors` plus the mean frames of the forecast and the residuals of its
     sampled futures.
 
-    The mean frames are the decoded predictive means C(A^k m_T) plus, for a model with a
-    residual texture, its mean forecast of what the decoder leaves out
-    (`ResidualTexture.forecast_tensor`), read from the residuals of the clip's last two
-    frames against their smoothed means. When either of those frames is missing the
+    The mean frames are the decoded predictive means C(A^k m_T); for a model with a
+    residual texture, the means keep its share of the predicted change,
+    m_T + lambda_k (A^k m_T - m_T) (`ResidualTexture.shrinkage_tensor`; the sampled
+    trajectories are moved with them), and its mean forecast of what the decoder leaves out
+    (`ResidualTexture.forecast_tensor`) is added, read from the residuals of the clip's last
+    two frames against their smoothed means. When either of those frames is missing the
     residual is unknown, and the decoded means are the forecast. A sampled future is its
     decoded trajectory plus a sampled residual (`ResidualTexture.sample_forecast_tensor`:
     the mean forecast plus a texture draw for the detail still to come), so it has the
@@ -92,7 +94,8 @@ def forecast_frames(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
     Returns:
         `(mean_frames (steps, H, W, C) float32 in the model's pixel range, means, covariances,
         samples, sample_residuals (num_samples, steps, H, W, C) float32, zero without a
-        texture)`; means, covariances and samples as `forecast_posteriors` returns them.
+        texture)`; means, covariances and samples as `forecast_posteriors` returns them
+        (with a texture, the means and samples shrunk as above).
     """
     means, covariances, samples, last_two = _forecast(model, frames, missing, steps,
                                                       num_samples, seed)
@@ -102,6 +105,13 @@ def forecast_frames(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
         return (tf.cast(model.decode(tf.cast(means, tf.float32)), tf.float32), means,
                 covariances, samples,
                 tf.zeros(tf.concat([tf.shape(samples)[:2], frame_shape], 0), tf.float32))
+    # The means keep the texture's share of the change the dynamics predict from the last
+    # frame's state (its smoothed mean, which is its filtered one); the sampled trajectories
+    # move with them, so they stay centred on the forecast.
+    last = last_two[1][tf.newaxis]
+    shrunk = last + texture.shrinkage_tensor(steps)[:, tf.newaxis] * (means - last)
+    samples = samples + (shrunk - means)[tf.newaxis]
+    means = shrunk
     # One decoder call for the forecast's means and the last two frames' smoothed means.
     both = tf.cast(model.decode(tf.cast(tf.concat([means, last_two], 0), tf.float32)),
                    tf.float32)

@@ -60,7 +60,8 @@ from dynamic_vae.models.observation_noise import (gaussian_negative_log_likeliho
                                                   optimal_log_sigma)
 from dynamic_vae.models.residual_networks import (build_residual_decoder,
                                                   build_residual_encoder)
-from dynamic_vae.models.residual_texture import ResidualTexture, heldout_persistence
+from dynamic_vae.models.residual_texture import (ResidualTexture, heldout_persistence,
+                                                 heldout_shrinkage)
 from dynamic_vae.models.start_states import StartStates, cycle_consensus
 from dynamic_vae.models.window_posterior import sample_marginals, smoothed_window_posterior
 from dynamic_vae.spectrum import phase_alignment
@@ -307,8 +308,9 @@ class DynamicVAE(keras.Model):
         runs = np.split(starts, np.flatnonzero(np.diff(starts) != 1) + 1)
         sequences = [frames[run[0]:run[-1] + 2] for run in runs]
         heldout = heldout_persistence(sequences, rank=self.latent_dim, seed=seed)
+        shrinkage = heldout_shrinkage(sequences, rank=self.latent_dim, seed=seed)
         return self.residual_texture.fit(np.concatenate(residuals), np.array(lag_pairs),
-                                         seed=seed, heldout=heldout)
+                                         seed=seed, heldout=heldout, shrinkage=shrinkage)
 
     def fit_start_states(self, frames: np.ndarray, starts: np.ndarray,
                          batch_size: int = 256) -> int:

@@ -27,6 +27,16 @@ frame). So the mean forecast scales the whole residual by the *held-out persiste
 where h_k is the lag-k autocorrelation of the residuals of frames left out of the fit, measured
 by blocked cross-validation on the training frames (`heldout_persistence`), and q, clipped to
 [0, 1], the pair's own lag-one slope that scales h to this window.
+
+The same cross-validation measures how far an unseen frame's state moves as the dynamics
+predict (`heldout_shrinkage`): the mean forecast of the state k frames ahead keeps the share
+lambda_k of the predicted change,
+
+    x_{t+k} = x_t + lambda_k (A^k x_t - x_t),
+
+so a model forecasts frames it never saw with the coarse dynamics and the fine detail each
+calibrated on frames its fit left out. The texture stores both curves; every forecaster that
+adds the texture's forecast also applies the shrinkage.
 """
 
 from __future__ import annotations
@@ -46,6 +56,40 @@ HELDOUT_LAGS = 16
 # Blocks of the cross-validation that measures it: each leaves out about a quarter of the
 # frames, about what a held-out tail of a fifth leaves out.
 CROSS_VALIDATION_FOLDS = 4
+
+
+def _cross_validation_folds(sequences: list[np.ndarray], rank: int, folds: int, seed: int):
+    """For each block of the blocked cross-validation, `(mean, directions, held, rest)`: the
+    mean frame and `rank` principal directions `(r, D)` fitted to the other blocks' frames,
+    the block's pieces and the other blocks' pieces (flat float64 `(T_i, D)` each).
+
+    The frames are cut into `folds` blocks: whole sequences when there are at least `folds`
+    of them, else contiguous pieces of each."""
+    from dynamic_vae.baseline.linear_dynamic_texture import randomized_svd
+
+    flat = [np.asarray(s, dtype=np.float64).reshape(len(s), -1) for s in sequences]
+    if len(flat) >= folds:
+        pieces = [[i for i in range(len(flat)) if i % folds == f] for f in range(folds)]
+        blocks = [[flat[i] for i in piece] for piece in pieces]
+    else:
+        split = [np.array_split(s, folds) for s in flat]
+        blocks = [[parts[f] for parts in split if len(parts[f])] for f in range(folds)]
+    for held in range(folds):
+        rest = [b for f in range(folds) if f != held for b in blocks[f]]
+        if not blocks[held] or not rest:
+            continue
+        fitted = np.concatenate(rest)
+        mean = fitted.mean(axis=0)
+        keep = min(int(rank), len(fitted) - 1, fitted.shape[1])
+        directions = (randomized_svd(fitted - mean, keep, seed=seed)[2] if keep > 0
+                      else np.zeros((0, fitted.shape[1])))
+        yield mean, directions, blocks[held], rest
+
+
+def _check_curve_arguments(name: str, folds: int, lags: int, rank: int) -> None:
+    if int(folds) < 2 or int(lags) < 1 or int(rank) < 1:
+        raise ValueError(f"{name}: expected folds >= 2, lags >= 1 and rank >= 1, got "
+                         f"folds={folds}, lags={lags}, rank={rank}")
 
 
 def heldout_persistence(sequences: list[np.ndarray], rank: int,
@@ -76,29 +120,10 @@ def heldout_persistence(sequences: list[np.ndarray], rank: int,
     >>> heldout_persistence([frames], rank=10)[:3]     # doctest: +SKIP
     array([0.77, 0.62, 0.53])
     """
-    from dynamic_vae.baseline.linear_dynamic_texture import randomized_svd
-
-    if int(folds) < 2 or int(lags) < 1 or int(rank) < 1:
-        raise ValueError(f"heldout_persistence: expected folds >= 2, lags >= 1 and rank >= 1, "
-                         f"got folds={folds}, lags={lags}, rank={rank}")
-    flat = [np.asarray(s, dtype=np.float64).reshape(len(s), -1) for s in sequences]
-    if len(flat) >= folds:
-        pieces = [[i for i in range(len(flat)) if i % folds == f] for f in range(folds)]
-        blocks = [[flat[i] for i in piece] for piece in pieces]
-    else:
-        split = [np.array_split(s, folds) for s in flat]
-        blocks = [[parts[f] for parts in split if len(parts[f])] for f in range(folds)]
+    _check_curve_arguments("heldout_persistence", folds, lags, rank)
     products, norms = np.zeros(lags + 1), np.zeros(lags + 1)
-    for held in range(folds):
-        rest = [b for f in range(folds) if f != held for b in blocks[f]]
-        if not blocks[held] or not rest:
-            continue
-        fitted = np.concatenate(rest)
-        mean = fitted.mean(axis=0)
-        keep = min(int(rank), len(fitted) - 1, fitted.shape[1])
-        directions = (randomized_svd(fitted - mean, keep, seed=seed)[2] if keep > 0
-                      else np.zeros((0, fitted.shape[1])))
-        for piece in blocks[held]:
+    for mean, directions, held, _ in _cross_validation_folds(sequences, rank, folds, seed):
+        for piece in held:
             centred = piece - mean
             residual = centred - (centred @ directions.T) @ directions
             for k in range(1, min(lags, len(piece) - 1) + 1):
@@ -109,6 +134,66 @@ def heldout_persistence(sequences: list[np.ndarray], rank: int,
         return np.zeros(lags)
     return continued_curve(
         np.clip(products[1:measured + 1] / norms[1:measured + 1], 0.0, 1.0), lags)
+
+
+def heldout_shrinkage(sequences: list[np.ndarray], rank: int,
+                      folds: int = CROSS_VALIDATION_FOLDS, lags: int = HELDOUT_LAGS,
+                      seed: int = 0) -> np.ndarray:
+    """`(lags,)`: how much of the dynamics' predicted change of an unseen frame's state
+    holds k = 1..lags frames ahead.
+
+    The forecast `x_t + lambda_k (A^k x_t - x_t)` moves the state by the share `lambda_k` of
+    the change its dynamics predict: 1 is the dynamics' own forecast, 0 keeps the last state.
+    On a clip whose unseen frames drift from the training frames (a fountain's spray, the
+    sea), a stationary A pulls their states back to the training mean faster than they go,
+    and part of its change is better left out. The same blocked cross-validation as
+    `heldout_persistence`: for each block, the mean frame, `rank` principal directions and
+    the least-squares transition of their states (consecutive frames of the other blocks)
+    are fitted without it; over the block's states, `lambda_k` is the least-squares share
+
+        lambda_k = clip(sum <d_t, x_{t+k} - x_t> / sum |d_t|^2, 0, 1),   d_t = (A^k - I) x_t
+
+    summed over all blocks. The linear dynamic texture fitted without the block stands for
+    any model's dynamics on the same frames. Lags no block is long enough for keep the last
+    measured share; with none measured, every share is 1.
+
+    Args:
+        sequences: `(T_i, ...)` consecutive frames, one array per sequence.
+        rank: the state size (the model's).
+        folds: blocks of the cross-validation (>= 2).
+        lags: length of the curve.
+        seed: seed of the randomized SVD.
+
+    Returns:
+        float64 `(lags,)` in [0, 1].
+
+    Example:
+    >>> heldout_shrinkage([frames], rank=10)[:3]     # doctest: +SKIP
+    array([0.48, 0.49, 0.49])
+    """
+    _check_curve_arguments("heldout_shrinkage", folds, lags, rank)
+    products, norms = np.zeros(lags + 1), np.zeros(lags + 1)
+    for mean, directions, held, rest in _cross_validation_folds(sequences, rank, folds, seed):
+        states = [(piece - mean) @ directions.T for piece in rest if len(piece) > 1]
+        if not states or directions.shape[0] == 0:
+            continue
+        before = np.concatenate([x[:-1] for x in states])
+        after = np.concatenate([x[1:] for x in states])
+        transition = np.linalg.lstsq(before, after, rcond=None)[0].T
+        for piece in held:
+            x = (piece - mean) @ directions.T
+            power = np.eye(len(transition))
+            for k in range(1, min(lags, len(x) - 1) + 1):
+                power = transition @ power
+                change = x[:-k] @ (power - np.eye(len(transition))).T
+                products[k] += float((change * (x[k:] - x[:-k])).sum())
+                norms[k] += float((change ** 2).sum())
+    measured = int(np.sum(norms[1:] > 0))
+    curve = np.ones(lags)
+    if measured:
+        curve[:measured] = np.clip(products[1:measured + 1] / norms[1:measured + 1], 0.0, 1.0)
+        curve[measured:] = curve[measured - 1]
+    return curve
 
 
 def continued_curve(measured: np.ndarray, lags: int) -> np.ndarray:
@@ -209,25 +294,35 @@ class ResidualTexture(keras.layers.Layer):
         self.heldout_persistence = self.add_weight(
             name="heldout_persistence", shape=(HELDOUT_LAGS,), initializer="zeros",
             trainable=False, dtype="float32")
+        self.heldout_shrinkage = self.add_weight(
+            name="heldout_shrinkage", shape=(HELDOUT_LAGS,), initializer="ones",
+            trainable=False, dtype="float32")
         self.built = True
 
     def load_own_variables(self, store: Any) -> None:
         """Loads the weights; a texture saved with three weights (no held-out curve) loads
-        with a zero curve, and `forecast` then uses its directions' own persistence.
+        with a zero curve, and `forecast` then uses its directions' own persistence; one
+        saved without the shrinkage curve (three or four weights) loads with every share 1,
+        the dynamics' own forecast.
 
         Args:
             store: the weights Keras read from a `.keras` or `.weights.h5` file.
         """
-        variables = [self.basis, self.persistence, self.offset, self.heldout_persistence]
-        if len(store.keys()) == len(variables) - 1:
-            for index, variable in enumerate(variables[:-1]):
+        variables = [self.basis, self.persistence, self.offset, self.heldout_persistence,
+                     self.heldout_shrinkage]
+        saved = len(store.keys())
+        if saved in (len(variables) - 2, len(variables) - 1):
+            for index, variable in enumerate(variables[:saved]):
                 variable.assign(store[str(index)])
-            self.heldout_persistence.assign(np.zeros(HELDOUT_LAGS, np.float32))
+            if saved == len(variables) - 2:
+                self.heldout_persistence.assign(np.zeros(HELDOUT_LAGS, np.float32))
+            self.heldout_shrinkage.assign(np.ones(HELDOUT_LAGS, np.float32))
             return
         super().load_own_variables(store)
 
     def fit(self, residuals: np.ndarray, lag_pairs: np.ndarray, seed: int = 0,
-            heldout: np.ndarray | None = None) -> dict[str, Any]:
+            heldout: np.ndarray | None = None,
+            shrinkage: np.ndarray | None = None) -> dict[str, Any]:
         """Sets the process from residual frames in closed form.
 
         Args:
@@ -240,12 +335,15 @@ class ResidualTexture(keras.layers.Layer):
                 of the training frames; a shorter curve is continued geometrically, a longer
                 one cut at `HELDOUT_LAGS`); `None` leaves it zero, and `forecast` then uses
                 the directions' own.
+            shrinkage: the shares of the dynamics' predicted change that hold
+                (`heldout_shrinkage` of the training frames; a shorter curve keeps its last
+                value, a longer one is cut); `None` stores every share 1.
 
         Returns:
             `{"rank", "residual_variance", "explained_variance", "mean_persistence",
-            "heldout_persistence"}`: the directions kept, the residuals' mean variance per
-            pixel, the share of it the directions carry, their variance-weighted mean
-            persistence, and the held-out curve stored.
+            "heldout_persistence", "heldout_shrinkage"}`: the directions kept, the
+            residuals' mean variance per pixel, the share of it the directions carry, their
+            variance-weighted mean persistence, and the held-out curves stored.
         """
         from dynamic_vae.baseline.linear_dynamic_texture import randomized_svd
 
@@ -285,17 +383,53 @@ class ResidualTexture(keras.layers.Layer):
                                  f"{heldout.tolist()}")
             # A shorter curve goes on as `persistence_at` continues the stored one.
             curve = continued_curve(heldout, HELDOUT_LAGS).astype(np.float32)
+        shares = np.ones(HELDOUT_LAGS, np.float32)
+        if shrinkage is not None:
+            shrinkage = np.asarray(shrinkage, dtype=np.float64).reshape(-1)[:HELDOUT_LAGS]
+            if len(shrinkage) == 0 or not np.all(np.isfinite(shrinkage)) or (
+                    shrinkage.min() < 0 or shrinkage.max() > 1):
+                raise ValueError(f"shrinkage: expected shares in [0, 1], got "
+                                 f"{shrinkage.tolist()}")
+            shares[:len(shrinkage)] = shrinkage
+            shares[len(shrinkage):] = shrinkage[-1]
         self.basis.assign(basis)
         self.persistence.assign(padded)
         self.offset.assign(offset.astype(np.float32))
         self.heldout_persistence.assign(curve)
+        self.heldout_shrinkage.assign(shares)
         total = float(np.mean(centred ** 2))
         return {"rank": int(rank), "residual_variance": total,
                 "explained_variance": float(variances.sum() / max(total * flat.shape[1],
                                                                   1e-30)),
                 "mean_persistence": float((persistence * variances).sum()
                                           / max(variances.sum(), 1e-30)),
-                "heldout_persistence": [round(float(v), 4) for v in curve]}
+                "heldout_persistence": [round(float(v), 4) for v in curve],
+                "heldout_shrinkage": [round(float(v), 4) for v in shares]}
+
+    def shrinkage_at(self, steps: int) -> float:
+        """lambda_k: the share of the dynamics' predicted change of the state that a
+        forecast `steps` frames ahead keeps, `x_t + lambda_k (A^k x_t - x_t)`.
+
+        The stored curve at lag k; past `HELDOUT_LAGS`, its last value. 1 at k = 0.
+
+        Args:
+            steps: `k >= 0`.
+
+        Returns:
+            lambda_k in [0, 1].
+        """
+        steps = int(steps)
+        if steps < 0:
+            raise ValueError(f"steps: expected k >= 0, got {steps}")
+        if steps == 0:
+            return 1.0
+        return float(self.heldout_shrinkage.numpy()[min(steps, HELDOUT_LAGS) - 1])
+
+    def shrinkage_tensor(self, num_steps: int | tf.Tensor) -> tf.Tensor:
+        """`shrinkage_at(k)` for k = 1..num_steps in graph, float64 `(K,)`."""
+        steps = tf.range(1, tf.cast(num_steps, tf.int32) + 1)
+        return tf.gather(tf.cast(self.heldout_shrinkage.value, tf.float64),
+                         tf.minimum(steps, HELDOUT_LAGS) - 1)
 
     def persistence_at(self, steps: int) -> float:
         """h_k: how much of an unseen frame's residual is left `steps` frames later.

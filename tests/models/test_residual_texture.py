@@ -9,7 +9,8 @@ import tensorflow as tf
 from dynamic_vae.config import get_preset
 from dynamic_vae.models import DynamicVAE
 from dynamic_vae.models.residual_texture import (HELDOUT_LAGS, MAX_PERSISTENCE,
-                                                 ResidualTexture, heldout_persistence)
+                                                 ResidualTexture, heldout_persistence,
+                                                 heldout_shrinkage)
 from dynamic_vae.synthesis import decode_in_batches, synthesize, texture_seed
 from tests.helpers.layer_checks import LayerChecks
 
@@ -231,24 +232,29 @@ def test_sampled_futures_are_the_forecast_plus_the_detail_still_to_come(known, r
 def test_the_kalman_forecast_adds_the_texture_forecast_and_serving_matches_it(
         textured_model, rng, tmp_path):
     """`forecast`'s mean is C(A^k m_T) plus the texture's forecast of the last two frames'
-    residuals against their smoothed means (numpy); without the last frame, the means alone.
-    Sampled futures carry a sampled residual. The served `forecast` returns the same
-    frames."""
+    residuals against their smoothed means (numpy), with the state's forecast shrunk by the
+    texture's shares, m_T + lambda_k (A^k m_T - m_T); without the last frame, the means
+    alone. Sampled futures move with the shrunk means and carry a sampled residual. The
+    served `forecast` returns the same frames."""
     from dynamic_vae.export import export_model
     from dynamic_vae.inference import forecast
     from dynamic_vae.inference.clip import forecast_posteriors, smooth_clip
 
     clip = rng.integers(0, 256, (8, 16, 16, 1)).astype(np.uint8)
     unit = clip.astype(np.float32) / 255.0
+    texture = textured_model.residual_texture
+    # Shares of the predicted change below 1, so the shrinkage shows.
+    texture.heldout_shrinkage.assign(np.linspace(0.9, 0.2, HELDOUT_LAGS).astype("float32"))
     mean, _ = forecast(textured_model, clip, steps=3, as_uint8=False)
     posteriors = smooth_clip(textured_model, unit, np.zeros(8, bool))
     last = posteriors.filtered_means.numpy()[-1].astype(np.float64)
     smoothed = posteriors.smoothed_means.numpy()[-2:].astype(np.float32)
     a = textured_model.transition()[0].astype(np.float64)
-    states = np.stack([np.linalg.matrix_power(a, k) @ last for k in range(1, 4)])
+    shares = [texture.shrinkage_at(k) for k in range(1, 4)]
+    states = np.stack([last + share * (np.linalg.matrix_power(a, k) @ last - last)
+                       for k, share in zip(range(1, 4), shares)])
     decoded = textured_model.decode(states.astype(np.float32)).numpy()
     residuals = unit[-2:] - textured_model.decode(smoothed).numpy()
-    texture = textured_model.residual_texture
     added = np.stack([texture.forecast(residuals[1:], k, residuals[:1])[0]
                       for k in range(1, 4)]).reshape(decoded.shape)
     assert np.abs(added).max() > 0.01
@@ -256,7 +262,9 @@ def test_the_kalman_forecast_adds_the_texture_forecast_and_serving_matches_it(
 
     gap, _ = forecast(textured_model, clip, steps=3, missing=[7], as_uint8=False)
     gap_last = smooth_clip(textured_model, unit, np.arange(8) == 7).filtered_means.numpy()[-1]
-    gap_states = np.stack([np.linalg.matrix_power(a, k) @ gap_last for k in range(1, 4)])
+    gap_states = np.stack([gap_last + share * (np.linalg.matrix_power(a, k) @ gap_last
+                                               - gap_last)
+                           for k, share in zip(range(1, 4), shares)])
     np.testing.assert_allclose(
         gap, np.clip(textured_model.decode(gap_states.astype(np.float32)).numpy(), 0, 1),
         atol=1e-5)
@@ -266,9 +274,10 @@ def test_the_kalman_forecast_adds_the_texture_forecast_and_serving_matches_it(
                            as_uint8=False)
     _, _, latents = forecast_posteriors(textured_model, unit, np.zeros(8, bool), 3, 2,
                                         tf.constant([4, 0], tf.int32))
+    shifted = latents.numpy() + (states - np.stack([np.linalg.matrix_power(a, k) @ last
+                                                    for k in range(1, 4)]))[None]
     untextured = np.clip(textured_model.decode(
-        latents.numpy().reshape(6, -1).astype(np.float32)).numpy().reshape(textured.shape),
-        0, 1)
+        shifted.reshape(6, -1).astype(np.float32)).numpy().reshape(textured.shape), 0, 1)
     assert np.abs(textured - untextured).mean() > 0.01
 
     loaded = tf.saved_model.load(str(export_model(textured_model, tmp_path / "m",
@@ -412,6 +421,89 @@ def test_heldout_persistence_is_the_blocked_cross_validated_autocorrelation(rng)
         heldout_persistence([frames], rank=2, folds=1)
 
 
+def _blocked_shrinkage(frames, rank, folds, lags):
+    """`heldout_shrinkage` in plain numpy (full SVD, one sequence): the least-squares share
+    of the predicted change, per lag, over every block's states."""
+    flat = frames.reshape(len(frames), -1)
+    blocks = np.array_split(np.arange(len(flat)), folds)
+    products, norms = np.zeros(lags), np.zeros(lags)
+    for held in range(folds):
+        rest = [flat[b] for f, b in enumerate(blocks) if f != held]
+        fitted = np.concatenate(rest)
+        mean = fitted.mean(axis=0)
+        directions = np.linalg.svd(fitted - mean, full_matrices=False)[2][:rank]
+        before = np.concatenate([(r[:-1] - mean) @ directions.T for r in rest])
+        after = np.concatenate([(r[1:] - mean) @ directions.T for r in rest])
+        transition = np.linalg.lstsq(before, after, rcond=None)[0].T
+        x = (flat[blocks[held]] - mean) @ directions.T
+        for k in range(1, lags + 1):
+            change = x[:-k] @ (np.linalg.matrix_power(transition, k) - np.eye(rank)).T
+            products[k - 1] += np.sum(change * (x[k:] - x[:-k]))
+            norms[k - 1] += np.sum(change ** 2)
+    return np.clip(products / norms, 0, 1)
+
+
+def test_heldout_shrinkage_is_the_cross_validated_share_of_the_predicted_change(rng):
+    """Against numpy on frames of exactly rank 2 (so the randomized SVD finds the same
+    subspace): a stationary AR(1) state keeps about all of its predicted change; a random
+    walk, whose blocks wander off, less than 0.6 of it; short blocks keep the last share."""
+    def frames_of(states):
+        return (states @ rng.normal(size=(2, 30))).reshape(len(states), *FRAME_SHAPE)
+
+    turn = 0.4
+    transition = 0.9 * np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    stationary = np.zeros((800, 2))
+    for t in range(1, 800):
+        stationary[t] = transition @ stationary[t - 1] + rng.normal(size=2)
+    frames = frames_of(stationary)
+    shares = heldout_shrinkage([frames], rank=2, folds=4, lags=6)
+    np.testing.assert_allclose(shares, _blocked_shrinkage(frames, 2, 4, 6), atol=1e-6)
+    assert np.all(np.abs(shares[:3] - 1) < 0.15), shares
+    walk = frames_of(np.cumsum(rng.normal(size=(800, 2)), axis=0))
+    assert np.all(heldout_shrinkage([walk], rank=2, folds=4, lags=6) < 0.6)
+    short = heldout_shrinkage([frames[:16]], rank=2, folds=4, lags=6)   # blocks of 4
+    np.testing.assert_allclose(short[:3], _blocked_shrinkage(frames[:16], 2, 4, 3),
+                               atol=1e-6)
+    np.testing.assert_allclose(short[3:], short[2])
+    assert np.all(heldout_shrinkage([frames[:4]], rank=2, folds=4, lags=3) == 1.0)
+    with pytest.raises(ValueError, match="folds >= 2"):
+        heldout_shrinkage([frames], rank=2, folds=1)
+
+
+def test_the_texture_stores_the_shrinkage_and_the_predictors_apply_it(known, rng):
+    """`fit(shrinkage=...)` stores the shares (a short curve keeps its last value);
+    `shrinkage_at` and `shrinkage_tensor` read them; the baseline's predictions with a
+    texture move its states by those shares of the predicted change (numpy)."""
+    from dynamic_vae.baseline import LinearDynamicTexture
+    from dynamic_vae.evaluation.prediction import linear_baseline_predictor
+
+    texture = ResidualTexture(rank=3, frame_shape=FRAME_SHAPE)
+    residuals = _process(rng, 40, known["stds"], known["persistence"], known["directions"],
+                         known["offset"])
+    info = texture.fit(residuals, np.stack([np.arange(39), np.arange(1, 40)], 1),
+                       shrinkage=np.array([0.9, 0.5, 0.25]))
+    expected = np.concatenate([[0.9, 0.5], np.full(HELDOUT_LAGS - 2, 0.25)])
+    np.testing.assert_allclose(info["heldout_shrinkage"], expected, atol=1e-4)
+    assert texture.shrinkage_at(0) == 1.0 and texture.shrinkage_at(40) == pytest.approx(0.25)
+    np.testing.assert_allclose(texture.shrinkage_tensor(20).numpy(),
+                               [texture.shrinkage_at(k) for k in range(1, 21)], atol=1e-7)
+    with pytest.raises(ValueError, match="shrinkage: expected shares in"):
+        texture.fit(residuals, np.zeros((0, 2)), shrinkage=np.array([1.5]))
+
+    frames = rng.random((60, *FRAME_SHAPE)).astype("float32")
+    baseline = LinearDynamicTexture(latent_dim=3).fit(frames)
+    lds_texture, _ = baseline.fit_residual_texture(frames, rank=4)
+    lds_texture.heldout_shrinkage.assign(np.linspace(0.8, 0.1, HELDOUT_LAGS).astype("float32"))
+    pairs = np.stack([frames[10:20], frames[11:21]], axis=1)
+    predicted = linear_baseline_predictor(baseline, lds_texture)(pairs, [3])[3]
+    x = baseline.encode(pairs[:, 1])
+    rolled = x @ np.linalg.matrix_power(baseline.transition_matrix, 3).T
+    coarse = baseline.decode(x + lds_texture.shrinkage_at(3) * (rolled - x))
+    added = lds_texture.forecast(baseline.residuals(pairs[:, 1]), 3,
+                                 baseline.residuals(pairs[:, 0])).reshape(coarse.shape)
+    np.testing.assert_allclose(predicted, np.clip(coarse + added, 0, 1), atol=1e-5)
+
+
 def test_a_short_curve_is_continued_and_sequences_stay_apart(rng):
     """`fit(heldout=...)` continues a short curve as `heldout_persistence` does; the model's
     fit measures the curve on each sequence of its training pairs, even where two sequences
@@ -432,7 +524,7 @@ def test_a_short_curve_is_continued_and_sequences_stay_apart(rng):
     assert not np.allclose(expected, merged, atol=1e-4)
 
 
-def test_a_texture_saved_without_the_curve_loads_with_a_zero_curve(known):
+def test_a_texture_saved_without_the_curves_loads_with_neutral_ones(known):
     texture = _fitted_texture(known, np.full(4, 0.5))
     old_store = {str(i): v.numpy() for i, v in enumerate(
         [texture.basis, texture.persistence, texture.offset])}
@@ -441,11 +533,22 @@ def test_a_texture_saved_without_the_curve_loads_with_a_zero_curve(known):
     np.testing.assert_array_equal(loaded.basis.numpy(), texture.basis.numpy())
     assert not loaded.heldout_persistence.numpy().any()
     assert loaded.persistence_at(1) == pytest.approx(_fitted_texture(known).persistence_at(1))
+    assert np.all(loaded.heldout_shrinkage.numpy() == 1.0)
+    # Saved with the persistence curve but before the shrinkage: every share 1.
+    texture.heldout_shrinkage.assign(np.full(HELDOUT_LAGS, 0.5, "float32"))
+    store = {str(i): v.numpy() for i, v in enumerate(
+        [texture.basis, texture.persistence, texture.offset, texture.heldout_persistence])}
+    loaded.load_own_variables(store)
+    np.testing.assert_array_equal(loaded.heldout_persistence.numpy(),
+                                  texture.heldout_persistence.numpy())
+    assert np.all(loaded.heldout_shrinkage.numpy() == 1.0)
 
 
 def test_predictions_add_the_texture_forecast(textured_model, rng):
     from dynamic_vae.evaluation.prediction import dynamic_vae_predictor
 
+    textured_model.residual_texture.heldout_shrinkage.assign(
+        np.linspace(0.7, 0.3, HELDOUT_LAGS).astype("float32"))
     pairs = rng.random((4, 2, 16, 16, 1)).astype("float32")
     with_texture = dynamic_vae_predictor(textured_model)(pairs, [0, 2])
     plain = dynamic_vae_predictor(textured_model, texture=False)(pairs, [0, 2])
@@ -454,11 +557,15 @@ def test_predictions_add_the_texture_forecast(textured_model, rng):
     residuals = pairs[:, 1] - textured_model.decode(states).numpy()
     previous = pairs[:, 0] - textured_model.decode(pair_states[:, :3]).numpy()
     a = textured_model.transition()[0].astype(np.float64)
+    texture = textured_model.residual_texture
     for k in (0, 2):
-        means = textured_model.decode(
-            (states @ np.linalg.matrix_power(a, k).T).astype("float32")).numpy()
+        rolled = states @ np.linalg.matrix_power(a, k).T
+        means = textured_model.decode(rolled.astype("float32")).numpy()
         np.testing.assert_allclose(plain[k], np.clip(means, 0, 1), atol=1e-6)
-        expected = np.clip(means + textured_model.residual_texture.forecast(
-            residuals, k, previous).reshape(means.shape), 0, 1)
+        # With the texture, the state keeps its share of the predicted change.
+        shrunk = textured_model.decode((states + texture.shrinkage_at(k) * (rolled - states))
+                                       .astype("float32")).numpy()
+        expected = np.clip(shrunk + texture.forecast(residuals, k, previous).reshape(
+            means.shape), 0, 1)
         np.testing.assert_allclose(with_texture[k], expected, atol=1e-5)
     assert not np.allclose(with_texture[2], plain[2])
