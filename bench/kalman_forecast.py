@@ -8,13 +8,13 @@ last frame. Needs a run trained on the clip's other frames, e.g. a run of
 `experiment textures`.
 
 With `--samples S` (default 8) each window also draws S sampled futures, scored per k by:
-- the energy score `mean_s |X_s - y| - mean_{s,s'} |X_s - X_s'| / 2` (per pixel, RMS
-  norms; lower is better, and it rewards a spread that matches the error);
+- the energy score `mean_s |X_s - y| - sum_{s != s'} |X_s - X_s'| / (2 S (S - 1))` (RMS
+  norms over pixels; lower is better, and it rewards a spread that matches the error);
 - the sharpness ratio of the sampled frames to the true ones
   (`dynamic_vae.evaluation.appearance.sharpness_ratio`; 1: as sharp).
 Both for the sampled futures `forecast` returns, and for the same latent trajectories
-decoded alone (`forecast_posteriors` with the same seed), without the texture's sampled
-residual.
+decoded alone (`forecast_posteriors` with the same seed, moved with the shrunk means as
+`forecast` moves them), without the texture's sampled residual.
 
 Usage:
     python bench/kalman_forecast.py RUN CLIP [--color gray] [--size 48] [--context 10]
@@ -42,19 +42,21 @@ from dynamic_vae.data import load_video  # noqa: E402
 from dynamic_vae.evaluation.appearance import sharpness_ratio  # noqa: E402
 from dynamic_vae.experiments.textures_experiment import split_heldout_tail  # noqa: E402
 from dynamic_vae.inference import forecast  # noqa: E402
-from dynamic_vae.inference.clip import forecast_posteriors  # noqa: E402
+from dynamic_vae.inference.clip import forecast_posteriors, smooth_clip  # noqa: E402
 from dynamic_vae.pixels import to_pixel_range, to_unit_range  # noqa: E402
 from dynamic_vae.runs import load_run  # noqa: E402
 from dynamic_vae.synthesis import decode_in_batches  # noqa: E402
 
 
 def energy_score(samples: np.ndarray, target: np.ndarray) -> float:
-    """`mean_s |X_s - y| - mean_{s,s'} |X_s - X_s'| / 2`, with |.| the RMS over pixels."""
+    """`mean_s |X_s - y| - sum_{s != s'} |X_s - X_s'| / (2 S (S - 1))`, with |.| the RMS over
+    pixels (the unbiased form over S >= 2 samples)."""
     flat = samples.reshape(len(samples), -1).astype(np.float64)
     truth = target.reshape(-1).astype(np.float64)
     error = np.sqrt(np.mean((flat - truth) ** 2, axis=1)).mean()
     pairs = np.sqrt(np.mean((flat[:, None] - flat[None]) ** 2, axis=2))
-    return float(error - 0.5 * pairs.mean())
+    count = len(flat)
+    return float(error - pairs.sum() / (2 * count * max(count - 1, 1)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,13 +95,20 @@ def main(argv: list[str] | None = None) -> int:
         mean, sampled = forecast(model, window, max(steps), num_samples=args.samples,
                                  seed=index, as_uint8=False)
         if args.samples:
-            # The same trajectories, decoded without the texture's sampled residual.
-            _, _, latents = forecast_posteriors(
-                model, tf.constant(to_pixel_range(window, model.pixel_range)),
-                tf.zeros([len(window)], tf.bool), max(steps), args.samples,
-                tf.constant([index, 0], tf.int32))
-            alone = to_unit_range(decode_in_batches(model, latents.numpy()),
-                                  model.pixel_range)
+            # The same trajectories, moved with the shrunk means as `forecast` moves them,
+            # decoded without the texture's sampled residual.
+            clip = tf.constant(to_pixel_range(window, model.pixel_range))
+            observed = tf.zeros([len(window)], tf.bool)
+            means, _, latents = forecast_posteriors(model, clip, observed, max(steps),
+                                                    args.samples,
+                                                    tf.constant([index, 0], tf.int32))
+            latents = latents.numpy()
+            if model.residual_texture is not None:
+                last = smooth_clip(model, clip, observed).smoothed_means.numpy()[-1]
+                shares = model.residual_texture.shrinkage_tensor(max(steps)).numpy()
+                latents = latents + (shares[:, None] * (means.numpy() - last) + last
+                                     - means.numpy())[None]
+            alone = to_unit_range(decode_in_batches(model, latents), model.pixel_range)
         for k in steps:
             target = unit[end + k]
             errors["forecast"][k].append(float(np.mean((mean[k - 1] - target) ** 2)))

@@ -76,7 +76,8 @@ def forecast_frames(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
     trajectories are moved with them), and its mean forecast of what the decoder leaves out
     (`ResidualTexture.forecast_tensor`) is added, read from the residuals of the clip's last
     two frames against their smoothed means. When either of those frames is missing the
-    residual is unknown, and the decoded means are the forecast. A sampled future is its
+    residual is unknown, and the forecast is the decoded means plus the residuals' mean (the
+    texture's offset). A sampled future is its
     decoded trajectory plus a sampled residual (`ResidualTexture.sample_forecast_tensor`:
     the mean forecast plus a texture draw for the detail still to come), so it has the
     clip's fine detail as a synthesised sequence has; the caller decodes the trajectories
@@ -122,7 +123,11 @@ def forecast_frames(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
     sampled = texture.sample_forecast_tensor(
         residuals[1], residuals[0], steps, tf.shape(samples)[0],
         tf.random.experimental.stateless_fold_in(seed, 1), known)
-    return (decoded + tf.cast(known, tf.float32) * tf.reshape(forecast, tf.shape(decoded)),
+    # Without the last two frames' residuals the mean residual is the texture's offset, the
+    # centre the sampled residuals then spread about.
+    offset = tf.cast(texture.offset.value, tf.float32)[tf.newaxis]
+    added = tf.where(known, forecast, offset)
+    return (decoded + tf.reshape(added, tf.shape(decoded)),
             means, covariances, samples,
             tf.reshape(sampled, tf.concat([tf.shape(samples)[:2], frame_shape], 0)))
 

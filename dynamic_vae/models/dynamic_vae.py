@@ -275,7 +275,10 @@ class DynamicVAE(keras.Model):
 
     def fit_residual_texture(self, frames: np.ndarray, starts: np.ndarray, seed: int = 0,
                              batch_size: int = 256) -> dict[str, Any]:
-        """Fits the residual texture to the frames the model trained on.
+        """Fits the residual texture to the frames the model trained on, with its two
+        cross-validated curves: how an unseen frame's residual persists
+        (`heldout_persistence`) and the share of its state's predicted change that holds
+        (`heldout_shrinkage`; every share 1 for a model with a locked `period`).
 
         Args:
             frames: `(T, H, W, C)` frames in the model's pixel range.
@@ -302,13 +305,17 @@ class DynamicVAE(keras.Model):
         position = {int(t): i for i, t in enumerate(starts)}
         lag_pairs = [(i, position[int(t) + 1]) for i, t in enumerate(starts)
                      if int(t) + 1 in position]
-        # How an unseen frame's residual persists, from the frames of the training pairs:
-        # each run of consecutive pair starts is one sequence (two sequences whose frames
-        # happen to be adjacent in `frames` stay apart).
+        # How an unseen frame's residual persists, and how much of its state's predicted
+        # change holds, from the frames of the training pairs: each run of consecutive pair
+        # starts is one sequence (two sequences whose frames happen to be adjacent in
+        # `frames` stay apart).
         runs = np.split(starts, np.flatnonzero(np.diff(starts) != 1) + 1)
         sequences = [frames[run[0]:run[-1] + 2] for run in runs]
         heldout = heldout_persistence(sequences, rank=self.latent_dim, seed=seed)
-        shrinkage = heldout_shrinkage(sequences, rank=self.latent_dim, seed=seed)
+        # A locked period turns the phase by exactly one step a frame, for ever; a share
+        # below 1 would cut the chord of that turn, so periodic models keep all of it.
+        shrinkage = (None if self.model_config.period >= 3
+                     else heldout_shrinkage(sequences, rank=self.latent_dim, seed=seed))
         return self.residual_texture.fit(np.concatenate(residuals), np.array(lag_pairs),
                                          seed=seed, heldout=heldout, shrinkage=shrinkage)
 

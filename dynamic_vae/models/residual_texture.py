@@ -14,7 +14,7 @@ training residuals once the networks are trained:
 so every s_t is N(0, I) (the process is stationary), each direction keeps the spatial pattern
 and variance it has in the data, and persistent detail persists instead of flickering. A
 synthesised frame is then y_t = C(x_t) + e_t. The residual states are independent of x, so
-the latent dynamics, the ELBO and every mean prediction are unchanged.
+the latent dynamics and the ELBO are unchanged.
 
 Forecasting a frame the model never saw is a different question. Its residual is larger than
 a training frame's and mostly new detail, which persists far longer than the training
@@ -41,6 +41,7 @@ adds the texture's forecast also applies the shrinkage.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import keras
@@ -58,7 +59,9 @@ HELDOUT_LAGS = 16
 CROSS_VALIDATION_FOLDS = 4
 
 
-def _cross_validation_folds(sequences: list[np.ndarray], rank: int, folds: int, seed: int):
+def _cross_validation_folds(sequences: list[np.ndarray], rank: int, folds: int, seed: int
+                            ) -> Iterator[tuple[np.ndarray, np.ndarray, list[np.ndarray],
+                                                list[np.ndarray]]]:
     """For each block of the blocked cross-validation, `(mean, directions, held, rest)`: the
     mean frame and `rank` principal directions `(r, D)` fitted to the other blocks' frames,
     the block's pieces and the other blocks' pieces (flat float64 `(T_i, D)` each).
@@ -149,7 +152,8 @@ def heldout_shrinkage(sequences: list[np.ndarray], rank: int,
     and part of its change is better left out. The same blocked cross-validation as
     `heldout_persistence`: for each block, the mean frame, `rank` principal directions and
     the least-squares transition of their states (consecutive frames of the other blocks)
-    are fitted without it; over the block's states, `lambda_k` is the least-squares share
+    (singular values clipped to 1, as the linear baseline's) are fitted without it; over the
+    block's states, `lambda_k` is the least-squares share
 
         lambda_k = clip(sum <d_t, x_{t+k} - x_t> / sum |d_t|^2, 0, 1),   d_t = (A^k - I) x_t
 
@@ -180,6 +184,10 @@ def heldout_shrinkage(sequences: list[np.ndarray], rank: int,
         before = np.concatenate([x[:-1] for x in states])
         after = np.concatenate([x[1:] for x in states])
         transition = np.linalg.lstsq(before, after, rcond=None)[0].T
+        # Singular values clipped to 1, as the linear baseline's: a few frames per block can
+        # give an explosive A, whose (A^k - I) x would say nothing of any model's dynamics.
+        left, singular, right = np.linalg.svd(transition)
+        transition = (left * np.minimum(singular, 1.0)) @ right
         for piece in held:
             x = (piece - mean) @ directions.T
             power = np.eye(len(transition))
@@ -241,11 +249,16 @@ def sample_texture(basis: tf.Tensor, persistence: tf.Tensor, offset: tf.Tensor,
         tf.stack([num_frames, num_sequences, rank]), seed=seed)
     innovation_scale = tf.sqrt(1.0 - tf.square(persistence))
 
-    def step(state: tf.Tensor, innovation: tf.Tensor) -> tf.Tensor:
-        return persistence * state + innovation_scale * innovation
+    def step(state: tf.Tensor, inputs: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+        innovation, first = inputs
+        return tf.where(first, innovation, persistence * state + innovation_scale * innovation)
 
-    states = tf.scan(step, innovations[1:], initializer=innovations[0])
-    states = tf.concat([innovations[:1], states], axis=0)  # (T, S, r)
+    # Every frame is scanned, the first taking its innovation as it is: a scan over the frames
+    # after the first would be empty for one frame, and a served graph, whose number of
+    # sequences is unknown, cannot stack an empty scan.
+    first = tf.equal(tf.range(tf.shape(innovations)[0]), 0)
+    states = tf.scan(step, (innovations, first),
+                     initializer=tf.zeros_like(innovations[0]))  # (T, S, r)
     residuals = tf.einsum("tsr,rd->std", states, basis)
     return residuals + offset
 

@@ -265,32 +265,44 @@ def test_the_kalman_forecast_adds_the_texture_forecast_and_serving_matches_it(
     gap_states = np.stack([gap_last + share * (np.linalg.matrix_power(a, k) @ gap_last
                                                - gap_last)
                            for k, share in zip(range(1, 4), shares)])
+    # Without the last frame's residual, the residuals' mean (the offset) is added.
+    offset = texture.offset.numpy().reshape(1, 16, 16, 1)
     np.testing.assert_allclose(
-        gap, np.clip(textured_model.decode(gap_states.astype(np.float32)).numpy(), 0, 1),
-        atol=1e-5)
+        gap, np.clip(textured_model.decode(gap_states.astype(np.float32)).numpy() + offset,
+                     0, 1), atol=1e-5)
 
-    # A sampled future is its decoded trajectory plus the texture's sampled residual.
+    # A sampled future is its trajectory, moved with the shrunk means, decoded, plus the
+    # texture's sampled residual drawn from the seed folded with 1.
     _, textured = forecast(textured_model, clip, steps=3, num_samples=2, seed=4,
                            as_uint8=False)
     _, _, latents = forecast_posteriors(textured_model, unit, np.zeros(8, bool), 3, 2,
                                         tf.constant([4, 0], tf.int32))
     shifted = latents.numpy() + (states - np.stack([np.linalg.matrix_power(a, k) @ last
                                                     for k in range(1, 4)]))[None]
-    untextured = np.clip(textured_model.decode(
-        shifted.reshape(6, -1).astype(np.float32)).numpy().reshape(textured.shape), 0, 1)
-    assert np.abs(textured - untextured).mean() > 0.01
+    sampled_residuals = texture.sample_forecast_tensor(
+        residuals[1], residuals[0], 3, 2,
+        tf.random.experimental.stateless_fold_in(tf.constant([4, 0], tf.int32), 1)).numpy()
+    untextured = textured_model.decode(shifted.reshape(6, -1).astype(np.float32)).numpy()
+    np.testing.assert_allclose(
+        textured, np.clip(untextured.reshape(textured.shape)
+                          + sampled_residuals.reshape(textured.shape), 0, 1), atol=1e-5)
+    assert np.abs(textured - np.clip(untextured.reshape(textured.shape), 0, 1)).mean() > 0.01
 
     loaded = tf.saved_model.load(str(export_model(textured_model, tmp_path / "m",
                                                   max_frames=16)))
-    served = loaded.signatures["forecast"](
-        frames=tf.constant(clip), num_steps=tf.constant(3), num_samples=tf.constant(2),
-        seed=tf.constant(4, tf.int64))
-    in_process, in_process_samples = forecast(textured_model, clip, steps=3, num_samples=2,
-                                              seed=4)
-    np.testing.assert_allclose(served["mean_frames"].numpy().astype(int),
-                               in_process.astype(int), atol=1)
-    np.testing.assert_allclose(served["sampled_frames"].numpy().astype(int),
-                               in_process_samples.astype(int), atol=1)
+    # Three steps with two samples; one step with none and with one (the export's warm-up
+    # request), where the texture's draw has a single frame.
+    for steps, samples in ((3, 2), (1, 0), (1, 1)):
+        served = loaded.signatures["forecast"](
+            frames=tf.constant(clip), num_steps=tf.constant(steps),
+            num_samples=tf.constant(samples), seed=tf.constant(4, tf.int64))
+        in_process, in_process_samples = forecast(textured_model, clip, steps=steps,
+                                                  num_samples=samples, seed=4)
+        np.testing.assert_allclose(served["mean_frames"].numpy().astype(int),
+                                   in_process.astype(int), atol=1)
+        assert served["sampled_frames"].shape == (samples, steps, 16, 16, 1)
+        np.testing.assert_allclose(served["sampled_frames"].numpy().astype(int),
+                                   in_process_samples.astype(int), atol=1)
 
 
 def test_the_video_preset_fits_a_texture_after_training(tmp_path):
@@ -423,7 +435,8 @@ def test_heldout_persistence_is_the_blocked_cross_validated_autocorrelation(rng)
 
 def _blocked_shrinkage(frames, rank, folds, lags):
     """`heldout_shrinkage` in plain numpy (full SVD, one sequence): the least-squares share
-    of the predicted change, per lag, over every block's states."""
+    of the predicted change of a transition with singular values clipped to 1, per lag, over
+    every block's states."""
     flat = frames.reshape(len(frames), -1)
     blocks = np.array_split(np.arange(len(flat)), folds)
     products, norms = np.zeros(lags), np.zeros(lags)
@@ -435,6 +448,8 @@ def _blocked_shrinkage(frames, rank, folds, lags):
         before = np.concatenate([(r[:-1] - mean) @ directions.T for r in rest])
         after = np.concatenate([(r[1:] - mean) @ directions.T for r in rest])
         transition = np.linalg.lstsq(before, after, rcond=None)[0].T
+        u, singular, vt = np.linalg.svd(transition)
+        transition = u @ np.diag(np.minimum(singular, 1)) @ vt
         x = (flat[blocks[held]] - mean) @ directions.T
         for k in range(1, lags + 1):
             change = x[:-k] @ (np.linalg.matrix_power(transition, k) - np.eye(rank)).T
@@ -504,6 +519,22 @@ def test_the_texture_stores_the_shrinkage_and_the_predictors_apply_it(known, rng
     np.testing.assert_allclose(predicted, np.clip(coarse + added, 0, 1), atol=1e-5)
 
 
+def test_the_model_s_fit_stores_the_cross_validated_shares(rng):
+    """`DynamicVAE.fit_residual_texture` stores `heldout_shrinkage` of its training pairs'
+    frames; a model with a locked period keeps every share 1 (its turn is exact)."""
+    frames = rng.random((24, 16, 16, 1)).astype("float32")
+    model = DynamicVAE(frame_shape=(16, 16, 1), latent_dim=3, base_channels=8, sigma=0.3,
+                       residual_rank=5, seed=0)
+    info = model.fit_residual_texture(frames, np.arange(23))
+    expected = heldout_shrinkage([frames], rank=3)
+    np.testing.assert_allclose(info["heldout_shrinkage"], np.round(expected, 4), atol=1e-4)
+    assert np.any(expected < 1)
+    periodic = DynamicVAE(frame_shape=(16, 16, 1), latent_dim=4, base_channels=8, sigma=0.3,
+                          residual_rank=5, period=4, seed=0)
+    assert np.all(np.array(periodic.fit_residual_texture(frames, np.arange(23))[
+        "heldout_shrinkage"]) == 1.0)
+
+
 def test_a_short_curve_is_continued_and_sequences_stay_apart(rng):
     """`fit(heldout=...)` continues a short curve as `heldout_persistence` does; the model's
     fit measures the curve on each sequence of its training pairs, even where two sequences
@@ -529,13 +560,15 @@ def test_a_texture_saved_without_the_curves_loads_with_neutral_ones(known):
     old_store = {str(i): v.numpy() for i, v in enumerate(
         [texture.basis, texture.persistence, texture.offset])}
     loaded = ResidualTexture(rank=3, frame_shape=FRAME_SHAPE)
+    loaded.heldout_shrinkage.assign(np.full(HELDOUT_LAGS, 0.5, "float32"))
     loaded.load_own_variables(old_store)
     np.testing.assert_array_equal(loaded.basis.numpy(), texture.basis.numpy())
     assert not loaded.heldout_persistence.numpy().any()
     assert loaded.persistence_at(1) == pytest.approx(_fitted_texture(known).persistence_at(1))
     assert np.all(loaded.heldout_shrinkage.numpy() == 1.0)
-    # Saved with the persistence curve but before the shrinkage: every share 1.
-    texture.heldout_shrinkage.assign(np.full(HELDOUT_LAGS, 0.5, "float32"))
+    # Saved with the persistence curve but before the shrinkage: every share 1, whatever the
+    # layer held before.
+    loaded.heldout_shrinkage.assign(np.full(HELDOUT_LAGS, 0.5, "float32"))
     store = {str(i): v.numpy() for i, v in enumerate(
         [texture.basis, texture.persistence, texture.offset, texture.heldout_persistence])}
     loaded.load_own_variables(store)
