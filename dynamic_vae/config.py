@@ -102,8 +102,9 @@ class ModelConfig:
             stationary linear process of this many principal directions, and synthesis adds
             a draw of it to the decoded frames, so sequences keep the clip's fine detail
             instead of showing the decoder's smooth mean (see
-            `dynamic_vae.models.residual_texture`). Mean predictions and the ELBO do not
-            change.
+            `dynamic_vae.models.residual_texture`). The ELBO does not change; forecasts
+            add the texture's mean forecast of the residual and keep its cross-validated
+            share of the state's predicted change.
         period: the process's period in frames (0: not periodic). After training, every
             complex eigenvalue pair of A near a harmonic exp(+-2 pi i k / period) is set to it
             exactly, with modulus 1, and B follows (`dynamic_vae.spectrum.lock_harmonics`):

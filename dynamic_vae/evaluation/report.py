@@ -140,8 +140,11 @@ def format_report(metrics: dict[str, Any]) -> str:
               f"Mean squared pixel error of the noise-free rollout x_(t+k) = A^k x_t, decoded, "
               f"over {prediction['windows']} starting frames of {prediction['heldout']}. "
               "Skill = 1 - error / error of repeating frame t (> 0 beats it). With a residual "
-              "texture, the linear baseline is also given the Dynamic VAE's forecast of the "
-              "residual: a texture fitted to what its own reconstruction leaves out.", ""]
+              "texture, the rollout keeps the texture's cross-validated share of the predicted "
+              "change, x_t + lambda_k (A^k x_t - x_t), and the texture's forecast of the "
+              "residual is added; the linear baseline is also given both, from a texture "
+              "fitted to what its own reconstruction leaves out, and the decoder alone is "
+              "the rollout A^k x_t decoded.", ""]
     rows = [[LABELS[name], *[f"{prediction[name][k]['mse']:.4f} "
                              f"(skill {prediction[name][k]['skill']:+.2f})" for k in steps]]
             for name in [*models[:1], *(["dynamic_vae_decoder"] if "dynamic_vae_decoder"

@@ -366,7 +366,8 @@ def evaluate_run(
         "spectrum": spectra,
     }
     if getattr(model, "residual_texture", None) is not None:
-        # What the texture's forecast is worth: the same predictions from the decoder alone.
+        # What the texture's forecast is worth (the residual's forecast and the shrinkage):
+        # the same predictions from the decoder alone, A^k x_t decoded.
         metrics["prediction"]["dynamic_vae_decoder"] = k_step_prediction_errors(
             dynamic_vae_predictor(model, texture=False), heldout, starts, steps,
             mean_frame=training.mean(axis=0))
@@ -448,7 +449,7 @@ def evaluate_run(
         context = context_pairs(heldout, np.array([first]))
         for name, predict in predictors.items():
             rollout = predict(context, list(range(length)))
-            rows[f"{labels[name]}: noise-free rollout A^k x_t from the same frame"] = \
+            rows[f"{labels[name]}: noise-free forecast from the same frame"] = \
                 np.concatenate([rollout[k] for k in range(length)])
         for name, seq in sequences.items():
             rows[f"{labels[name]}: synthesised, seed 0"] = seq[0, :length]

@@ -208,9 +208,9 @@ class TexturesExperiment(ExperimentFamily):
             row[f"motion_ratio_{suffix}"] = temporal.get("motion_ratio")
             row[f"autocorrelation_distance_{suffix}"] = temporal.get("autocorrelation_distance")
         for k in ("1", "5", "10"):
-            # The decoder's own predictions, without the residual texture's forecast; the
-            # baseline with that forecast; and the last context frame repeated, scored on the
-            # same windows and targets as every model.
+            # The decoder's own predictions, without the residual texture's forecast or its
+            # shrinkage; the baseline with both; and the last context frame repeated, scored
+            # on the same windows and targets as every model.
             for key, name in (("dynamic_vae_decoder", "dvae_decoder"),
                               ("linear_baseline_residual", "lds_residual")):
                 error = metrics["prediction"].get(key, {}).get(k)

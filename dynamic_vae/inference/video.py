@@ -68,11 +68,12 @@ def forecast(model: DynamicVAE, frames: np.ndarray, steps: int, num_samples: int
 
     Returns:
         `(mean (steps, H, W, C), samples (num_samples, steps, H, W, C))`: the mean forecast,
-        C(A^k m_T) plus, for a model with a residual texture, the texture's mean forecast of
-        the residual of the clip's last two frames (`dynamic_vae.inference.clip.
-        forecast_frames`), and decoded trajectories sampled from p(future | clip), each
-        frame with a sampled residual for a model with a texture (the mean forecast of the
-        residual plus a texture draw for the detail still to come).
+        C(A^k m_T) (for a model with a residual texture, C(m_T + lambda_k (A^k m_T - m_T))
+        with the texture's shares, plus its mean forecast of the residual of the clip's last
+        two frames: `dynamic_vae.inference.clip.forecast_frames`), and decoded trajectories
+        sampled from p(future | clip), moved with the shrunk means and each frame with a
+        sampled residual for a model with a texture (the mean forecast of the residual plus
+        a texture draw for the detail still to come).
     """
     clip = _clip(model, frames, "frames")
     if int(steps) < 1:
