@@ -8,7 +8,7 @@ that every state has unit variance, as the Dynamic VAE's stationary prior N(0, I
     y_t - mean = U S v_t          (SVD of the centred frames, n components)
     x_t = v_t sqrt(T - 1)         (unit variance per component)
     C   = U S / sqrt(T - 1)       (y_t = C x_t + mean)
-    A   = argmin sum ||x_{t+1} - A x_t||^2, spectral norm clipped below 1
+    A   = argmin sum ||x_{t+1} - A x_t||^2, singular values clipped at 0.99
     B   = chol(I - A A^T)         (so A A^T + B B^T = I exactly)
 
 The decoder's linear map is set to (C, mean), the encoder's to the projection
@@ -71,9 +71,12 @@ def linear_texture_parameters(frames: np.ndarray, pair_starts: np.ndarray, laten
     states = (flat - mean) @ projection
     before, after = states[pair_starts], states[pair_starts + 1]
     transition = np.linalg.lstsq(before, after, rcond=None)[0].T
-    norm = np.linalg.norm(transition, 2)
-    if norm > MAX_INITIAL_NORM:
-        transition *= MAX_INITIAL_NORM / norm
+    # Each singular value is clipped, not the matrix scaled: the nearest matrix of norm at
+    # most 0.99. A short drifting clip's least-squares A can have one singular value of 1.6
+    # beside eigenvalues of 1.0; scaling the whole matrix down by it would start every
+    # direction at modulus 0.63, a state that forgets itself in a few frames.
+    left, singular_values, right = np.linalg.svd(transition)
+    transition = (left * np.minimum(singular_values, MAX_INITIAL_NORM)) @ right
     noise = np.linalg.cholesky(np.eye(latent_dim) - transition @ transition.T)
     return {"observation": basis * scale, "mean": mean, "projection": projection,
             "transition": transition, "noise": noise}

@@ -34,14 +34,35 @@ def test_parameters_match_the_closed_form(frames):
     _, _, vt = np.linalg.svd(flat - mean, full_matrices=False)
     pca = (flat - mean) @ vt[:N].T @ vt[:N]
     np.testing.assert_allclose(states @ p["observation"].T, pca, atol=1e-4)
-    # A: least squares of x_{t+1} on x_t (clipped below norm 1), B closes stationarity.
+    # A: least squares of x_{t+1} on x_t (singular values clipped at 0.99), B closes
+    # stationarity.
     expected, *_ = np.linalg.lstsq(states[:-1], states[1:], rcond=None)
-    a = expected.T
-    if np.linalg.norm(a, 2) > 0.99:
-        a *= 0.99 / np.linalg.norm(a, 2)
+    left, singular, right = np.linalg.svd(expected.T)
+    a = (left * np.minimum(singular, 0.99)) @ right
     np.testing.assert_allclose(p["transition"], a, atol=1e-5)
     np.testing.assert_allclose(p["transition"] @ p["transition"].T + p["noise"] @ p["noise"].T,
                                np.eye(N), atol=1e-10)
+
+
+def test_a_drifting_clip_starts_with_its_slow_directions_slow():
+    """A short clip whose state drifts: least squares gives eigenvalues near 1 and one
+    singular value well above 1 (a non-normal A). Clipping that singular value keeps the
+    slow directions slow; scaling the whole matrix by it would make every one fast."""
+    rng = np.random.default_rng(1)
+    drift = np.array([[0.99, 0.6], [0.0, 0.98]])            # norm 1.17, eigenvalues 0.99, 0.98
+    states = np.zeros((40, 2))
+    states[0] = [1.0, 1.0]
+    for t in range(39):
+        states[t + 1] = drift @ states[t] + 0.02 * rng.normal(size=2)
+    basis = np.linalg.qr(rng.normal(size=(64, 2)))[0]
+    frames = (states @ basis.T + 0.5).reshape(40, 8, 8, 1).astype(np.float32)
+    p = linear_texture_parameters(frames, np.arange(39), 2)
+    fitted, *_ = np.linalg.lstsq(states[:-1] - states.mean(0), states[1:] - states.mean(0),
+                                 rcond=None)
+    assert np.linalg.norm(fitted.T, 2) > 1.05                # the clip needs the clipping
+    assert np.linalg.norm(p["transition"], 2) <= 0.99 + 1e-9
+    moduli = np.abs(np.linalg.eigvals(p["transition"]))
+    assert moduli.min() > 0.9, moduli
 
 
 def test_an_initialised_model_encodes_and_decodes_as_the_linear_texture(frames):
