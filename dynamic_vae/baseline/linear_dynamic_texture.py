@@ -153,8 +153,7 @@ class LinearDynamicTexture(LinearObservationModel):
         Example:
         >>> texture, info = lds.fit_residual_texture(frames, rank=256)   # doctest: +SKIP
         """
-        from dynamic_vae.models.residual_texture import (ResidualTexture, heldout_persistence,
-                                                         heldout_shrinkage)
+        from dynamic_vae.models.residual_texture import ResidualTexture, heldout_curves
 
         self._check_fitted()
         residuals = self.residuals(frames)
@@ -162,8 +161,7 @@ class LinearDynamicTexture(LinearObservationModel):
         # Every frame follows the one before: one sequence, no pair straddles two.
         lag_pairs = np.stack([np.arange(len(residuals) - 1), np.arange(1, len(residuals))], 1)
         sequences = [self._flat_frames(frames)]
-        heldout = heldout_persistence(sequences, rank=self.latent_dim, seed=seed)
-        shrinkage = heldout_shrinkage(sequences, rank=self.latent_dim, seed=seed)
+        heldout, shrinkage = heldout_curves(sequences, rank=self.latent_dim, seed=seed)
         info = texture.fit(residuals, lag_pairs, seed=seed, heldout=heldout,
                            shrinkage=shrinkage)
         return texture, info

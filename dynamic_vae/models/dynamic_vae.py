@@ -60,8 +60,7 @@ from dynamic_vae.models.observation_noise import (gaussian_negative_log_likeliho
                                                   optimal_log_sigma)
 from dynamic_vae.models.residual_networks import (build_residual_decoder,
                                                   build_residual_encoder)
-from dynamic_vae.models.residual_texture import (ResidualTexture, heldout_persistence,
-                                                 heldout_shrinkage)
+from dynamic_vae.models.residual_texture import ResidualTexture, heldout_curves
 from dynamic_vae.models.start_states import StartStates, cycle_consensus
 from dynamic_vae.models.window_posterior import sample_marginals, smoothed_window_posterior
 from dynamic_vae.spectrum import phase_alignment
@@ -311,11 +310,11 @@ class DynamicVAE(keras.Model):
         # `frames` stay apart).
         runs = np.split(starts, np.flatnonzero(np.diff(starts) != 1) + 1)
         sequences = [frames[run[0]:run[-1] + 2] for run in runs]
-        heldout = heldout_persistence(sequences, rank=self.latent_dim, seed=seed)
         # A locked period turns the phase by exactly one step a frame, for ever; a share
-        # below 1 would cut the chord of that turn, so periodic models keep all of it.
-        shrinkage = (None if self.model_config.period >= 3
-                     else heldout_shrinkage(sequences, rank=self.latent_dim, seed=seed))
+        # below 1 would cut the chord of that turn, so periodic models keep all of it (no
+        # shares: every one 1).
+        heldout, shrinkage = heldout_curves(sequences, rank=self.latent_dim, seed=seed,
+                                            shrinkage=self.model_config.period < 3)
         return self.residual_texture.fit(np.concatenate(residuals), np.array(lag_pairs),
                                          seed=seed, heldout=heldout, shrinkage=shrinkage)
 

@@ -124,19 +124,7 @@ def heldout_persistence(sequences: list[np.ndarray], rank: int,
     array([0.77, 0.62, 0.53])
     """
     _check_curve_arguments("heldout_persistence", folds, lags, rank)
-    products, norms = np.zeros(lags + 1), np.zeros(lags + 1)
-    for mean, directions, held, _ in _cross_validation_folds(sequences, rank, folds, seed):
-        for piece in held:
-            centred = piece - mean
-            residual = centred - (centred @ directions.T) @ directions
-            for k in range(1, min(lags, len(piece) - 1) + 1):
-                products[k] += float((residual[:-k] * residual[k:]).sum())
-                norms[k] += float((residual[:-k] ** 2).sum())
-    measured = int(np.sum(norms[1:] > 0))
-    if measured == 0:
-        return np.zeros(lags)
-    return continued_curve(
-        np.clip(products[1:measured + 1] / norms[1:measured + 1], 0.0, 1.0), lags)
+    return heldout_curves(sequences, rank, folds, lags, seed, shrinkage=False)[0]
 
 
 def heldout_shrinkage(sequences: list[np.ndarray], rank: int,
@@ -176,10 +164,38 @@ def heldout_shrinkage(sequences: list[np.ndarray], rank: int,
     array([0.48, 0.49, 0.49])
     """
     _check_curve_arguments("heldout_shrinkage", folds, lags, rank)
+    return heldout_curves(sequences, rank, folds, lags, seed)[1]
+
+
+def heldout_curves(sequences: list[np.ndarray], rank: int,
+                   folds: int = CROSS_VALIDATION_FOLDS, lags: int = HELDOUT_LAGS,
+                   seed: int = 0, shrinkage: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """`(heldout_persistence, heldout_shrinkage)` of the same frames from one pass over the
+    cross-validation's blocks, each block's principal directions computed once.
+
+    Args:
+        sequences, rank, folds, lags, seed: as for `heldout_persistence`.
+        shrinkage: also measure the shares (else the second value is `None`).
+
+    Returns:
+        float64 `(lags,)` curves, as the two functions return them.
+
+    Example:
+    >>> persistence, shares = heldout_curves([frames], rank=10)     # doctest: +SKIP
+    """
+    _check_curve_arguments("heldout_curves", folds, lags, rank)
     products, norms = np.zeros(lags + 1), np.zeros(lags + 1)
+    share_products, share_norms = np.zeros(lags + 1), np.zeros(lags + 1)
     for mean, directions, held, rest in _cross_validation_folds(sequences, rank, folds, seed):
+        for piece in held:
+            centred = piece - mean
+            residual = centred - (centred @ directions.T) @ directions
+            for k in range(1, min(lags, len(piece) - 1) + 1):
+                products[k] += float((residual[:-k] * residual[k:]).sum())
+                norms[k] += float((residual[:-k] ** 2).sum())
         states = [(piece - mean) @ directions.T for piece in rest if len(piece) > 1]
-        if not states or directions.shape[0] == 0:
+        if not shrinkage or not states or directions.shape[0] == 0:
             continue
         before = np.concatenate([x[:-1] for x in states])
         after = np.concatenate([x[1:] for x in states])
@@ -194,14 +210,21 @@ def heldout_shrinkage(sequences: list[np.ndarray], rank: int,
             for k in range(1, min(lags, len(x) - 1) + 1):
                 power = transition @ power
                 change = x[:-k] @ (power - np.eye(len(transition))).T
-                products[k] += float((change * (x[k:] - x[:-k])).sum())
-                norms[k] += float((change ** 2).sum())
+                share_products[k] += float((change * (x[k:] - x[:-k])).sum())
+                share_norms[k] += float((change ** 2).sum())
     measured = int(np.sum(norms[1:] > 0))
-    curve = np.ones(lags)
+    persistence = (continued_curve(np.clip(products[1:measured + 1] / norms[1:measured + 1],
+                                           0.0, 1.0), lags)
+                   if measured else np.zeros(lags))
+    if not shrinkage:
+        return persistence, None
+    measured = int(np.sum(share_norms[1:] > 0))
+    shares = np.ones(lags)
     if measured:
-        curve[:measured] = np.clip(products[1:measured + 1] / norms[1:measured + 1], 0.0, 1.0)
-        curve[measured:] = curve[measured - 1]
-    return curve
+        shares[:measured] = np.clip(share_products[1:measured + 1]
+                                    / share_norms[1:measured + 1], 0.0, 1.0)
+        shares[measured:] = shares[measured - 1]
+    return persistence, shares
 
 
 def continued_curve(measured: np.ndarray, lags: int) -> np.ndarray:

@@ -9,8 +9,8 @@ import tensorflow as tf
 from dynamic_vae.config import get_preset
 from dynamic_vae.models import DynamicVAE
 from dynamic_vae.models.residual_texture import (HELDOUT_LAGS, MAX_PERSISTENCE,
-                                                 ResidualTexture, heldout_persistence,
-                                                 heldout_shrinkage)
+                                                 ResidualTexture, heldout_curves,
+                                                 heldout_persistence, heldout_shrinkage)
 from dynamic_vae.synthesis import decode_in_batches, synthesize, texture_seed
 from tests.helpers.layer_checks import LayerChecks
 
@@ -483,6 +483,31 @@ def test_heldout_shrinkage_is_the_cross_validated_share_of_the_predicted_change(
     assert np.all(heldout_shrinkage([frames[:4]], rank=2, folds=4, lags=3) == 1.0)
     with pytest.raises(ValueError, match="folds >= 2"):
         heldout_shrinkage([frames], rank=2, folds=1)
+
+
+def test_both_curves_from_one_pass_are_the_two_curves(rng):
+    """`heldout_curves` gives both cross-validated curves of the same frames in one pass
+    (each against its numpy closed form), and without shares its second value is None."""
+    transition = np.array([[0.9, -0.2], [0.2, 0.9]])
+    states = np.zeros((120, 2))
+    for t in range(1, 120):
+        states[t] = transition @ states[t - 1] + rng.normal(size=2)
+    basis = np.linalg.qr(rng.normal(size=(36, 3)))[0]
+    frames = (np.concatenate([states, 0.3 * rng.normal(size=(120, 1))], 1) @ basis.T
+              ).reshape(120, 6, 6, 1)
+    persistence, shares = heldout_curves([frames], rank=2, folds=4, lags=6)
+    np.testing.assert_allclose(persistence, _blocked_autocorrelation(frames, 2, 4, 6),
+                               atol=1e-6)
+    np.testing.assert_allclose(shares, _blocked_shrinkage(frames, 2, 4, 6), atol=1e-6)
+    sequences = [frames[:30], frames[30:70], frames[70:100], frames[100:]]
+    persistence, shares = heldout_curves(sequences, rank=2, lags=8)
+    np.testing.assert_array_equal(persistence, heldout_persistence(sequences, rank=2, lags=8))
+    np.testing.assert_array_equal(shares, heldout_shrinkage(sequences, rank=2, lags=8))
+    alone, none = heldout_curves(sequences, rank=2, lags=8, shrinkage=False)
+    np.testing.assert_array_equal(alone, persistence)
+    assert none is None
+    with pytest.raises(ValueError, match="heldout_curves: expected folds >= 2"):
+        heldout_curves([frames], rank=2, folds=1)
 
 
 def test_the_texture_stores_the_shrinkage_and_the_predictors_apply_it(known, rng):
