@@ -13,8 +13,8 @@ With `--samples S` (default 8) each window also draws S sampled futures, scored 
 - the sharpness ratio of the sampled frames to the true ones
   (`dynamic_vae.evaluation.appearance.sharpness_ratio`; 1: as sharp).
 Both for the sampled futures `forecast` returns, and for the same latent trajectories
-decoded alone (`forecast_posteriors` with the same seed, moved with the shrunk means as
-`forecast` moves them), without the texture's sampled residual.
+decoded alone (the trajectories `forecast_frames` returns for the same seed, already moved
+with the shrunk means), without the texture's sampled residual.
 
 Usage:
     python bench/kalman_forecast.py RUN CLIP [--color gray] [--size 48] [--context 10]
@@ -42,7 +42,7 @@ from dynamic_vae.data import load_video  # noqa: E402
 from dynamic_vae.evaluation.appearance import sharpness_ratio  # noqa: E402
 from dynamic_vae.experiments.textures_experiment import split_heldout_tail  # noqa: E402
 from dynamic_vae.inference import forecast  # noqa: E402
-from dynamic_vae.inference.clip import forecast_posteriors, smooth_clip  # noqa: E402
+from dynamic_vae.inference.clip import forecast_frames  # noqa: E402
 from dynamic_vae.pixels import to_pixel_range, to_unit_range  # noqa: E402
 from dynamic_vae.runs import load_run  # noqa: E402
 from dynamic_vae.synthesis import decode_in_batches  # noqa: E402
@@ -95,20 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         mean, sampled = forecast(model, window, max(steps), num_samples=args.samples,
                                  seed=index, as_uint8=False)
         if args.samples:
-            # The same trajectories, moved with the shrunk means as `forecast` moves them,
-            # decoded without the texture's sampled residual.
-            clip = tf.constant(to_pixel_range(window, model.pixel_range))
-            observed = tf.zeros([len(window)], tf.bool)
-            means, _, latents = forecast_posteriors(model, clip, observed, max(steps),
-                                                    args.samples,
-                                                    tf.constant([index, 0], tf.int32))
-            latents = latents.numpy()
-            if model.residual_texture is not None:
-                last = smooth_clip(model, clip, observed).smoothed_means.numpy()[-1]
-                shares = model.residual_texture.shrinkage_tensor(max(steps)).numpy()
-                latents = latents + (shares[:, None] * (means.numpy() - last) + last
-                                     - means.numpy())[None]
-            alone = to_unit_range(decode_in_batches(model, latents), model.pixel_range)
+            # The same trajectories (as `forecast` draws them for this seed, moved with the
+            # shrunk means), decoded without the texture's sampled residual.
+            _, _, _, latents, _ = forecast_frames(
+                model, tf.constant(to_pixel_range(window, model.pixel_range)),
+                tf.zeros([len(window)], tf.bool), max(steps), args.samples,
+                tf.constant([index, 0], tf.int32))
+            alone = to_unit_range(decode_in_batches(model, latents.numpy()),
+                                  model.pixel_range)
         for k in steps:
             target = unit[end + k]
             errors["forecast"][k].append(float(np.mean((mean[k - 1] - target) ** 2)))
