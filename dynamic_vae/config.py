@@ -25,6 +25,7 @@ OBSERVATION_NOISES = ("fixed", "learned", "optimal")
 PREDICTION_SIGMAS = ("shared", "per_step")
 TRANSITION_FORMS = ("free", "stationary")
 TRAINABLES = ("all", "dynamics", "observation")
+READBACK_LOSSES = ("squared", "cross_entropy")
 
 
 @dataclasses.dataclass
@@ -132,6 +133,20 @@ class ModelConfig:
             shapes what the encoder writes into the innovations, this one trains the decoder
             on the states synthesis visits: a new hand must not turn a 6 into a 5. Meant for
             the variety stage of a periodic run.
+        readback_loss: how the read-back term charges a reading: `squared`, the relative
+            squared error on the persistent directions (`readback_error`), charges every
+            deviation; `cross_entropy`, the cross-entropy of reading the frame's own phase
+            against the period's other phases (`readback_confusion`; needs `period`),
+            charges a reading only as it nears another phase, which leaves a new hand free
+            to be read a little off.
+        driven_mmd_weight: weight of the maximum mean discrepancy between the posterior's
+            states and the same phases with the innovation-driven directions redrawn from
+            N(0, Q_s), as synthesis draws them (`dynamic_vae.models.driven_prior.driven_mmd`;
+            0 disables it). Where the driven-prior term matches the mean of the hand given
+            the phase and its covariance over all phases, this matches the hand's whole
+            distribution at every phase, so synthesis never draws at one digit's phase a
+            hand the encoder gave only to another. Meant for the variety stage of a
+            periodic run.
         mixed_precision: `off`, `bfloat16` or `auto`: with `bfloat16` the hidden
             convolutions and dense layers compute in bfloat16 (variables stay float32); the
             posterior heads, the decoder's output layer, A, B and every loss term stay
@@ -169,6 +184,8 @@ class ModelConfig:
     start_states: int = 0
     driven_prior_weight: float = 0.0
     readback_weight: float = 0.0
+    driven_mmd_weight: float = 0.0
+    readback_loss: str = "squared"
     mixed_precision: str = "off"
 
     def __post_init__(self) -> None:
@@ -238,9 +255,12 @@ class ModelConfig:
                              f"{self.start_states!r}")
         self.start_states = int(self.start_states)
         for name in ("stationarity_weight", "kl_weight", "prediction_weight",
-                     "driven_prior_weight", "readback_weight"):
+                     "driven_prior_weight", "readback_weight", "driven_mmd_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.readback_loss not in READBACK_LOSSES:
+            raise ValueError(f"readback_loss must be one of {READBACK_LOSSES}, got "
+                             f"{self.readback_loss!r}")
         if self.readback_weight > 0 and self.encoder_mode != "frame":
             raise ValueError(f"readback_weight > 0 needs encoder_mode 'frame' (the encoder reads "
                              f"one decoded frame), got encoder_mode {self.encoder_mode!r}")
@@ -566,13 +586,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "finetune": {"posterior": "smoothed", "stationarity_weight": 10000.0, "window": 9,
                      "prediction_shrink": 0.95, "epochs": 4},
         # The variety stage keeps A and B, and trains the encoder and decoder on the ELBO
-        # alone (KL weight 1) with the driven prior: the innovations' directions must look
-        # as synthesis draws them, N(0, Q) and independent of the phase, so each cycle is
-        # written in a new hand while the locked planes keep the digit. The read-back term
-        # trains the decoder on the states synthesis visits: a frame decoded from a
-        # posterior's phase with a new hand must be read by the encoder at that phase.
+        # alone (KL weight 1, a narrower sigma for sharper digits) with the driven prior:
+        # the innovations' directions must look as synthesis draws them, N(0, Q) and
+        # independent of the phase, in their moments and (the MMD) in their whole
+        # distribution at each phase, so each cycle is written in a new hand while the
+        # locked planes keep the digit. The read-back term trains the decoder on the
+        # states synthesis visits: a frame decoded from a posterior's phase with a new
+        # hand must be read by the encoder at that phase and at no other (cross-entropy
+        # over the period's phases).
         "variety": {"trainable": "observation", "prediction_weight": 0.0, "kl_weight": 1.0,
-                    "driven_prior_weight": 50.0, "readback_weight": 100.0, "epochs": 4},
+                    "sigma": 0.15, "driven_prior_weight": 50.0, "driven_mmd_weight": 1000.0,
+                    "readback_weight": 100.0, "readback_loss": "cross_entropy", "epochs": 4},
     },
     "video": {
         # Any clip, no flags. Residual networks with a linear path, so training starts at the

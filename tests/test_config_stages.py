@@ -79,16 +79,15 @@ def test_the_counting_preset_ends_with_a_variety_stage_on_the_fine_tuning_stage(
     config = get_preset("counting-mnist")
     assert config.stage_names() == ["first", "finetune", "variety"]
     first, second, third = config.stages()
-    assert third == second.override(trainable="observation", prediction_weight=0.0,
-                                     kl_weight=1.0, driven_prior_weight=50.0,
-                                     readback_weight=100.0, epochs=4)
+    variety = dict(trainable="observation", prediction_weight=0.0, kl_weight=1.0, sigma=0.15,
+                   driven_prior_weight=50.0, driven_mmd_weight=1000.0, readback_weight=100.0,
+                   readback_loss="cross_entropy", epochs=4)
+    assert third == second.override(**variety)
     assert (third.model.posterior, third.training.window) == ("smoothed", 9)
     assert third.finetune == {} and third.variety == {}
     # Without a fine-tuning stage, the variety stage is the first stage with its fields.
     first_only = config.override(finetune_epochs=0)
-    assert first_only.stages()[-1] == first.override(
-        trainable="observation", prediction_weight=0.0, kl_weight=1.0,
-        driven_prior_weight=50.0, readback_weight=100.0, epochs=4)
+    assert first_only.stages()[-1] == first.override(**variety)
     assert [len(c.stages()) for c in (config.override(variety_epochs=0), first_only,
                                       get_preset("video"), get_preset("paper-v1"))] == [
         2, 2, 2, 1]

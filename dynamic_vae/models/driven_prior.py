@@ -23,10 +23,26 @@ measures of the mismatch, which `ModelConfig.driven_prior_weight` adds to the lo
 - `driven_moment_mismatch`: ||mu||^2 + ||C - Q_s||_F^2, with mu and C the mean and covariance
   of s over the batch's posterior draws.
 
+`ModelConfig.driven_mmd_weight` adds a third, which matches the whole distribution of s given
+p, not only its moments:
+
+- `driven_mmd`: the maximum mean discrepancy between the posterior draws (p_i, s_i) and the
+  same phases with s redrawn from N(0, Q_s), under a product kernel on p and s. A hand the
+  encoder gives only to one digit, with the right mean and spread over all digits, is what
+  synthesis then draws at every phase: a sloppy 8 at the phase of 0 reads as 0.
+
+The read-back term (`ModelConfig.readback_weight`) trains the decoder on the states
+synthesis visits: the encoder, its weights held, must read a frame decoded from Q_p x + Q_s v
+at the phase of x. `readback_error` charges the squared distance of the reading;
+`readback_confusion` (`readback_loss="cross_entropy"`) the cross-entropy of the right phase
+against the period's others, so a new hand read a little off costs nearly nothing.
+
 Reference:
 - Nadaraya, "On Estimating Regression", 1964 (the kernel smoother).
 - Zhao, Song & Ermon, "InfoVAE: Balancing Learning and Inference in Variational
   Autoencoders", AAAI 2019 (matching the aggregate posterior to the prior).
+- Gretton, Borgwardt, Rasch, Schoelkopf & Smola, "A Kernel Two-Sample Test", JMLR 2012 (the
+  unbiased maximum mean discrepancy).
 """
 
 from __future__ import annotations
@@ -42,6 +58,11 @@ PHASE_BANDWIDTH = 0.2
 PERSISTENT_THRESHOLD = 0.01
 
 _EPSILON = 1e-12
+
+# Squared distances to the phases are divided by this fraction of the squared step between
+# adjacent phases: a reading a fifth of the way to the next phase costs little, one halfway
+# costs about log 2.
+READBACK_TEMPERATURE = 0.2
 
 
 def innovation_projections(noise_matrix: tf.Tensor, threshold: float = PERSISTENT_THRESHOLD
@@ -118,6 +139,58 @@ def driven_moment_mismatch(samples: tf.Tensor, noise_matrix: tf.Tensor,
                    + tf.reduce_sum(tf.square(covariance - q_driven)), tf.float32)
 
 
+# Scales of the inverse multiquadric kernels, in units of twice the driven rank: from well
+# inside a unit ball to well outside, so the term sees both the bulk and the tails.
+MMD_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def driven_mmd(samples: tf.Tensor, draws: tf.Tensor, noise_matrix: tf.Tensor,
+               threshold: float = PERSISTENT_THRESHOLD,
+               bandwidth: float = PHASE_BANDWIDTH) -> tf.Tensor:
+    """The squared maximum mean discrepancy (unbiased) between posterior draws `samples`
+    `(m, n)` and the same states with their innovation-driven part redrawn from standard
+    normal `draws` `(m, n)` as synthesis draws it (`resample_driven`), under the product of
+    a Gaussian kernel on the persistent parts (as wide as `phase_dependence`'s) and a sum of
+    inverse multiquadric kernels `c / (c + |a - b|^2)`, `c = 2 r s` for s in `MMD_SCALES`
+    (r the driven rank), on the driven parts.
+
+    Both sets share their persistent parts, so the term is 0 in expectation exactly when
+    the driven part given the phase is distributed as N(0, Q_s): where
+    `driven_moment_mismatch` matches the mean and covariance over all phases and
+    `phase_dependence` the mean given the phase, this matches the whole distribution given
+    the phase, so the hand synthesis draws at a phase is one the decoder saw there.
+
+    Reference: Tolstikhin, Bousquet, Gelly & Schoelkopf, "Wasserstein Auto-Encoders",
+    ICLR 2018 (the kernel and its scales).
+    """
+    q_persistent, q_driven = innovation_projections(noise_matrix, threshold)
+    rank = tf.linalg.trace(q_driven)
+    samples = tf.cast(samples, tf.float64)
+    phase = tf.matmul(samples, q_persistent)
+    a = tf.matmul(samples, q_driven)
+    b = tf.matmul(tf.cast(draws, tf.float64), q_driven)
+    m = tf.shape(a)[0]
+
+    def squared(u, v):
+        return tf.maximum(tf.reduce_sum(u * u, 1)[:, None] + tf.reduce_sum(v * v, 1)[None, :]
+                          - 2.0 * tf.matmul(u, v, transpose_b=True), 0.0)
+
+    phase_squared = squared(phase, phase)
+    median = tf.stop_gradient(tf.sort(tf.reshape(phase_squared, [-1]))[m + m * (m - 1) // 2])
+    phase_kernel = tf.stop_gradient(tf.exp(-phase_squared / (2.0 * bandwidth ** 2 * median
+                                                              + _EPSILON)))
+    d_aa, d_bb, d_ab = squared(a, a), squared(b, b), squared(a, b)
+    off_diagonal = 1.0 - tf.eye(m, dtype=tf.float64)
+    pairs = tf.cast(m * (m - 1), tf.float64)
+    total = tf.constant(0.0, tf.float64)
+    for scale in MMD_SCALES:
+        c = 2.0 * rank * scale
+        within = (c / (c + d_aa) + c / (c + d_bb)) * phase_kernel * off_diagonal
+        across = c / (c + d_ab) * phase_kernel * off_diagonal
+        total += (tf.reduce_sum(within) - 2.0 * tf.reduce_sum(across)) / pairs
+    return tf.cast(total, tf.float32)
+
+
 def resample_driven(states: tf.Tensor, noise_matrix: tf.Tensor, draws: tf.Tensor,
                     threshold: float = PERSISTENT_THRESHOLD) -> tf.Tensor:
     """`Q_p x + Q_s v`: states `(m, n)` that keep their persistent part and take a new
@@ -127,6 +200,36 @@ def resample_driven(states: tf.Tensor, noise_matrix: tf.Tensor, draws: tf.Tensor
     dtype = states.dtype
     return (tf.matmul(states, tf.cast(q_persistent, dtype))
             + tf.matmul(tf.cast(draws, dtype), tf.cast(q_driven, dtype)))
+
+
+def readback_confusion(read: tf.Tensor, target: tf.Tensor, transition_matrix: tf.Tensor,
+                       noise_matrix: tf.Tensor, period: int,
+                       temperature: float = READBACK_TEMPERATURE,
+                       threshold: float = PERSISTENT_THRESHOLD) -> tf.Tensor:
+    """The cross-entropy of reading `read` `(m, n)` at the phase of `target` `(m, n)` rather
+    than at any other of the `period` phases `A^j target`, on the persistent directions:
+
+        -log softmax_j(-|Q_p (read - A^j target)|^2 / (temperature * s^2))_0,
+
+    with s^2 the batch's mean squared step between adjacent phases. Where `readback_error`
+    charges every deviation, this charges a reading only as it nears another phase: a new
+    hand that is read a little off costs nearly nothing, one that reads as the next digit
+    costs much."""
+    q_persistent, _ = innovation_projections(noise_matrix, threshold)
+    transition = tf.stop_gradient(tf.cast(transition_matrix, tf.float64))
+    read = tf.matmul(tf.cast(read, tf.float64), q_persistent)
+    target = tf.cast(target, tf.float64)
+    candidates, shifted = [], target
+    for _ in range(period):
+        candidates.append(tf.matmul(shifted, q_persistent))
+        shifted = tf.matmul(shifted, transition, transpose_b=True)
+    candidates = tf.stack(candidates, axis=1)                                   # (m, P, n)
+    step = tf.stop_gradient(tf.reduce_mean(tf.reduce_sum(
+        tf.square(candidates[:, 1] - candidates[:, 0]), axis=1)))
+    distances = tf.reduce_sum(tf.square(read[:, None] - candidates), axis=2)   # (m, P)
+    logits = -distances / (temperature * step + _EPSILON)
+    return tf.cast(tf.reduce_mean(tf.reduce_logsumexp(logits, axis=1) - logits[:, 0]),
+                   tf.float32)
 
 
 def readback_error(read: tf.Tensor, target: tf.Tensor, noise_matrix: tf.Tensor,

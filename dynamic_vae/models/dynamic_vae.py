@@ -29,7 +29,14 @@ has
 
 on each window's first frame y, with v ~ N(0, I) and the encoder E's weights held: a frame
 decoded from the posterior's phase with a handwriting drawn as synthesis draws it must be
-read on the persistent directions as the real frame is (`readback_error`).
+read on the persistent directions as the real frame is (`readback_error`, or with
+`readback_loss="cross_entropy"` the cross-entropy of its phase against the period's others,
+`readback_confusion`). With `driven_mmd_weight` > 0 it also has
+
+    + driven_mmd_weight * driven_mmd(x, v)
+
+the maximum mean discrepancy between the posterior draws and the same phases with the
+driven part redrawn as synthesis draws it (`driven_mmd`).
 
 With `posterior="smoothed"` the encoder's Gaussians are measurements of the states and the
 ELBO is taken over whole windows with the Kalman-smoothed posterior (see `window_posterior`):
@@ -52,7 +59,8 @@ from dynamic_vae.data.frame_pairs import FramePairs
 from dynamic_vae.layers.dynamic_layer import DynamicLayer
 from dynamic_vae.layers.latent_step import latent_step
 from dynamic_vae.layers.stationary_dynamic_layer import StationaryDynamicLayer
-from dynamic_vae.models.driven_prior import (driven_moment_mismatch, phase_dependence,
+from dynamic_vae.models.driven_prior import (driven_mmd, driven_moment_mismatch,
+                                             phase_dependence, readback_confusion,
                                              readback_error, resample_driven)
 from dynamic_vae.models.finishing import finish_after_fit
 from dynamic_vae.models.networks import build_decoder, build_encoder
@@ -73,8 +81,9 @@ MODEL_FIELDS = tuple(field.name for field in dataclasses.fields(ModelConfig))
 # aligned fraction were the sequences read at 0.45-0.9, and from the best half at >= 0.92.
 ON_PHASE_FRACTION = 0.5
 
-# What `driven_prior_weight` > 0 and `readback_weight` > 0 log, in training only.
-DRIVEN_PRIOR_LOGS = ("phase_dependence", "driven_mismatch", "readback")
+# What `driven_prior_weight`, `readback_weight` and `driven_mmd_weight` > 0 log, in
+# training only.
+DRIVEN_PRIOR_LOGS = ("phase_dependence", "driven_mismatch", "readback", "driven_mmd")
 
 
 @keras.saving.register_keras_serializable(package="dynamic_vae")
@@ -154,6 +163,7 @@ class DynamicVAE(keras.Model):
         self.phase_dependence_tracker = keras.metrics.Mean(name="phase_dependence")
         self.driven_mismatch_tracker = keras.metrics.Mean(name="driven_mismatch")
         self.readback_tracker = keras.metrics.Mean(name="readback")
+        self.driven_mmd_tracker = keras.metrics.Mean(name="driven_mmd")
         self.built = True
 
     @classmethod
@@ -188,6 +198,8 @@ class DynamicVAE(keras.Model):
             trackers += [self.phase_dependence_tracker, self.driven_mismatch_tracker]
         if self.model_config.readback_weight > 0:
             trackers.append(self.readback_tracker)
+        if self.model_config.driven_mmd_weight > 0:
+            trackers.append(self.driven_mmd_tracker)
         return trackers
 
     # --- accessors ----------------------------------------------------------------------
@@ -460,6 +472,9 @@ class DynamicVAE(keras.Model):
         if self.model_config.driven_prior_weight > 0 and training:
             draws = tf.reshape(latent_pairs, [-1, 2, self.latent_dim])[:, 0]
             total = total + self._driven_prior_term(states, draws, terms)
+        if self.model_config.driven_mmd_weight > 0 and training:
+            draws = tf.reshape(latent_pairs, [-1, 2, self.latent_dim])[:, 0]
+            total = total + self._driven_mmd_term(draws, terms)
         if self.model_config.readback_weight > 0 and training:
             # A frame encoder's pair means are its frames' own readings: x_t's is the reading.
             first = tf.reshape(states, [-1, length - 1, self.latent_dim])[:, 0]
@@ -501,6 +516,8 @@ class DynamicVAE(keras.Model):
         if self.model_config.driven_prior_weight > 0 and training:
             total = total + self._driven_prior_term(tf.reshape(means, [-1, n]),
                                                     tf.reshape(states, [-1, n]), terms)
+        if self.model_config.driven_mmd_weight > 0 and training:
+            total = total + self._driven_mmd_term(tf.reshape(states, [-1, n]), terms)
         if self.model_config.readback_weight > 0 and training:
             total = total + self._readback_term(means[:, 0],
                                                 tf.reshape(mean, [-1, length, n])[:, 0], terms)
@@ -524,6 +541,16 @@ class DynamicVAE(keras.Model):
         return self.model_config.driven_prior_weight * (terms["phase_dependence"]
                                                         + terms["driven_mismatch"])
 
+    def _driven_mmd_term(self, samples: tf.Tensor, terms: dict[str, tf.Tensor]) -> tf.Tensor:
+        """`driven_mmd_weight` times the maximum mean discrepancy between the driven part of
+        posterior draws `samples` `(m, n)` and as many draws of what synthesis puts there
+        (`dynamic_vae.models.driven_prior.driven_mmd`). Recorded in `terms`; training
+        batches only."""
+        samples = tf.cast(samples, tf.float32)
+        draws = keras.random.normal(tf.shape(samples), seed=self.dynamic_layer.seed_generator)
+        terms["driven_mmd"] = driven_mmd(samples, draws, self.dynamic_layer.noise_matrix)
+        return self.model_config.driven_mmd_weight * terms["driven_mmd"]
+
     def _readback_term(self, states: tf.Tensor, readings: tf.Tensor,
                        terms: dict[str, tf.Tensor]) -> tf.Tensor:
         """`readback_weight` times how far the encoder reads frames decoded from `states`'
@@ -543,7 +570,16 @@ class DynamicVAE(keras.Model):
                 for variable in self.encoder.trainable_variables]
         fixed = [variable.value for variable in self.encoder.non_trainable_variables]
         (read, _), _ = self.encoder.stateless_call(held, fixed, decoded, training=False)
-        terms["readback"] = readback_error(read, tf.stop_gradient(readings), noise_matrix)
+        if self.model_config.readback_loss == "cross_entropy":
+            if self.model_config.period < 3:
+                raise ValueError(f"readback_loss 'cross_entropy' compares a reading with the "
+                                 f"period's phases, so it needs a period >= 3; got period "
+                                 f"{self.model_config.period}")
+            terms["readback"] = readback_confusion(
+                read, tf.stop_gradient(readings), self.dynamic_layer.transition_matrix,
+                noise_matrix, self.model_config.period)
+        else:
+            terms["readback"] = readback_error(read, tf.stop_gradient(readings), noise_matrix)
         return self.model_config.readback_weight * terms["readback"]
 
     def _prediction_term(self, windows: tf.Tensor, state: tf.Tensor, training: bool
@@ -611,6 +647,8 @@ class DynamicVAE(keras.Model):
             self.driven_mismatch_tracker.update_state(terms["driven_mismatch"])
         if "readback" in terms:
             self.readback_tracker.update_state(terms["readback"])
+        if "driven_mmd" in terms:
+            self.driven_mmd_tracker.update_state(terms["driven_mmd"])
         # The driven-prior statistics exist for training batches only.
         results = {metric.name: metric.result() for metric in self.metrics
                    if metric.name not in DRIVEN_PRIOR_LOGS or metric.name in terms}

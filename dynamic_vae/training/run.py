@@ -113,6 +113,14 @@ def train(
                   strategy=(strategy, distribution), callbacks=callbacks)
     first_record = {} if init_from is None else {"init_from": str(init_from)}
     names, stages = config.stage_names(), config.stages()
+    for name, stage in zip(names, stages):
+        # Caught here, before any stage trains, not at the variety stage's first step.
+        if (stage.model.readback_weight > 0 and stage.model.readback_loss == "cross_entropy"
+                and stage.model.period < 3):
+            raise ValueError(f"the {name} stage's read-back term (readback_loss "
+                             f"'cross_entropy') compares a reading with the period's phases "
+                             f"and needs a period >= 3, got period {stage.model.period}: give "
+                             f"--period, or --readback-loss squared")
     if len(stages) == 1:
         return train_stage(config, output_dir, source=source, record=first_record,
                            summary_entries=summary_entries, **common)

@@ -94,7 +94,8 @@ def test_the_counting_preset_ends_with_a_variety_stage_that_keeps_a_and_b(tmp_pa
     assert config.model.posterior == "smoothed" and config.training.window == 9
     assert config.training.trainable == "observation" and config.training.epochs == 2
     assert (config.model.kl_weight, config.model.prediction_weight,
-            config.model.driven_prior_weight) == (1.0, 0.0, 50.0)
+            config.model.driven_prior_weight, config.model.driven_mmd_weight,
+            config.model.readback_loss) == (1.0, 0.0, 50.0, 1000.0, "cross_entropy")
     assert variety_run.first_stage == first_run.config
     # It trains the encoder and decoder only: A and B stay the fine-tuned ones (up to the
     # closed-form finish each stage ends with, which locks the already locked planes again).
@@ -105,6 +106,7 @@ def test_the_counting_preset_ends_with_a_variety_stage_that_keeps_a_and_b(tmp_pa
                                                       varied.decoder.get_weights()))
     history = json.loads((run_dir / "history.json").read_text())
     assert len(history["loss"]) == 2 and np.isfinite(history["driven_mismatch"]).all()
+    assert np.isfinite(history["driven_mmd"]).all() and np.isfinite(history["readback"]).all()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert [s["run"] for s in summary["stages"]] == [
         str(run_dir / "warm_start"), str(run_dir / "finetune"), str(run_dir)]

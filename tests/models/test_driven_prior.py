@@ -3,8 +3,10 @@ import pytest
 import tensorflow as tf
 
 from dynamic_vae.models import DynamicVAE
-from dynamic_vae.models.driven_prior import (PHASE_BANDWIDTH, driven_moment_mismatch,
-                                             innovation_projections, phase_dependence,
+from dynamic_vae.models.driven_prior import (MMD_SCALES, PHASE_BANDWIDTH,
+                                             READBACK_TEMPERATURE, driven_mmd,
+                                             driven_moment_mismatch, innovation_projections,
+                                             phase_dependence, readback_confusion,
                                              readback_error, resample_driven)
 
 # A locked plane (B = 0 there) and two directions the innovations drive.
@@ -182,9 +184,111 @@ def test_readback_error_is_the_relative_error_on_the_persistent_directions(rng):
     assert float(readback_error(read, target, np.eye(4, dtype="float32"))) == 0.0
 
 
+def numpy_confusion(read, target, transition, q_persistent, period,
+                    temperature=READBACK_TEMPERATURE):
+    candidates = np.stack([target @ np.linalg.matrix_power(transition, j).T @ q_persistent
+                           for j in range(period)], 1)
+    step = (((candidates[:, 1] - candidates[:, 0]) ** 2).sum(1)).mean()
+    logits = -(((read @ q_persistent)[:, None] - candidates) ** 2).sum(2) / (temperature * step)
+    top = logits.max(1, keepdims=True)
+    log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(1))
+    return (log_norm - logits[:, 0]).mean()
+
+
+def test_readback_confusion_is_the_cross_entropy_of_the_right_phase(rng):
+    rotation = random_rotation(rng)
+    b = (rotation @ NOISE @ rotation.T).astype("float32")
+    transition = rotation @ TRANSITION @ rotation.T
+    persistent = rotation[:, :2] @ rotation[:, :2].T
+    read, target = rng.normal(size=(2, 6, 4))
+    np.testing.assert_allclose(
+        float(readback_confusion(read, target, transition, b, 4)),
+        numpy_confusion(read, target, transition, persistent, 4), rtol=1e-5)
+    # States on a ring, as a locked plane keeps them: read at their own phase with any new
+    # hand, log(1 + 2 exp(-1 / T) + exp(-2 / T)); read at the next phase, far more.
+    angle = rng.uniform(0, 2 * np.pi, 6)
+    target = np.c_[np.cos(angle), np.sin(angle), rng.normal(size=(6, 2))] @ rotation.T
+    own = target + rng.normal(size=(6, 4)) @ (np.eye(4) - persistent)
+    t = READBACK_TEMPERATURE
+    np.testing.assert_allclose(float(readback_confusion(own, target, transition, b, 4)),
+                               np.log(1 + 2 * np.exp(-1 / t) + np.exp(-2 / t)), rtol=1e-4)
+    next_phase = target @ transition.T
+    low = float(readback_confusion(own, target, transition, b, 4))
+    high = float(readback_confusion(next_phase, target, transition, b, 4))
+    assert low < 0.1 < 4.0 < high
+    # A reading a little off the phase costs far less than the squared error charges it.
+    off = target + 0.3 * (next_phase - target)
+    assert float(readback_confusion(off, target, transition, b, 4)) < 0.5 * high
+
+
+def numpy_mmd(samples, draws, q_persistent, q_driven, bandwidth=PHASE_BANDWIDTH):
+    phase, a, b = samples @ q_persistent, samples @ q_driven, draws @ q_driven
+    m, rank = len(samples), np.trace(q_driven)
+    squared = lambda u, v: ((u[:, None] - v[None]) ** 2).sum(-1)
+    phase_squared = squared(phase, phase)
+    median = np.sort(phase_squared[~np.eye(m, dtype=bool)])[m * (m - 1) // 2]
+    kernel = np.exp(-phase_squared / (2 * bandwidth ** 2 * median))
+    np.fill_diagonal(kernel, 0.0)
+    total = 0.0
+    for scale in MMD_SCALES:
+        c = 2 * rank * scale
+        imq = lambda d: c / (c + d)
+        total += ((imq(squared(a, a)) + imq(squared(b, b)) - 2 * imq(squared(a, b))) * kernel
+                  ).sum() / (m * (m - 1))
+    return total
+
+
+def test_driven_mmd_matches_its_formula_and_sees_a_hand_that_depends_on_the_phase(rng):
+    rotation = random_rotation(rng)
+    b = (rotation @ NOISE @ rotation.T).astype("float32")
+    persistent = rotation[:, :2] @ rotation[:, :2].T
+    phases = rng.integers(0, 4, 120)
+    angle = np.pi / 2 * phases
+    ring = np.c_[np.cos(angle), np.sin(angle)]
+    hands = rng.normal(size=(120, 2))
+    states = np.c_[ring, hands] @ rotation.T
+    draws = rng.normal(size=(120, 4))
+    np.testing.assert_allclose(float(driven_mmd(states, draws, b)),
+                               numpy_mmd(states, draws, persistent, np.eye(4) - persistent),
+                               rtol=1e-4, atol=1e-7)
+    independent = float(driven_mmd(states, draws, b))
+    # Each phase's hands with the prior's overall mean and covariance, but each phase its own,
+    sign = np.where(phases < 2, 1.0, -1.0)
+    dependent = np.c_[ring, sign * np.abs(hands[:, 0]), hands[:, 1]] @ rotation.T
+    assert abs(independent) < 0.01 < float(driven_mmd(dependent, draws, b))
+    # which the moments over all phases do not see.
+    assert abs(float(driven_moment_mismatch(states, b))
+               - float(driven_moment_mismatch(dependent, b))) < 0.1
+
+
 @pytest.mark.parametrize("posterior", ["factorized", "smoothed"])
-def test_readback_term_trains_the_decoder_and_holds_the_encoder(posterior, rng):
-    plain, weighted, windows = twin_models(rng, posterior, readback_weight=3.0)
+def test_model_adds_the_weighted_mmd_and_tracks_it(posterior, rng):
+    plain, weighted, windows = twin_models(rng, posterior, driven_mmd_weight=5.0)
+    base = plain._loss_terms(windows, training=True)
+    terms = weighted._loss_terms(windows, training=True)
+    assert "driven_mmd" not in base
+    np.testing.assert_allclose(terms["loss"].numpy(),
+                               base["loss"].numpy() + 5.0 * terms["driven_mmd"].numpy(),
+                               rtol=1e-5)
+    assert "driven_mmd" in [metric.name for metric in weighted.metrics]
+    held_out = weighted._loss_terms(windows, training=False)
+    assert "driven_mmd" not in held_out
+
+
+def test_cross_entropy_readback_needs_a_period(rng):
+    _, weighted, windows = twin_models(rng, "smoothed", readback_weight=1.0,
+                                       readback_loss="cross_entropy")
+    with pytest.raises(ValueError, match="needs a period >= 3; got period 0"):
+        weighted._loss_terms(windows, training=True)
+    with pytest.raises(ValueError, match="readback_loss must be one of"):
+        DynamicVAE(frame_shape=(8, 8, 1), latent_dim=4, readback_loss="huber")
+
+
+@pytest.mark.parametrize("posterior", ["factorized", "smoothed"])
+@pytest.mark.parametrize("readback_loss", ["squared", "cross_entropy"])
+def test_readback_term_trains_the_decoder_and_holds_the_encoder(posterior, readback_loss, rng):
+    plain, weighted, windows = twin_models(rng, posterior, readback_weight=3.0,
+                                           readback_loss=readback_loss, period=4)
     base = plain._loss_terms(windows, training=True)
     terms = weighted._loss_terms(windows, training=True)
     assert "readback" not in base and float(terms["readback"]) > 0
