@@ -337,3 +337,20 @@ def test_frames_preset_picks_the_counting_preset_for_a_cycle_drawn_anew(rng):
     noise = rng.uniform(0, 1, (60, *FRAME_SHAPE)).astype(np.float32)
     assert frames_preset(noise) == ("video", "the frames show no period")
     assert get_preset("counting-mnist").training.period_from_frames
+
+
+def test_a_cross_entropy_read_back_without_a_period_stops_before_any_training(frames,
+                                                                              tmp_path):
+    # The counting preset's variety stage reads the phase back against the period's phases;
+    # frames trained with no period found or given have none to compare with.
+    config = get_preset("counting-mnist").override(
+        frame_shape=FRAME_SHAPE, latent_dim=3, period_from_frames=False, image_every=0)
+    assert config.stages()[-1].model.readback_loss == "cross_entropy"
+    with pytest.raises(ValueError, match=r"the variety stage's read-back term .* needs a "
+                                         r"period >= 3, got period 0: give --period"):
+        train(config, tmp_path / "run", frames=frames, verbose=0)
+    assert not (tmp_path / "run").exists()
+    # With the squared read-back the same run needs no period.
+    squared = config.override(readback_loss="squared", epochs=1, finetune_epochs=0,
+                              variety_epochs=0)
+    assert squared.stages()[-1].model.readback_loss == "squared"

@@ -103,6 +103,14 @@ def train(
                 period=estimated_period,
                 harmonic_start=config.training.harmonic_start or config.model.linear_path,
                 start_states=config.model.start_states or PERIODIC_START_STATES)
+    for name, stage in zip(config.stage_names(), config.stages()):
+        # Caught here, before any data is built or any stage trains.
+        if (stage.model.readback_weight > 0 and stage.model.readback_loss == "cross_entropy"
+                and stage.model.period < 3):
+            raise ValueError(f"the {name} stage's read-back term (readback_loss "
+                             f"'cross_entropy') compares a reading with the period's phases "
+                             f"and needs a period >= 3, got period {stage.model.period}: give "
+                             f"--period, or --readback-loss squared")
     source = None if init_from is None else warm_start_source(init_from, config)
     # One strategy for every stage: a multi-worker strategy can be set up once per process.
     distribution = make_strategy(strategy)
@@ -113,14 +121,6 @@ def train(
                   strategy=(strategy, distribution), callbacks=callbacks)
     first_record = {} if init_from is None else {"init_from": str(init_from)}
     names, stages = config.stage_names(), config.stages()
-    for name, stage in zip(names, stages):
-        # Caught here, before any stage trains, not at the variety stage's first step.
-        if (stage.model.readback_weight > 0 and stage.model.readback_loss == "cross_entropy"
-                and stage.model.period < 3):
-            raise ValueError(f"the {name} stage's read-back term (readback_loss "
-                             f"'cross_entropy') compares a reading with the period's phases "
-                             f"and needs a period >= 3, got period {stage.model.period}: give "
-                             f"--period, or --readback-loss squared")
     if len(stages) == 1:
         return train_stage(config, output_dir, source=source, record=first_record,
                            summary_entries=summary_entries, **common)
