@@ -28,6 +28,10 @@ def test_one_compiled_step_of_every_preset_and_stage(preset, stage, frames):
         overrides.update(width=4)
     else:
         overrides.update(base_channels=4)
+    if config.training.period_from_cycle:
+        # `train` gives such a run the cycle's period (here the frames'), which its variety
+        # stage's read-back compares phases over.
+        overrides.update(period=8)
     config = config.override(**overrides)
     config = config.stages()[config.stage_names().index(stage)]
     # Windows of 3 take every code path of longer ones (a 2-step rollout) and compile faster.

@@ -103,18 +103,18 @@ def train(
                 period=estimated_period,
                 harmonic_start=config.training.harmonic_start or config.model.linear_path,
                 start_states=config.model.start_states or PERIODIC_START_STATES)
+    source = None if init_from is None else warm_start_source(init_from, config)
+    # One strategy for every stage: a multi-worker strategy can be set up once per process.
+    distribution = make_strategy(strategy)
+    data = training_data(config, frames, frames_source)
     for name, stage in zip(config.stage_names(), config.stages()):
-        # Caught here, before any data is built or any stage trains.
+        # Caught here, once the data are known good, before any stage trains.
         if (stage.model.readback_weight > 0 and stage.model.readback_loss == "cross_entropy"
                 and stage.model.period < 3):
             raise ValueError(f"the {name} stage's read-back term (readback_loss "
                              f"'cross_entropy') compares a reading with the period's phases "
                              f"and needs a period >= 3, got period {stage.model.period}: give "
                              f"--period, or --readback-loss squared")
-    source = None if init_from is None else warm_start_source(init_from, config)
-    # One strategy for every stage: a multi-worker strategy can be set up once per process.
-    distribution = make_strategy(strategy)
-    data = training_data(config, frames, frames_source)
     if frames_loader is not None:
         data[1]["loader"] = dict(frames_loader)
     common = dict(data=data, verbose=verbose, restart=restart,
