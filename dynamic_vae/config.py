@@ -136,9 +136,9 @@ class ModelConfig:
         readback_loss: how the read-back term charges a reading: `squared`, the relative
             squared error on the persistent directions (`readback_error`), charges every
             deviation; `cross_entropy`, the cross-entropy of reading the frame's own phase
-            against the period's other phases (`readback_confusion`; needs `period`),
-            charges a reading only as it nears another phase, which leaves a new hand free
-            to be read a little off.
+            against the period's other phases (`readback_confusion`; needs a `period` of 3
+            or more), charges a reading as it nears another phase, which leaves a new hand
+            free to be read a little off.
         driven_mmd_weight: weight of the maximum mean discrepancy between the posterior's
             states and the same phases with the innovation-driven directions redrawn from
             N(0, Q_s), as synthesis draws them (`dynamic_vae.models.driven_prior.driven_mmd`;

@@ -28,14 +28,16 @@ p, not only its moments:
 
 - `driven_mmd`: the maximum mean discrepancy between the posterior draws (p_i, s_i) and the
   same phases with s redrawn from N(0, Q_s), under a product kernel on p and s. A hand the
-  encoder gives only to one digit, with the right mean and spread over all digits, is what
-  synthesis then draws at every phase: a sloppy 8 at the phase of 0 reads as 0.
+  encoder gives only to one digit, with the right mean and spread over all digits, is one
+  synthesis then draws at every phase: a closed loop that only 6s have, drawn at the phase
+  of 8, reads as 6 or 0.
 
 The read-back term (`ModelConfig.readback_weight`) trains the decoder on the states
 synthesis visits: the encoder, its weights held, must read a frame decoded from Q_p x + Q_s v
 at the phase of x. `readback_error` charges the squared distance of the reading;
 `readback_confusion` (`readback_loss="cross_entropy"`) the cross-entropy of the right phase
-against the period's others, so a new hand read a little off costs nearly nothing.
+against the period's others, so a new hand read a little off costs little and one read near
+another phase costs much.
 
 Reference:
 - Nadaraya, "On Estimating Regression", 1964 (the kernel smoother).
@@ -59,9 +61,10 @@ PERSISTENT_THRESHOLD = 0.01
 
 _EPSILON = 1e-12
 
-# Squared distances to the phases are divided by this fraction of the squared step between
-# adjacent phases: a reading a fifth of the way to the next phase costs little, one halfway
-# costs about log 2.
+# Squared distances to the phases are divided by this fraction of the squared step to the
+# next phase in time (A x - x). On a plane locked at the fundamental an exact reading then
+# costs about 0.01 nats; where a higher harmonic is locked, other phases lie nearer than the
+# next in time, and an exact reading costs about 0.3 (a 5-cycle turning 144 degrees a frame).
 READBACK_TEMPERATURE = 0.2
 
 
@@ -139,8 +142,9 @@ def driven_moment_mismatch(samples: tf.Tensor, noise_matrix: tf.Tensor,
                    + tf.reduce_sum(tf.square(covariance - q_driven)), tf.float32)
 
 
-# Scales of the inverse multiquadric kernels, in units of twice the driven rank: from well
-# inside a unit ball to well outside, so the term sees both the bulk and the tails.
+# The inverse multiquadric kernels' c, in units of 2r (r the driven rank, 2r the mean squared
+# distance between two N(0, Q_s) draws): from a tenth of that to ten times, so the term sees
+# both the bulk and the tails.
 MMD_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
@@ -154,8 +158,10 @@ def driven_mmd(samples: tf.Tensor, draws: tf.Tensor, noise_matrix: tf.Tensor,
     inverse multiquadric kernels `c / (c + |a - b|^2)`, `c = 2 r s` for s in `MMD_SCALES`
     (r the driven rank), on the driven parts.
 
-    Both sets share their persistent parts, so the term is 0 in expectation exactly when
-    the driven part given the phase is distributed as N(0, Q_s): where
+    Both sets share their persistent parts, so for independent rows and a fixed kernel the
+    term is 0 in expectation exactly when the driven part given the phase is distributed as
+    N(0, Q_s) (the phase kernel's width is the batch's median distance and a batch's rows
+    share windows, so in training approximately so): where
     `driven_moment_mismatch` matches the mean and covariance over all phases and
     `phase_dependence` the mean given the phase, this matches the whole distribution given
     the phase, so the hand synthesis draws at a phase is one the decoder saw there.
@@ -211,10 +217,10 @@ def readback_confusion(read: tf.Tensor, target: tf.Tensor, transition_matrix: tf
 
         -log softmax_j(-|Q_p (read - A^j target)|^2 / (temperature * s^2))_0,
 
-    with s^2 the batch's mean squared step between adjacent phases. Where `readback_error`
-    charges every deviation, this charges a reading only as it nears another phase: a new
-    hand that is read a little off costs nearly nothing, one that reads as the next digit
-    costs much."""
+    with s^2 the batch's mean squared step to the next phase in time, |Q_p (A x - x)|^2.
+    Where `readback_error` charges every deviation, this charges a reading as it nears
+    another phase: a new hand that is read a little off costs little, one that reads as
+    another digit costs much."""
     q_persistent, _ = innovation_projections(noise_matrix, threshold)
     transition = tf.stop_gradient(tf.cast(transition_matrix, tf.float64))
     read = tf.matmul(tf.cast(read, tf.float64), q_persistent)
