@@ -34,10 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizon", type=int, default=1000)
     known, rest = parser.parse_known_args(argv)
     family = FAMILIES[known.family]
-    family_parser = argparse.ArgumentParser(prog=f"{known.family} flags")
-    family.add_arguments(family_parser)
-    args = family_parser.parse_args(rest)
-    args.preset, args.epochs = family.default_preset, None
+    args = family.parse_flags(rest)
     seeds = list(range(known.seeds))
     print("| condition | period | pose-advance Fourier loop | worst seed |")
     print("|---|---|---|---|")

@@ -57,10 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                         default=Path("bench/results/heldout_persistence.json"))
     known, rest = parser.parse_known_args(argv)
     family = FAMILIES["textures"]
-    family_parser = argparse.ArgumentParser(prog="textures flags")
-    family.add_arguments(family_parser)
-    args = family_parser.parse_args(rest)
-    args.preset, args.epochs = family.default_preset, None
+    args = family.parse_flags(rest)
 
     rows = []
     lags = " | ".join(str(k) for k in range(1, LAGS + 1))

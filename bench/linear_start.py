@@ -58,10 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("bench/results/linear_start.json"))
     known, rest = parser.parse_known_args(argv)
     family = FAMILIES[known.family]
-    family_parser = argparse.ArgumentParser(prog=f"{known.family} flags")
-    family.add_arguments(family_parser)
-    args = family_parser.parse_args(rest)
-    args.preset, args.epochs = family.default_preset, None
+    args = family.parse_flags(rest)
 
     rows = []
     print("| clip | largest singular value (least squares) | moduli (least squares) | "

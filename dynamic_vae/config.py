@@ -265,6 +265,17 @@ class ModelConfig:
             raise ValueError(f"readback_weight > 0 needs encoder_mode 'frame' (the encoder reads "
                              f"one decoded frame), got encoder_mode {self.encoder_mode!r}")
 
+    def check_readback_period(self, stage: str = "the") -> None:
+        """Raises ValueError when the cross-entropy read-back has no period to compare phases
+        over. Not part of `__post_init__`: a run sets the period from its cycle or frames
+        after its configuration is built."""
+        if (self.readback_weight > 0 and self.readback_loss == "cross_entropy"
+                and self.period < 3):
+            raise ValueError(f"{stage} stage's read-back term (readback_loss 'cross_entropy') "
+                             f"compares a reading with the period's phases and needs a period "
+                             f">= 3, got period {self.period}: give --period, or "
+                             f"--readback-loss squared")
+
     @property
     def hidden_dtype(self) -> str:
         """The Keras dtype policy of the hidden layers."""

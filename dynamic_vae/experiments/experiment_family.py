@@ -43,6 +43,17 @@ class ExperimentFamily:
         """Adds the family's own flags (the runner adds --output, --epochs, --preset,
         --seeds, --horizon, --quiet)."""
 
+    def parse_flags(self, argv: list[str]) -> argparse.Namespace:
+        """The family's own flags parsed from `argv`, with the runner's `preset` (the
+        family's default) and `epochs` (the preset's) that `conditions` reads: the
+        conditions of `dynamic-vae experiment NAME` outside the CLI, as a bench builds
+        them."""
+        parser = argparse.ArgumentParser(prog=f"{self.name} flags")
+        self.add_arguments(parser)
+        args = parser.parse_args(argv)
+        args.preset, args.epochs = self.default_preset, None
+        return args
+
     def conditions(self, args: argparse.Namespace) -> list[Condition]:
         """The runs to train, from the parsed arguments."""
         raise NotImplementedError

@@ -469,11 +469,11 @@ class DynamicVAE(keras.Model):
             first = tf.reshape(states, [-1, length - 1, self.latent_dim])[:, 0]
             terms["prediction"] = self._prediction_term(windows, first, training)
             total = total + self.model_config.prediction_weight * terms["prediction"]
+        # x_t's posterior draws, which the driven-prior terms compare with synthesis's.
+        draws = tf.reshape(latent_pairs, [-1, 2, self.latent_dim])[:, 0]
         if self.model_config.driven_prior_weight > 0 and training:
-            draws = tf.reshape(latent_pairs, [-1, 2, self.latent_dim])[:, 0]
             total = total + self._driven_prior_term(states, draws, terms)
         if self.model_config.driven_mmd_weight > 0 and training:
-            draws = tf.reshape(latent_pairs, [-1, 2, self.latent_dim])[:, 0]
             total = total + self._driven_mmd_term(draws, terms)
         if self.model_config.readback_weight > 0 and training:
             # A frame encoder's pair means are its frames' own readings: x_t's is the reading.
@@ -571,10 +571,7 @@ class DynamicVAE(keras.Model):
         fixed = [variable.value for variable in self.encoder.non_trainable_variables]
         (read, _), _ = self.encoder.stateless_call(held, fixed, decoded, training=False)
         if self.model_config.readback_loss == "cross_entropy":
-            if self.model_config.period < 3:
-                raise ValueError(f"readback_loss 'cross_entropy' compares a reading with the "
-                                 f"period's phases, so it needs a period >= 3; got period "
-                                 f"{self.model_config.period}")
+            self.model_config.check_readback_period()
             terms["readback"] = readback_confusion(
                 read, tf.stop_gradient(readings), self.dynamic_layer.transition_matrix,
                 noise_matrix, self.model_config.period)

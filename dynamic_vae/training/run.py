@@ -109,12 +109,7 @@ def train(
     data = training_data(config, frames, frames_source)
     for name, stage in zip(config.stage_names(), config.stages()):
         # Caught here, once the data are known good, before any stage trains.
-        if (stage.model.readback_weight > 0 and stage.model.readback_loss == "cross_entropy"
-                and stage.model.period < 3):
-            raise ValueError(f"the {name} stage's read-back term (readback_loss "
-                             f"'cross_entropy') compares a reading with the period's phases "
-                             f"and needs a period >= 3, got period {stage.model.period}: give "
-                             f"--period, or --readback-loss squared")
+        stage.model.check_readback_period(f"the {name}")
     if frames_loader is not None:
         data[1]["loader"] = dict(frames_loader)
     common = dict(data=data, verbose=verbose, restart=restart,

@@ -23,6 +23,14 @@ def test_families_registered():
         assert len(keys) == len(set(keys)), family.name
 
 
+def test_a_familys_flags_parse_as_the_experiment_command_reads_them(tmp_path):
+    args = FAMILIES["textures"].parse_flags(["--data-dir", str(tmp_path), "--clips", "a.avi"])
+    assert (args.data_dir, args.clips) == (tmp_path, "a.avi")
+    assert (args.preset, args.epochs) == (FAMILIES["textures"].default_preset, None)
+    with pytest.raises(SystemExit):
+        FAMILIES["textures"].parse_flags(["--no-such-flag"])
+
+
 def test_turning_sequence_ends_with_the_wrap_around_pair():
     views = np.arange(6)[:, None, None, None].astype(np.uint8) * 40  # view i has value 40 i
     sequence = turning_sequence(views, turns=3)
