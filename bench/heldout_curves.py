@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from dynamic_vae.evaluation.prediction import (context_pairs, dynamic_vae_predic
                                                k_step_prediction_errors,
                                                linear_baseline_predictor, prediction_starts)
 from dynamic_vae.training import train  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 STEPS = (1, 5, 10)
 # Layers held fixed for each choice (`dynamics` is the preset's own `trainable` field).
@@ -124,13 +124,11 @@ def main() -> None:
               + " ".join(f"{1e3 * row[f'k{k}']:>7.3f}" for k in STEPS))
     print(f"  LDS {'':>14} " + " ".join(f"{1e3 * linear[str(k)]['mse']:>7.3f}" for k in STEPS))
     print(f"training: {seconds:.0f} s")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({
+    write_results(args.output, {
         "clip": str(args.clip), "trains": args.trains, "overrides": overrides,
         "epochs": curves.rows, "linear_baseline": {f"k{k}": linear[str(k)]["mse"]
                                                    for k in STEPS},
-        "training_seconds": seconds, "machine": platform.processor() or platform.machine(),
-        "date": time.strftime("%Y-%m-%d")}, indent=2))
+        "training_seconds": seconds})
 
 
 if __name__ == "__main__":

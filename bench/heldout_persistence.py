@@ -29,23 +29,20 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.baseline import LinearDynamicTexture  # noqa: E402
 from dynamic_vae.evaluation.prediction import prediction_starts  # noqa: E402
 from dynamic_vae.experiments import FAMILIES  # noqa: E402
 from dynamic_vae.models.residual_texture import (heldout_persistence,  # noqa: E402
                                                  heldout_shrinkage)
+from results_file import write_results  # noqa: E402
 
 LAGS = 10
 
@@ -100,10 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                           ("share of the change, held-out tail", "shrinkage_heldout_tail")):
             values = " | ".join(f"{v:.2f}" for v in row[key])
             print(f"| {row['clip']} | {name} | {values} |")
-    known.output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(known.output, json.dumps({
-        "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
-        "rank": known.rank, "rows": rows}, indent=2))
+    write_results(known.output, {"rank": known.rank, "rows": rows})
     print(f"wrote {known.output}")
     return 0
 

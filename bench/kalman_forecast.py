@@ -25,10 +25,8 @@ Writes bench/results/kalman_forecast.json (`--output` chooses another file).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -37,7 +35,6 @@ import numpy as np  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 
-from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.data import load_video  # noqa: E402
 from dynamic_vae.evaluation.appearance import sharpness_ratio  # noqa: E402
 from dynamic_vae.experiments.textures_experiment import split_heldout_tail  # noqa: E402
@@ -46,6 +43,7 @@ from dynamic_vae.inference.clip import forecast_frames  # noqa: E402
 from dynamic_vae.pixels import to_pixel_range, to_unit_range  # noqa: E402
 from dynamic_vae.runs import load_run  # noqa: E402
 from dynamic_vae.synthesis import decode_in_batches  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 
 def energy_score(samples: np.ndarray, target: np.ndarray) -> float:
@@ -136,11 +134,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{1000 * samples_summary[name][str(k)]['energy_score']:.3f} / "
                 f"{samples_summary[name][str(k)]['sharpness_ratio']:.2f}" for k in steps)
                 + " |")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.output, json.dumps({
-        "date": time.strftime("%Y-%m-%d"), "run": str(args.run), "clip": str(args.clip),
+    write_results(args.output, {
+        "run": str(args.run), "clip": str(args.clip),
         "windows": len(ends), "context": args.context, "mse": summary,
-        "samples": args.samples, "sampled": samples_summary}, indent=2))
+        "samples": args.samples, "sampled": samples_summary})
     print(f"wrote {args.output}")
     return 0
 

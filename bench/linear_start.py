@@ -23,21 +23,18 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.experiments import FAMILIES  # noqa: E402
 from dynamic_vae.models.linear_initialisation import (MAX_INITIAL_NORM,  # noqa: E402
                                                       linear_texture_parameters)
+from results_file import write_results  # noqa: E402
 
 
 # The video preset's first stage: its validation fraction and window.
@@ -87,10 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                             "moduli_scaled_start")}
         print(f"| {row['clip']} | {norm:.3f} | {span['moduli_least_squares']} | "
               f"{span['moduli_clipped_start']} | {span['moduli_scaled_start']} |")
-    known.output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(known.output, json.dumps({
-        "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
-        "rank": known.rank, "rows": rows}, indent=2))
+    write_results(known.output, {"rank": known.rank, "rows": rows})
     print(f"wrote {known.output}")
     return 0
 

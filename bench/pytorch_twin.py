@@ -55,10 +55,8 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import platform
 import re
 import statistics
 import sys
@@ -81,7 +79,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.config import RunConfig, get_preset  # noqa: E402
 from dynamic_vae.layers.skew_exponential import (MAX_SQUARINGS, SCALED_NORM,  # noqa: E402
                                                  TAYLOR_ORDER)
@@ -91,6 +88,7 @@ from dynamic_vae.training import build_model  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 import train_throughput  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 DEFAULT_CASE = "video 48x48 gray fine-tuning"
 FLOAT32_CASE = "video 48x48 gray fine-tuning float32"
@@ -681,14 +679,13 @@ def main() -> None:
     for key in keys:
         print_table(results, key)
 
-    report = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                          "tensorflow": tf.__version__, "keras": keras.__version__,
-                          "torch": torch.__version__, "torch_threads": args.torch_threads,
-                          "load_average_at_start": load},
+    report = {"tensorflow": tf.__version__, "keras": keras.__version__,
+              "torch": torch.__version__, "torch_threads": args.torch_threads,
+              "load_average_at_start": load,
               "smoke": args.smoke, "steps": args.steps, "rounds": args.rounds,
               "warm_up_steps": WARM_UP_STEPS, "window": window, "windows_per_batch": batch,
               "pairs_per_step": batch * (window - 1), "check": check, "results": results}
-    atomic_write_text(args.output, json.dumps(report, indent=2) + "\n")
+    write_results(args.output, report)
     print(f"wrote {args.output}")
 
 

@@ -12,7 +12,6 @@ Usage: python bench/serving_latency.py [RUN] [--length 64] [--requests 200]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import subprocess
@@ -30,6 +29,7 @@ import tensorflow as tf  # noqa: E402
 
 from dynamic_vae.export import export_run  # noqa: E402
 from dynamic_vae.serving import PredictionClient  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 
 def start_server(model_dir: Path) -> tuple[subprocess.Popen, int]:
@@ -116,7 +116,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         version_dir = export_run(args.run, "bench", base_dir=tmp, max_frames=args.length)
         results = {"run": str(args.run), "frames": args.length, "requests": args.requests,
-                   "cpu_count": os.cpu_count(), "load_average_1min": os.getloadavg()[0]}
+                   "load_average_1min": os.getloadavg()[0]}
         server, port = start_server(version_dir.parent)
         try:
             target = f"127.0.0.1:{port}"
@@ -138,9 +138,7 @@ def main() -> None:
         print(f"{case:22} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f} {rate:8.1f} "
               f"{row.get('errors', 0):7d}")
     print(f"gRPC overhead (p50, 1 client / in-process): {results['grpc_overhead_p50']:.2f}x")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    out = write_results(args.out, results)
     print(f"wrote {out}")
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from dynamic_vae.export.example_requests import example_requests  # noqa: E402
 from dynamic_vae.serving.c_api_model import CApiModel  # noqa: E402
 from dynamic_vae.serving.servable import Servable  # noqa: E402
 from dynamic_vae.serving.graph_model import GraphModel  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 
 def largest_difference(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> float:
@@ -76,12 +76,10 @@ def main() -> None:
     print(f"graph-mode load (restore op + init): {graph_seconds:.2f} s; "
           f"warm-up records replayed by the server: {servable.warmup_requests}")
     out = Path(__file__).resolve().parent / "results" / "serving_loaders.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
+    write_results(out, {
         "version_dir": str(args.version_dir.resolve()), "rows": rows,
         "graph_load_seconds": graph_seconds, "warmup_requests": servable.warmup_requests,
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()}-core "
-        f"{platform.machine()} CPU", "tensorflow": tf.__version__}, indent=2))
+        "tensorflow": tf.__version__})
     print(f"wrote {out}")
 
 

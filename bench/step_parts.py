@@ -15,9 +15,7 @@ machine. Usage: python bench/step_parts.py [--repeats 30] [--out PATH]
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from dynamic_vae.config import get_preset  # noqa: E402
 from dynamic_vae.data import make_frame_pairs  # noqa: E402
 from dynamic_vae.layers import ChannelsLastGroupNormalization  # noqa: E402
 from dynamic_vae.training import build_model  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 LAST_MAP = (192, 48, 48, 16)
 
@@ -116,12 +115,7 @@ def main() -> None:
     print(f"{'part (forward and backward)':48} {'ms':>8}")
     for name, value in times.items():
         print(f"{name:48} {value:>8}" if isinstance(value, str) else f"{name:48} {value:8.1f}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": {"cpus": os.cpu_count(),
-                                           "platform": platform.platform(),
-                                           "tensorflow": tf.__version__},
-                               "milliseconds": times}, indent=2) + "\n")
+    out = write_results(args.out, {"tensorflow": tf.__version__, "milliseconds": times})
     print(f"wrote {out}")
 
 

@@ -9,7 +9,6 @@ Usage: python bench/synthesis_throughput.py [--length 1000]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -26,6 +25,7 @@ from dynamic_vae.synthesis import synthesize  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from isolated import emit, import_baseline_mib, run_child  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 SHAPES = {f"{h}x{w}x{c}": (h, w, c) for h, w, c in [(32, 32, 1), (48, 48, 1), (64, 64, 3)]}
 PIPELINES = {"window2": (2, 64), "window5": (5, 16)}
@@ -80,11 +80,8 @@ def main() -> None:
         result = run_child(__file__, key, ["--length", str(args.length)])
         results[name], peaks[name] = result["rate"], result["peak_rss_mib"]
         print(f"{name:40} {results[name]:10.0f} {peaks[name]:9.0f}", flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"frames": args.length, "cpus": os.cpu_count(),
-                               "import_baseline_mib": baseline, "results": results,
-                               "peak_rss_mib": peaks}, indent=2))
+    out = write_results(args.out, {"frames": args.length, "import_baseline_mib": baseline,
+                                   "results": results, "peak_rss_mib": peaks})
     print(f"wrote {out}")
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 import warnings
 from pathlib import Path
@@ -43,6 +42,7 @@ from dynamic_vae.runs import (CONFIG_FILE, MODEL_FILE, save_model,  # noqa: E402
                               save_test_pairs)
 from dynamic_vae.training import (build_model, copy_weights,  # noqa: E402
                                   load_training_frames)
+from results_file import write_results  # noqa: E402
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -163,8 +163,7 @@ def main() -> None:
                                    f"epoch {hit['epoch']}, {hit['training_seconds']:.0f} s"))
     print(f"best: {best['transition_accuracy']:.3f} at epoch {best['epoch']} "
           f"({best['training_seconds']:.0f} s)")
-    result = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                          "tensorflow": tf.__version__},
+    result = {"tensorflow": tf.__version__,
               "preset": args.preset, "cycle": args.cycle, "overrides": overrides,
               "stages": [stage.to_dict() for stage in stages],
               "targets_judged_on": "x0 from the held-out test pair",
@@ -176,9 +175,7 @@ def main() -> None:
         save_test_pairs(args.save_run, pairs.test_pairs, config.model.pixel_range)
         atomic_write_text(args.save_run / CONFIG_FILE,
                           json.dumps({**stages[-1].to_dict(), "data": data}, indent=2))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps(result, indent=2))
+    out = write_results(args.out, result)
     print(f"wrote {out}")
 
 

@@ -7,9 +7,7 @@ the machine. Each case runs in its own process, so its peak resident memory (MiB
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ from dynamic_vae.training import build_model  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from isolated import emit, import_baseline_mib, run_child  # noqa: E402
+from results_file import write_results  # noqa: E402
 
 CASES = {
     # name: (preset, frame shape, overrides); batches of 64 pairs in every case
@@ -137,13 +136,8 @@ def main() -> None:
               f"{results[name]['median_step_pairs_per_second']:12.0f} "
               f"{results[name]['seconds']:7.2f} {results[name]['peak_rss_mib']:9.0f}",
               flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": {"cpus": os.cpu_count(),
-                                           "platform": platform.platform(),
-                                           "tensorflow": tf.__version__},
-                               "pairs_per_step": 64, "import_baseline_mib": baseline,
-                               "results": results}, indent=2))
+    out = write_results(args.out, {"tensorflow": tf.__version__, "pairs_per_step": 64,
+                                   "import_baseline_mib": baseline, "results": results})
     print(f"wrote {out}")
 
 

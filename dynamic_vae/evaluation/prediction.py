@@ -85,7 +85,7 @@ def dynamic_vae_predictor(model, texture: bool = True) -> Predictor:
 
     With `texture` and a model that has a residual texture, the state's forecast keeps the
     texture's share of the predicted change, x_t + lambda_k (A^k x_t - x_t)
-    (`ResidualTexture.shrinkage_at`), and its mean forecast from the residuals of the pair
+    (`ResidualTexture.shrunk_forecast`), and its mean forecast from the residuals of the pair
     is added: y_{t+k} = C(x_t + lambda_k (A^k x_t - x_t)) + E[e_{t+k} | e_t = y_t - C(x_t),
     e_{t-1} = y_{t-1} - C(x_{t-1})] (see `ResidualTexture.forecast`); False gives the
     decoder's predictions alone, from A^k x_t (and at k = 0 its reconstruction).
@@ -111,7 +111,7 @@ def dynamic_vae_predictor(model, texture: bool = True) -> Predictor:
         for k in steps:
             rolled = states @ np.linalg.matrix_power(a.astype(np.float64), k).T
             if residual_texture is not None:
-                rolled = states + residual_texture.shrinkage_at(k) * (rolled - states)
+                rolled = residual_texture.shrunk_forecast(states, rolled, k).numpy()
             decoded = decode_in_batches(model, rolled.astype(np.float32))
             if residuals is not None:
                 decoded = decoded + residual_texture.forecast(residuals, k, previous).reshape(
@@ -150,7 +150,7 @@ def linear_baseline_predictor(baseline, residual_texture=None) -> Predictor:
         for k in steps:
             rolled = states @ np.linalg.matrix_power(baseline.transition_matrix, k).T
             predictions[k] = baseline.decode(
-                states + residual_texture.shrinkage_at(k) * (rolled - states))
+                residual_texture.shrunk_forecast(states, rolled, k).numpy())
         residuals, previous = baseline.residuals(pairs[:, 1]), baseline.residuals(pairs[:, 0])
         return {k: np.clip(predicted + residual_texture.forecast(residuals, k, previous)
                            .reshape(predicted.shape), 0.0, 1.0).astype(np.float32)

@@ -72,7 +72,7 @@ def forecast_frames(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
 
     The mean frames are the decoded predictive means C(A^k m_T); for a model with a
     residual texture, the means keep its share of the predicted change,
-    m_T + lambda_k (A^k m_T - m_T) (`ResidualTexture.shrinkage_tensor`; the sampled
+    m_T + lambda_k (A^k m_T - m_T) (`ResidualTexture.shrunk_forecast`; the sampled
     trajectories are moved with them), and its mean forecast of what the decoder leaves out
     (`ResidualTexture.forecast_tensor`) is added, read from the residuals of the clip's last
     two frames against their smoothed means. When either of those frames is missing the
@@ -109,8 +109,8 @@ def forecast_frames(model: DynamicVAE, frames: tf.Tensor, missing: tf.Tensor,
     # The means keep the texture's share of the change the dynamics predict from the last
     # frame's state (its smoothed mean, which is its filtered one); the sampled trajectories
     # move with them, so they stay centred on the forecast.
-    last = last_two[1][tf.newaxis]
-    shrunk = last + texture.shrinkage_tensor(steps)[:, tf.newaxis] * (means - last)
+    shrunk = texture.shrunk_forecast(last_two[1], means,
+                                     tf.range(1, tf.cast(steps, tf.int32) + 1))
     samples = samples + (shrunk - means)[tf.newaxis]
     means = shrunk
     # One decoder call for the forecast's means and the last two frames' smoothed means.

@@ -36,7 +36,7 @@ lambda_k of the predicted change,
 
 so a model forecasts frames it never saw with the coarse dynamics and the fine detail each
 calibrated on frames its fit left out. The texture stores both curves; every forecaster that
-adds the texture's forecast also applies the shrinkage.
+adds the texture's forecast also applies the shrinkage (`ResidualTexture.shrunk_forecast`).
 """
 
 from __future__ import annotations
@@ -457,15 +457,53 @@ class ResidualTexture(keras.layers.Layer):
         steps = int(steps)
         if steps < 0:
             raise ValueError(f"steps: expected k >= 0, got {steps}")
-        if steps == 0:
-            return 1.0
-        return float(self.heldout_shrinkage.numpy()[min(steps, HELDOUT_LAGS) - 1])
+        return float(self._shares(steps))
 
     def shrinkage_tensor(self, num_steps: int | tf.Tensor) -> tf.Tensor:
         """`shrinkage_at(k)` for k = 1..num_steps in graph, float64 `(K,)`."""
-        steps = tf.range(1, tf.cast(num_steps, tf.int32) + 1)
-        return tf.gather(tf.cast(self.heldout_shrinkage.value, tf.float64),
-                         tf.minimum(steps, HELDOUT_LAGS) - 1)
+        return self._shares(tf.range(1, tf.cast(num_steps, tf.int32) + 1))
+
+    def shrunk_forecast(self, last_states: np.ndarray | tf.Tensor,
+                        forecast_states: np.ndarray | tf.Tensor,
+                        steps: int | np.ndarray | tf.Tensor) -> tf.Tensor:
+        """The state forecast that keeps the held-out share of the predicted change:
+
+            m_T + lambda_k (A^k m_T - m_T)
+
+        from the last state m_T and the dynamics' own forecast A^k m_T. Why: an unseen
+        frame's state does not move as far as the dynamics fitted to the training frames
+        predict (they pull it back towards the training frames faster than it goes), and
+        lambda_k (`shrinkage_at`) is the share of that change that persisted on frames the
+        fit left out. Every forecaster that adds the texture's residual forecast moves its
+        states with this, in process (numpy, eagerly) and in the served graph alike.
+
+        Args:
+            last_states: `(..., n)` the states m_T the forecasts start from, broadcast
+                against `forecast_states` (one `(n,)` state for the `(K, n)` forecasts of
+                one clip, or `(N, n)` states for `(N, n)` forecasts).
+            forecast_states: `(..., n)` the dynamics' forecasts A^k m_T.
+            steps: the lag k >= 0 of the forecasts: one for every row (an int), or one per
+                row, shaped as `forecast_states` without its last axis (`tf.range(1, K + 1)`
+                for the K frames after a clip). Past `HELDOUT_LAGS` the last share holds;
+                k = 0 keeps the forecast as it is.
+
+        Returns:
+            float64 tensor of the broadcast shape `(..., n)` (`.numpy()` for the array).
+
+        Example:
+        >>> rolled = states @ np.linalg.matrix_power(a, 3).T            # doctest: +SKIP
+        >>> texture.shrunk_forecast(states, rolled, 3).numpy()          # doctest: +SKIP
+        """
+        shares = self._shares(steps)[..., tf.newaxis]
+        last = tf.cast(last_states, tf.float64)
+        return last + shares * (tf.cast(forecast_states, tf.float64) - last)
+
+    def _shares(self, steps: int | np.ndarray | tf.Tensor) -> tf.Tensor:
+        """float64 lambda_k for lags k >= 0 of any shape: 1 at k = 0, the stored curve at
+        1..`HELDOUT_LAGS`, its last value beyond."""
+        shares = tf.concat([tf.ones([1], tf.float64),
+                            tf.cast(self.heldout_shrinkage.value, tf.float64)], 0)
+        return tf.gather(shares, tf.minimum(steps, HELDOUT_LAGS))
 
     def persistence_at(self, steps: int) -> float:
         """h_k: how much of an unseen frame's residual is left `steps` frames later.

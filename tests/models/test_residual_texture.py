@@ -544,6 +544,32 @@ def test_the_texture_stores_the_shrinkage_and_the_predictors_apply_it(known, rng
     np.testing.assert_allclose(predicted, np.clip(coarse + added, 0, 1), atol=1e-5)
 
 
+def test_the_shrunk_forecast_keeps_each_lag_s_share_of_the_change(rng):
+    """`shrunk_forecast` is m_T + lambda_k (A^k m_T - m_T) with the stored share of each lag
+    (1 at k = 0, the last share past `HELDOUT_LAGS`), for one lag of many states (numpy, as
+    the predictors call it) and for one lag per row of one clip's forecasts (in graph)."""
+    texture = ResidualTexture(rank=2, frame_shape=FRAME_SHAPE)
+    curve = np.linspace(0.9, 0.2, HELDOUT_LAGS).astype("float32")
+    texture.heldout_shrinkage.assign(curve)
+    states = rng.normal(size=(5, 3)).astype("float32")
+    rolled = rng.normal(size=(5, 3))
+    for k, share in ((0, 1.0), (3, curve[2]), (HELDOUT_LAGS + 4, curve[-1])):
+        expected = states.astype(np.float64) + float(share) * (rolled - states)
+        shrunk = texture.shrunk_forecast(states, rolled, k)
+        assert shrunk.dtype == tf.float64 and shrunk.shape == (5, 3)
+        np.testing.assert_allclose(shrunk.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+    # One clip's forecasts k = 1..K, two past the stored curve, from its last state.
+    last = rng.normal(size=3)
+    means = rng.normal(size=(HELDOUT_LAGS + 2, 3))
+    shares = np.concatenate([curve, curve[-1:], curve[-1:]]).astype(np.float64)
+    expected = last + shares[:, None] * (means - last)
+    in_graph = tf.function(lambda m, x, k: texture.shrunk_forecast(m, x, tf.range(1, k + 1)))
+    np.testing.assert_allclose(in_graph(tf.constant(last), tf.constant(means),
+                                        tf.constant(len(means))).numpy(), expected,
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_the_model_s_fit_stores_the_cross_validated_shares(rng):
     """`DynamicVAE.fit_residual_texture` stores `heldout_shrinkage` of its training pairs'
     frames; a model with a locked period keeps every share 1 (its turn is exact)."""
