@@ -32,21 +32,12 @@ import tensorflow as tf  # noqa: E402
 
 from dynamic_vae.evaluation.digit_classifier import (classify_digits,  # noqa: E402
                                                      load_digit_classifier)
+from dynamic_vae.evaluation.digit_order import cycle_phases  # noqa: E402
 from dynamic_vae.models.driven_prior import innovation_projections  # noqa: E402
 from dynamic_vae.pixels import from_pixel_range  # noqa: E402
 from dynamic_vae.runs import load_run  # noqa: E402
 from dynamic_vae.synthesis import synthesize  # noqa: E402
 from results_file import write_results  # noqa: E402
-
-
-def intended_phases(digits: np.ndarray, cycle: str) -> np.ndarray:
-    """`(T,)` each frame's phase in the cycle, from the offset most frames' digits agree on."""
-    period = len(cycle)
-    positions = np.array([cycle.find(str(d)) for d in digits])
-    times = np.arange(len(digits))
-    known = positions >= 0
-    offset = np.bincount((positions[known] - times[known]) % period, minlength=period).argmax()
-    return (offset + times) % period
 
 
 def encoder_shifts(model, frames: np.ndarray, states: np.ndarray, transition: np.ndarray,
@@ -99,7 +90,7 @@ def main() -> None:
         frames, states = synthesize(model, args.length, seed=seed, as_uint8=False)
         frames, states = frames[0], np.asarray(states, np.float64)[0]
         digits, _ = classify_digits(classifier, from_pixel_range(frames, model.pixel_range))
-        intended = np.array([cycle[p] for p in intended_phases(digits, cycle)])
+        intended = np.array([cycle[p] for p in cycle_phases(digits, cycle)])
         read = np.array([str(d) for d in digits])
         wrong = read != intended
         for pair in zip(intended[wrong], read[wrong]):

@@ -40,3 +40,30 @@ def digit_order_metrics(digits: np.ndarray, confidences: np.ndarray, cycle: str,
         "legible_threshold": legible_threshold,
         "in_cycle_fraction": float(np.isin(digits, members).mean()),
     }
+
+
+def cycle_phases(digits: np.ndarray, cycle: str) -> np.ndarray:
+    """`(T,)` the phase in `cycle` (0 .. P - 1) each frame of a sequence should show: the
+    phases advance by one a frame from the offset most classified digits agree on.
+
+    A frame whose digit is not in the cycle, or is read as another digit, still gets the
+    phase the rest of the sequence gives it, so its intended digit is `cycle[phase]`.
+
+    Args:
+        digits: `(T,)` classified digits of one sequence.
+        cycle: the digit cycle, e.g. "1234".
+
+    Example:
+    >>> cycle_phases(np.array([3, 4, 1, 9, 3]), "1234")
+    array([2, 3, 0, 1, 2])
+    """
+    digits = np.asarray(digits)
+    if digits.ndim != 1 or len(digits) == 0:
+        raise ValueError(f"digits: expected a non-empty 1-D sequence, got shape {digits.shape}")
+    period = len(cycle)
+    positions = np.array([cycle.find(str(int(d))) for d in digits])
+    times = np.arange(len(digits))
+    known = positions >= 0
+    offset = int(np.bincount((positions[known] - times[known]) % period,
+                             minlength=period).argmax())
+    return (offset + times) % period

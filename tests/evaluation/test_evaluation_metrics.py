@@ -6,6 +6,7 @@ import pytest
 from dynamic_vae.evaluation import (cycle_eigenvalue_match, digit_order_metrics,
                                     k_step_prediction_errors, nearest_neighbour_distances,
                                     novelty_metrics, stability_metrics)
+from dynamic_vae.evaluation.digit_order import cycle_phases
 from dynamic_vae.evaluation.prediction import context_pairs, prediction_starts
 from dynamic_vae.evaluation.run_evaluation import whitened_transition
 
@@ -200,6 +201,20 @@ def test_digit_order_known_answers():
     np.testing.assert_allclose(result["in_cycle_fraction"], 9 / 10)
     with pytest.raises(ValueError, match="one shape"):
         digit_order_metrics(digits, confidence[:, :3], "1234")
+
+
+def test_cycle_phases_follow_the_majority_offset():
+    rng = np.random.default_rng(0)
+    cycle, offset = "0123456789", 7
+    truth = (offset + np.arange(200)) % 10
+    digits = truth.copy()
+    wrong = rng.choice(200, 60, replace=False)       # 30% misread, to random other digits
+    digits[wrong] = (digits[wrong] + rng.integers(1, 10, 60)) % 10
+    np.testing.assert_array_equal(cycle_phases(digits, cycle), truth)
+    # A digit outside the cycle (7) gets its phase from the rest of the sequence.
+    np.testing.assert_array_equal(cycle_phases(np.array([9, 5, 6, 7, 9]), "5689"), [3, 0, 1, 2, 3])
+    with pytest.raises(ValueError, match="digits: expected a non-empty 1-D"):
+        cycle_phases(np.zeros((2, 3)), "1234")
 
 
 def test_cycle_eigenvalue_match():
