@@ -15,7 +15,9 @@ the class-conditional Frechet distance of the classifier's features
 start (and of the exported signature's, with `--served`), against fresh real digits of the
 cycle. The same two figures for the decoder's reconstructions of fresh real frames (each
 pair's posterior mean, decoded) give the variety the decoder reaches at all: synthesis
-decodes states of the same model, so its figures are bounded by these. `--cycle` judges a
+decodes states of the same model, so its figures are bounded by these; the reconstructions
+of the run's own training frames beside them tell overfitting from a bound on what the
+states carry. `--cycle` judges a
 run trained on saved counting frames (`train --frames`), whose config names no cycle.
 
 Usage: python bench/counting_quality.py RUN_DIR [--length 200] [--seeds 0,1,2,3,4]
@@ -42,6 +44,7 @@ from dynamic_vae.atomic import atomic_write_text  # noqa: E402
 from dynamic_vae.spectrum import (cycle_ceiling, cycle_eigenvalue,  # noqa: E402
                                   spectrum_report)
 from dynamic_vae.synthesis import synthesize  # noqa: E402
+from dynamic_vae.pixels import to_unit_range  # noqa: E402
 from dynamic_vae.runs import load_run  # noqa: E402
 
 
@@ -63,14 +66,12 @@ def served_sequences(model, length: int, seeds: list[int]):
             yield seed, tf.make_ndarray(tf.make_tensor_proto(outputs["frames"]))
 
 
-def reconstructed_frames(model, cycle: str, count: int, seed: int) -> np.ndarray:
-    """`(count, H, W, C)` uint8: a fresh real counting sequence encoded pair by pair and
-    decoded from each pair's posterior mean of its second frame."""
-    from dynamic_vae.data.counting_mnist import counting_mnist
+def reconstructed_frames(model, real: np.ndarray, count: int) -> np.ndarray:
+    """`(count, H, W, C)` uint8: the first `count + 1` frames of `real` (floats in [0, 1])
+    encoded pair by pair and decoded from each pair's posterior mean of its second frame."""
     from dynamic_vae.evaluation.prediction import context_pairs, dynamic_vae_predictor
 
-    real, _ = counting_mnist(cycle, count + 1, seed=seed)
-    pairs = context_pairs(real.astype(np.float32) / 255.0, np.arange(1, count + 1))
+    pairs = context_pairs(real[:count + 1], np.arange(1, count + 1))
     # The prediction at k = 0 is the decoded posterior mean of each pair's second frame.
     decoded = dynamic_vae_predictor(model, texture=False)(pairs, [0])[0]
     return (decoded * 255.0).round().astype(np.uint8)
@@ -173,8 +174,15 @@ def main() -> None:
         return float(np.mean(values)) if values else None
 
     # Another seed than the training, held-out and real-feature sequences'.
-    sequences["reconstructed"] = [reconstructed_frames(
-        model, cycle, min(args.length * len(seeds), 2000), run.config.training.seed + 3)]
+    from dynamic_vae.data.counting_mnist import counting_mnist
+
+    count = min(args.length * len(seeds), 2000)
+    fresh, _ = counting_mnist(cycle, count + 1, seed=run.config.training.seed + 3)
+    sequences["reconstructed"] = [reconstructed_frames(model, fresh.astype(np.float32) / 255.0,
+                                                       count)]
+    # The same for the run's own training frames: a gap between the two is overfitting.
+    sequences["reconstructed_training"] = [reconstructed_frames(
+        model, to_unit_range(load_run_frames(run), model.pixel_range), count)]
     eigenvalue = cycle_eigenvalue(model.transition()[0], len(cycle))
     # Above modulus 1 (A A^T slightly over I) the process is not stationary: no ceiling.
     ceiling = cycle_ceiling(eigenvalue, len(cycle)) if abs(eigenvalue) <= 1 else None
