@@ -44,10 +44,9 @@ from results_file import write_results  # noqa: E402
 
 
 def class_gaussian(frames: np.ndarray, phases: np.ndarray, period: int, length: int,
-                   components: int, start_phase: int, seed: int) -> np.ndarray:
+                   components: int, seed: int) -> np.ndarray:
     """`(length, H, W, C)` uint8: frame t drawn from the Gaussian over the leading
-    `components` principal components of the training frames at phase
-    `(start_phase + t) % period`."""
+    `components` principal components of the training frames at phase `t % period`."""
     rng = np.random.default_rng(seed)
     flat = frames.reshape(len(frames), -1).astype(np.float64) / 255.0
     models = []
@@ -59,7 +58,7 @@ def class_gaussian(frames: np.ndarray, phases: np.ndarray, period: int, length: 
         models.append((mean, scales[:, None] * directions[:components]))
     drawn = np.empty((length, flat.shape[1]))
     for t in range(length):
-        mean, scaled = models[(start_phase + t) % period]
+        mean, scaled = models[t % period]
         drawn[t] = mean + rng.standard_normal(len(scaled)) @ scaled
     return (np.clip(drawn, 0, 1) * 255).round().astype(np.uint8).reshape(
         (length,) + frames.shape[1:])
@@ -81,16 +80,16 @@ def main() -> None:
         raise SystemExit(f"{args.run}: its config names no cycle; pass --cycle")
     period = len(cycle)
     seeds = [int(s) for s in args.seeds.split(",")]
-    classifier, _ = load_digit_classifier()
     # uint8, as synthesised frames are judged.
     training = from_pixel_range(load_run_frames(run), run.model.pixel_range)
-    phases = cycle_phases(classify_digits(classifier, training)[0], cycle)
     if len(training) <= args.length:
         raise SystemExit(f"--length: expected fewer frames than the run's {len(training)} "
                          f"training frames, got {args.length}")
+    classifier, _ = load_digit_classifier()
+    phases = cycle_phases(classify_digits(classifier, training)[0], cycle)
     generators = {
         "class Gaussian": lambda seed: class_gaussian(
-            training, phases, period, args.length, args.components, 0, seed),
+            training, phases, period, args.length, args.components, seed),
         "loop of the first cycle": lambda seed: np.concatenate(
             [training[:period]] * (args.length // period + 1))[:args.length],
         "replayed training frames": lambda seed: training[

@@ -116,7 +116,8 @@ def main() -> None:
               f"{tally['classifier_wrong'] / max(counts['classifier_wrong'], 1):.3f} "
               f"({tally['classifier_wrong']} of {counts['classifier_wrong']})")
     result = {"run": str(args.run), "cycle": cycle, "length": args.length,
-              "seeds": args.seeds, **counts, "confusions": dict(common), "read_at_own_phase": read_right}
+              "seeds": args.seeds, **counts, "confusions": dict(common),
+              "read_at_own_phase": read_right}
     write_results(args.run / "readback_judge.json", result)
     if args.out:
         write_results(args.out, result)

@@ -459,10 +459,6 @@ class ResidualTexture(keras.layers.Layer):
             raise ValueError(f"steps: expected k >= 0, got {steps}")
         return float(self._shares(steps))
 
-    def shrinkage_tensor(self, num_steps: int | tf.Tensor) -> tf.Tensor:
-        """`shrinkage_at(k)` for k = 1..num_steps in graph, float64 `(K,)`."""
-        return self._shares(tf.range(1, tf.cast(num_steps, tf.int32) + 1))
-
     def shrunk_forecast(self, last_states: np.ndarray | tf.Tensor,
                         forecast_states: np.ndarray | tf.Tensor,
                         steps: int | np.ndarray | tf.Tensor) -> tf.Tensor:

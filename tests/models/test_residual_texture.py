@@ -512,7 +512,7 @@ def test_both_curves_from_one_pass_are_the_two_curves(rng):
 
 def test_the_texture_stores_the_shrinkage_and_the_predictors_apply_it(known, rng):
     """`fit(shrinkage=...)` stores the shares (a short curve keeps its last value);
-    `shrinkage_at` and `shrinkage_tensor` read them; the baseline's predictions with a
+    `shrinkage_at` and `shrunk_forecast` read them; the baseline's predictions with a
     texture move its states by those shares of the predicted change (numpy)."""
     from dynamic_vae.baseline import LinearDynamicTexture
     from dynamic_vae.evaluation.prediction import linear_baseline_predictor
@@ -525,8 +525,10 @@ def test_the_texture_stores_the_shrinkage_and_the_predictors_apply_it(known, rng
     expected = np.concatenate([[0.9, 0.5], np.full(HELDOUT_LAGS - 2, 0.25)])
     np.testing.assert_allclose(info["heldout_shrinkage"], expected, atol=1e-4)
     assert texture.shrinkage_at(0) == 1.0 and texture.shrinkage_at(40) == pytest.approx(0.25)
-    np.testing.assert_allclose(texture.shrinkage_tensor(20).numpy(),
-                               [texture.shrinkage_at(k) for k in range(1, 21)], atol=1e-7)
+    # From state 0 to forecast 1, the shrunk forecast is each lag's share itself.
+    np.testing.assert_allclose(
+        texture.shrunk_forecast(np.zeros(1), np.ones((20, 1)), tf.range(1, 21)).numpy()[:, 0],
+        [texture.shrinkage_at(k) for k in range(1, 21)], atol=1e-7)
     with pytest.raises(ValueError, match="shrinkage: expected shares in"):
         texture.fit(residuals, np.zeros((0, 2)), shrinkage=np.array([1.5]))
 
