@@ -39,6 +39,13 @@ class ModelConfig:
         base_channels: channels of the decoder's first feature map (at 1/8 of the frame size);
             `None` means `64 * channels`, so every hidden layer has about as many units as
             pixels (paper v1).
+        dense_units: `v1` only: units of a hidden dense layer (ReLU) on a path beside the
+            decoder's first dense layer, from the state to the first feature map (0: none,
+            the paper). The paper's decoder maps the state to its coarsest feature map
+            through one dense layer, so the state's directions only add up there; the
+            hidden path lets them interact (which digit the phase shows, in which hand the
+            innovations write it). Its output starts at zero, so a later stage can grow it
+            onto a trained decoder (`GROWABLE_FIELDS`).
         sigma: standard deviation of the Gaussian pixel noise, in pixel-range units.
         stationarity_weight: `lambda` of eq. (34).
         kl_weight: weight of the KL term (1.0 is the ELBO).
@@ -160,6 +167,7 @@ class ModelConfig:
     latent_dim: int = 10
     filter_size: int = 5
     base_channels: int | None = None
+    dense_units: int = 0
     sigma: float = 1.0
     stationarity_weight: float = 100.0
     kl_weight: float = 1.0
@@ -232,6 +240,12 @@ class ModelConfig:
             raise ValueError("posterior 'smoothed' needs encoder_mode 'frame' (the smoother "
                              f"reads each frame's code as a measurement), got "
                              f"{self.encoder_mode!r}")
+        if int(self.dense_units) != self.dense_units or self.dense_units < 0:
+            raise ValueError(f"dense_units must be an integer >= 0, got {self.dense_units!r}")
+        self.dense_units = int(self.dense_units)
+        if self.dense_units and self.architecture != "v1":
+            raise ValueError(f"dense_units needs architecture 'v1' (the residual networks have "
+                             f"no dense stage), got architecture {self.architecture!r}")
         if self.width < 1 or self.depth < 0:
             raise ValueError(f"width must be >= 1 and depth >= 0, got width {self.width} "
                              f"and depth {self.depth}")
@@ -389,8 +403,11 @@ class TrainingConfig:
 # Fields that fix the networks' weight shapes: a warm start (and so a fine-tuning stage) needs
 # them equal.
 ARCHITECTURE_FIELDS = ("frame_shape", "latent_dim", "filter_size", "base_channels",
-                       "encoder_mode", "architecture", "width", "depth", "linear_path",
-                       "observation_noise", "transition_form")
+                       "dense_units", "encoder_mode", "architecture", "width", "depth",
+                       "linear_path", "observation_noise", "transition_form")
+# Architecture fields a later stage (or a warm start) may raise from 0: the networks it adds
+# start as the identity of what they grow from (`dynamic_vae.models.networks`).
+GROWABLE_FIELDS = ("dense_units",)
 
 
 @dataclasses.dataclass
@@ -423,7 +440,8 @@ class RunConfig:
             if not isinstance(overrides, dict):
                 raise ValueError(f"config section {section!r}: expected a mapping of fields, "
                                  f"got {type(overrides).__name__}")
-            fixed = sorted(set(overrides) & {*ARCHITECTURE_FIELDS, "pixel_range"})
+            fixed = sorted(set(overrides) & ({*ARCHITECTURE_FIELDS, "pixel_range"}
+                                             - set(GROWABLE_FIELDS)))
             if fixed:
                 raise ValueError(f"{section}: {fixed} cannot change in a later stage (it "
                                  "keeps the networks' shapes and the data's pixel scaling)")
@@ -604,8 +622,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         # locked planes keep the digit. The read-back term trains the decoder on the
         # states synthesis visits: a frame decoded from a posterior's phase with a new
         # hand must be read by the encoder at that phase and at no other (cross-entropy
-        # over the period's phases).
+        # over the period's phases). The stage grows the decoder a hidden path of 512
+        # units from the state to its first feature map (starting as the trained decoder),
+        # so phase and hand can interact before the convolutions; grown from the start,
+        # it lets the first stage settle on a period short of the cycle.
         "variety": {"trainable": "observation", "prediction_weight": 0.0, "kl_weight": 1.0,
+                    "dense_units": 512,
                     "sigma": 0.15, "driven_prior_weight": 50.0, "driven_mmd_weight": 1000.0,
                     "readback_weight": 100.0, "readback_loss": "cross_entropy", "epochs": 4},
     },

@@ -41,6 +41,13 @@ def test_a_two_stage_config_round_trips_through_json():
     assert again.finetune_stage() == config.finetune_stage()
 
 
+def test_a_later_stage_may_grow_the_decoder_a_hidden_layer():
+    config = get_preset("paper-v1").to_dict()
+    config["finetune"] = {"dense_units": 64, "epochs": 1}
+    stages = RunConfig.from_dict(config).stages()
+    assert [stage.model.dense_units for stage in stages] == [0, 64]
+
+
 @pytest.mark.parametrize("section,overrides,message", [
     ("finetune", {"latent_dim": 3}, "finetune: ['latent_dim'] cannot change in a later stage"),
     ("finetune", {"encoder_mode": "pair"}, "finetune: ['encoder_mode'] cannot change"),
@@ -51,6 +58,7 @@ def test_a_two_stage_config_round_trips_through_json():
     ("finetune", [1, 2], "config section 'finetune': expected a mapping of fields, got list"),
     ("variety", {"latent_dim": 3}, "variety: ['latent_dim'] cannot change in a later stage"),
     ("variety", {"nope": 1}, "variety: unknown config field 'nope'"),
+    ("variety", {"dense_units": -4}, "variety: dense_units must be an integer >= 0, got -4"),
     ("variety", {"driven_prior_weight": -1.0}, "variety: driven_prior_weight"),
     ("variety", "x", "config section 'variety': expected a mapping of fields, got str"),
 ])
@@ -81,7 +89,7 @@ def test_the_counting_preset_ends_with_a_variety_stage_on_the_fine_tuning_stage(
     first, second, third = config.stages()
     variety = dict(trainable="observation", prediction_weight=0.0, kl_weight=1.0, sigma=0.15,
                    driven_prior_weight=50.0, driven_mmd_weight=1000.0, readback_weight=100.0,
-                   readback_loss="cross_entropy", epochs=4)
+                   readback_loss="cross_entropy", dense_units=512, epochs=4)
     assert third == second.override(**variety)
     assert (third.model.posterior, third.training.window) == ("smoothed", 9)
     assert third.finetune == {} and third.variety == {}

@@ -354,3 +354,19 @@ def test_a_cross_entropy_read_back_without_a_period_stops_before_any_training(fr
     squared = config.override(readback_loss="squared", epochs=1, finetune_epochs=0,
                               variety_epochs=0)
     assert squared.stages()[-1].model.readback_loss == "squared"
+
+
+def test_a_decoder_grown_a_hidden_path_starts_as_the_decoder_it_grew_from(rng):
+    from dynamic_vae.models.dynamic_vae import DynamicVAE
+    from dynamic_vae.training.start import copy_weights
+
+    source = DynamicVAE(frame_shape=FRAME_SHAPE, latent_dim=3, base_channels=8, seed=0)
+    grown = DynamicVAE(frame_shape=FRAME_SHAPE, latent_dim=3, base_channels=8, dense_units=12,
+                       seed=1)
+    states = rng.normal(size=(5, 3)).astype("float32")
+    assert not np.allclose(source.decoder(states), grown.decoder(states))
+    copy_weights(source, grown)
+    np.testing.assert_allclose(grown.decoder(states), source.decoder(states), atol=1e-6)
+    # The hidden path is there to be trained, and starts with a zero output.
+    assert grown.decoder.get_layer("hidden").kernel.shape == (3, 12)
+    assert not np.any(grown.decoder.get_layer("hidden_out").kernel.numpy())

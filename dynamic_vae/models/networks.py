@@ -92,8 +92,20 @@ def build_decoder(config: ModelConfig, name: str = "decoder") -> keras.Model:
 
     hidden = config.hidden_dtype
     inputs = keras.Input(shape=(config.latent_dim,), name="latents")
-    x = keras.layers.Dense(coarse_h * coarse_w * stage_channels[0], activation="relu",
-                           name="dense", dtype=hidden)(inputs)
+    map_units = coarse_h * coarse_w * stage_channels[0]
+    if config.dense_units:
+        # The hidden path adds to the paper's dense layer before its ReLU, and its output
+        # starts at zero: a decoder grown from the paper's (a later stage's `dense_units`)
+        # starts as the same function.
+        hidden_units = keras.layers.Dense(config.dense_units, activation="relu",
+                                          name="hidden", dtype=hidden)(inputs)
+        x = keras.layers.Add(name="add_hidden", dtype=hidden)([
+            keras.layers.Dense(map_units, name="dense", dtype=hidden)(inputs),
+            keras.layers.Dense(map_units, use_bias=False, kernel_initializer="zeros",
+                               name="hidden_out", dtype=hidden)(hidden_units)])
+        x = keras.layers.ReLU(name="dense_relu", dtype=hidden)(x)
+    else:
+        x = keras.layers.Dense(map_units, activation="relu", name="dense", dtype=hidden)(inputs)
     x = keras.layers.Reshape((coarse_h, coarse_w, stage_channels[0]), name="reshape",
                              dtype=hidden)(x)
     out_channels = stage_channels[1:] + [channels]

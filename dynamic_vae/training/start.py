@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dynamic_vae.config import ARCHITECTURE_FIELDS, RunConfig
+from dynamic_vae.config import ARCHITECTURE_FIELDS, GROWABLE_FIELDS, RunConfig
 from dynamic_vae.data.frame_pairs import FramePairs
 from dynamic_vae.models.dynamic_vae import DynamicVAE
 from dynamic_vae.run_backup import RunBackup
@@ -44,13 +44,16 @@ def build_model(config: RunConfig) -> DynamicVAE:
 
 
 def copy_weights(source: DynamicVAE, model: DynamicVAE) -> None:
-    """Copies the encoder, decoder, A and B of `source` into `model` (same architecture).
+    """Copies the encoder, decoder, A and B of `source` into `model`: the same architecture,
+    or one grown from it (`GROWABLE_FIELDS`), whose added layers keep their initial weights.
 
     Example:
     >>> copy_weights(load_run("runs/x").model, model)                # doctest: +SKIP
     """
     model.encoder.set_weights(source.encoder.get_weights())
-    model.decoder.set_weights(source.decoder.get_weights())
+    # Layer by layer, by name: a grown decoder has layers its source lacks.
+    for layer in source.decoder.layers:
+        model.decoder.get_layer(layer.name).set_weights(layer.get_weights())
     model.dynamic_layer.set_weights(source.dynamic_layer.get_weights())
     if model.model_config.observation_noise == "learned":
         model.log_sigma.assign(source.log_sigma)
@@ -69,7 +72,8 @@ def warm_start_source(run_dir: str | Path, config: RunConfig) -> DynamicVAE:
     for name in ARCHITECTURE_FIELDS:
         theirs = getattr(source.model_config, name)
         ours = getattr(config.model, name)
-        if theirs != ours:
+        grown = name in GROWABLE_FIELDS and theirs == 0
+        if theirs != ours and not grown:
             raise ValueError(f"init_from {run_dir}: its {name} is {theirs!r} but this run's is "
                              f"{ours!r}; a warm start needs the same network architecture")
     return source

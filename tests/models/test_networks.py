@@ -36,6 +36,25 @@ def test_paper_v1_layer_sizes():
     assert conv_shapes == [(32, 32, 4), (16, 16, 16), (8, 8, 64)]
 
 
+def test_dense_units_add_a_hidden_path_to_the_decoder():
+    """The state reaches the first feature map also through a hidden ReLU layer; the encoder
+    is the paper's."""
+    config = ModelConfig(frame_shape=(32, 32, 1), latent_dim=5, dense_units=48)
+    decoder, encoder = build_decoder(config), build_encoder(config)
+    dense_shapes = [layer.output.shape[1:] for layer in decoder.layers
+                    if layer.name in ("hidden", "dense")]
+    assert dense_shapes == [(48,), (4 * 4 * 64,)]
+    assert "hidden" not in [layer.name for layer in encoder.layers]
+    paper = build_decoder(ModelConfig(frame_shape=(32, 32, 1), latent_dim=5))
+    # The hidden path's weights come on top of the paper's: 5 * 48 + 48 into the hidden
+    # layer and 48 * 1024 out of it (no bias: the paper's dense layer has one).
+    assert decoder.count_params() - paper.count_params() == 5 * 48 + 48 + 48 * 1024
+    with pytest.raises(ValueError, match="dense_units needs architecture 'v1'"):
+        ModelConfig(architecture="residual", dense_units=8)
+    with pytest.raises(ValueError, match="dense_units must be an integer >= 0, got -1"):
+        ModelConfig(dense_units=-1)
+
+
 @pytest.mark.parametrize("activation,low,high", [("sigmoid", 0, 1), ("tanh", -1, 1)])
 def test_output_activation_bounds_pixels(activation, low, high):
     config = ModelConfig(output_activation=activation, latent_dim=4)
@@ -63,7 +82,8 @@ def test_networks_pass_the_layer_checks(build_encoder_of, build_decoder_of, enco
                                         mixed_precision, rng, tmp_path):
     config = ModelConfig(frame_shape=(16, 16, 1), latent_dim=3, filter_size=3,
                          base_channels=8, width=8, depth=1, encoder_mode=encoder_mode,
-                         mixed_precision=mixed_precision)
+                         mixed_precision=mixed_precision,
+                         dense_units=6 if build_encoder_of is build_encoder else 0)
     in_channels = 2 if encoder_mode == "pair" else 1
     frames = rng.random((2, 16, 16, in_channels)).astype("float32")
     latents = rng.normal(size=(2, 3)).astype("float32")
