@@ -44,8 +44,8 @@ class ModelConfig:
             the paper). The paper's decoder maps the state to its coarsest feature map
             through one dense layer, so the state's directions only add up there; the
             hidden path lets them interact (which digit the phase shows, in which hand the
-            innovations write it). Its output starts at zero, so a later stage can grow it
-            onto a trained decoder (`GROWABLE_FIELDS`).
+            innovations write it). Its output starts at zero, so a later stage (or a warm
+            start) can raise it from 0 and grow the path onto a trained decoder.
         sigma: standard deviation of the Gaussian pixel noise, in pixel-range units.
         stationarity_weight: `lambda` of eq. (34).
         kl_weight: weight of the KL term (1.0 is the ELBO).
@@ -401,12 +401,13 @@ class TrainingConfig:
 
 
 # Fields that fix the networks' weight shapes: a warm start (and so a fine-tuning stage) needs
-# them equal.
+# them equal, except that it may grow what GROWABLE_FIELDS name.
 ARCHITECTURE_FIELDS = ("frame_shape", "latent_dim", "filter_size", "base_channels",
                        "dense_units", "encoder_mode", "architecture", "width", "depth",
                        "linear_path", "observation_noise", "transition_form")
-# Architecture fields a later stage (or a warm start) may raise from 0: the networks it adds
-# start as the identity of what they grow from (`dynamic_vae.models.networks`).
+# Architecture fields a later stage (or a warm start) may raise from 0: the layers they add
+# start with a zero output, so the grown networks start as the same function as their
+# source (`dynamic_vae.models.networks`).
 GROWABLE_FIELDS = ("dense_units",)
 
 
@@ -624,8 +625,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         # hand must be read by the encoder at that phase and at no other (cross-entropy
         # over the period's phases). The stage grows the decoder a hidden path of 512
         # units from the state to its first feature map (starting as the trained decoder),
-        # so phase and hand can interact before the convolutions; grown from the start,
-        # it lets the first stage settle on a period short of the cycle.
+        # so phase and hand can interact before the convolutions. Not from the first stage:
+        # with the path there, the 10-cycle's first stage learned a period of 5.
         "variety": {"trainable": "observation", "prediction_weight": 0.0, "kl_weight": 1.0,
                     "dense_units": 512,
                     "sigma": 0.15, "driven_prior_weight": 50.0, "driven_mmd_weight": 1000.0,
