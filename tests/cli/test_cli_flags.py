@@ -13,7 +13,8 @@ from dynamic_vae.config import ModelConfig, TrainingConfig
 TRAIN_OPTIONS = {
     "--preset", "--output", "-o", "--frames", "--dataset", "--data-dir", "--split",
     "--grayscale", "--gray", "--rgb", "--size", "--crop", "--stride", "--max-frames",
-    "--latent-dim", "--filter-size", "--base-channels", "--sigma", "--stationarity-weight",
+    "--latent-dim", "--filter-size", "--base-channels", "--dense-units", "--sigma",
+    "--stationarity-weight",
     "--kl-weight", "--output-activation", "--num-samples", "--encoder-mode",
     "--prediction-weight", "--prediction-noise", "--prediction-shrink", "--posterior",
     "--mixed-precision", "--architecture", "--width", "--depth", "--linear-path",
