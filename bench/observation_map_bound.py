@@ -86,8 +86,10 @@ def nearest_frame_error(training: np.ndarray, tail: np.ndarray) -> float:
     """Tail MSE when each tail frame is replaced by its closest training frame."""
     flat = training.reshape(len(training), -1).astype(np.float64)
     target = tail.reshape(len(tail), -1).astype(np.float64)
-    distances = ((target[:, None] - flat[None]) ** 2).mean(-1)
-    return float(distances.min(axis=1).mean())
+    # ||y - x||^2 = ||y||^2 - 2 y.x + ||x||^2, without a (tail, training, pixels) array.
+    squared = ((target ** 2).sum(1)[:, None] - 2.0 * target @ flat.T
+               + (flat ** 2).sum(1)[None])
+    return float(np.maximum(squared.min(axis=1), 0.0).mean() / flat.shape[1])
 
 
 def clip_bounds(path: Path, color: str, size: int, components: int,

@@ -411,6 +411,12 @@ ARCHITECTURE_FIELDS = ("frame_shape", "latent_dim", "filter_size", "base_channel
 GROWABLE_FIELDS = ("dense_units",)
 
 
+def warm_start_keeps(name: str, source_value: Any, value: Any) -> bool:
+    """Whether a model whose architecture field `name` is `value` can start from one whose is
+    `source_value`: the same value, or a growable field raised from 0."""
+    return value == source_value or (name in GROWABLE_FIELDS and source_value == 0)
+
+
 @dataclasses.dataclass
 class RunConfig:
     """A model configuration together with its training configuration.
@@ -435,8 +441,9 @@ class RunConfig:
     variety: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for section, stage in (("finetune", self.finetune_stage),
-                               ("variety", self.variety_stage)):
+        section_stages = {"finetune": lambda: (self.first_stage(), self.finetune_stage()),
+                          "variety": lambda: (self._before_variety(), self.variety_stage())}
+        for section in ("finetune", "variety"):
             overrides = getattr(self, section)
             if not isinstance(overrides, dict):
                 raise ValueError(f"config section {section!r}: expected a mapping of fields, "
@@ -448,9 +455,16 @@ class RunConfig:
                                  "keeps the networks' shapes and the data's pixel scaling)")
             if overrides:
                 try:
-                    stage()
+                    before, after = section_stages[section]()
                 except ValueError as error:
                     raise ValueError(f"{section}: {error}") from None
+                # Checked here, not when the stage starts from the one before it, after
+                # that one has trained.
+                for name in GROWABLE_FIELDS:
+                    ours, theirs = getattr(after.model, name), getattr(before.model, name)
+                    if not warm_start_keeps(name, theirs, ours):
+                        raise ValueError(f"{section}: {name} can only grow from 0 in a later "
+                                         f"stage, got {theirs} before it and {ours} in it")
 
     def first_stage(self) -> "RunConfig":
         """The configuration of the first (or only) training stage."""
@@ -462,8 +476,11 @@ class RunConfig:
 
     def variety_stage(self) -> "RunConfig":
         """The configuration of the variety stage (`variety` applied to the stage before)."""
-        before = self.finetune_stage() if self.finetune else self.first_stage()
-        return before.override(**self.variety)
+        return self._before_variety().override(**self.variety)
+
+    def _before_variety(self) -> "RunConfig":
+        """The stage the variety stage starts from: the fine-tuning stage, else the first."""
+        return self.finetune_stage() if self.finetune else self.first_stage()
 
     def stage_names(self) -> list[str]:
         """The stages this configuration trains, in order: `first`, then `finetune` and

@@ -46,6 +46,11 @@ def test_a_later_stage_may_grow_the_decoder_a_hidden_layer():
     config["finetune"] = {"dense_units": 64, "epochs": 1}
     stages = RunConfig.from_dict(config).stages()
     assert [stage.model.dense_units for stage in stages] == [0, 64]
+    # Shrinking or resizing it is refused before any stage trains.
+    config["variety"] = {"dense_units": 32, "epochs": 1}
+    with pytest.raises(ValueError, match="variety: dense_units can only grow from 0 in a later "
+                                         "stage, got 64 before it and 32 in it"):
+        RunConfig.from_dict(config)
 
 
 @pytest.mark.parametrize("section,overrides,message", [

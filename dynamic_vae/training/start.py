@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dynamic_vae.config import ARCHITECTURE_FIELDS, GROWABLE_FIELDS, RunConfig
+from dynamic_vae.config import ARCHITECTURE_FIELDS, RunConfig, warm_start_keeps
 from dynamic_vae.data.frame_pairs import FramePairs
 from dynamic_vae.models.dynamic_vae import DynamicVAE
 from dynamic_vae.run_backup import RunBackup
@@ -45,7 +45,7 @@ def build_model(config: RunConfig) -> DynamicVAE:
 
 def copy_weights(source: DynamicVAE, model: DynamicVAE) -> None:
     """Copies the encoder, decoder, A and B of `source` into `model`: the same architecture,
-    or one grown from it (`GROWABLE_FIELDS`), whose added layers keep their initial weights.
+    or one grown from it (`warm_start_keeps`), whose added layers keep their initial weights.
 
     Example:
     >>> copy_weights(load_run("runs/x").model, model)                # doctest: +SKIP
@@ -72,8 +72,7 @@ def warm_start_source(run_dir: str | Path, config: RunConfig) -> DynamicVAE:
     for name in ARCHITECTURE_FIELDS:
         theirs = getattr(source.model_config, name)
         ours = getattr(config.model, name)
-        grown = name in GROWABLE_FIELDS and theirs == 0
-        if theirs != ours and not grown:
+        if not warm_start_keeps(name, theirs, ours):
             raise ValueError(f"init_from {run_dir}: its {name} is {theirs!r} but this run's is "
                              f"{ours!r}; a warm start needs the same network architecture")
     return source
