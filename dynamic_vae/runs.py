@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -202,8 +203,14 @@ def load_dynamic_vae(path: str | Path):
 
     path = Path(path)
     try:
-        # safe_mode stays on: a .keras file may not smuggle in Python lambdas.
-        model = keras.models.load_model(path, safe_mode=True)
+        with warnings.catch_warnings():
+            # A stage that trains part of the model (`trainable` 'observation') saves
+            # optimizer slots for that part only, while the loaded model's optimizer is built
+            # for all its trainable weights; Keras then skips the slots with a warning, and
+            # the loaded model's optimizer starts afresh, as it would for a new stage.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            # safe_mode stays on: a .keras file may not smuggle in Python lambdas.
+            model = keras.models.load_model(path, safe_mode=True)
     except Exception as error:  # noqa: BLE001 - damaged archives fail in many ways
         raise ValueError(f"{path}: cannot load the model ({type(error).__name__}: "
                          f"{str(error)[:300]}); the file is damaged, truncated or not a "

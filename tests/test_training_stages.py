@@ -1,6 +1,7 @@
 """What a stage trains: only the dynamics, or everything with the best held-out epoch kept."""
 
 import json
+import warnings
 
 import keras
 import numpy as np
@@ -11,6 +12,7 @@ from dynamic_vae.config import PERIODIC_START_STATES, TrainingConfig, get_preset
 from dynamic_vae.data.frame_pairs import make_frame_pairs
 from dynamic_vae.models.linear_initialisation import (harmonic_texture_parameters,
                                                       linear_texture_parameters)
+from dynamic_vae.runs import load_dynamic_vae, save_model
 from dynamic_vae.training import build_model, train
 from dynamic_vae.evaluation.periodicity import estimate_period, phase_variance_ratio
 from dynamic_vae.training.run import MIN_PHASE_VARIANCE_RATIO, frames_period, frames_preset
@@ -199,7 +201,7 @@ def test_harmonic_transition_closed_form():
         harmonic_transition(4, period=5, modulus=1.5)
 
 
-def test_an_observation_stage_keeps_a_and_b_and_trains_the_networks(frames):
+def test_an_observation_stage_keeps_a_and_b_and_trains_the_networks(frames, tmp_path):
     # The paper's small networks: the test is about which weights train.
     config = get_preset("paper-v1").override(frame_shape=FRAME_SHAPE, latent_dim=3,
                                              base_channels=4, trainable="observation",
@@ -214,6 +216,16 @@ def test_an_observation_stage_keeps_a_and_b_and_trains_the_networks(frames):
     np.testing.assert_array_equal(model.transition()[1], b)
     assert any(not np.array_equal(x, y) for x, y in zip(model.encoder.get_weights(), encoder))
     assert any(not np.array_equal(x, y) for x, y in zip(model.decoder.get_weights(), decoder))
+    # Its optimizer holds slots for the networks alone. Which weights train is the stage's
+    # choice, not the model's: reloaded, every weight trains again, with a fresh optimizer
+    # and without Keras's warning about the saved slots.
+    save_model(model, tmp_path / "model.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = load_dynamic_vae(tmp_path / "model.keras")
+    assert len(loaded.trainable_weights) > len(model.trainable_weights)
+    loaded.fit(dataset.take(1), epochs=1, verbose=0)
+    assert not np.array_equal(loaded.transition()[0], a)
 
 
 def test_frames_with_a_period_train_as_a_periodic_run(tmp_path):
