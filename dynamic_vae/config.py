@@ -26,6 +26,7 @@ PREDICTION_SIGMAS = ("shared", "per_step")
 TRANSITION_FORMS = ("free", "stationary")
 TRAINABLES = ("all", "dynamics", "observation")
 READBACK_LOSSES = ("squared", "cross_entropy")
+PIXEL_LIKELIHOODS = ("gaussian", "laplace")
 
 
 @dataclasses.dataclass
@@ -46,7 +47,13 @@ class ModelConfig:
             hidden path lets them interact (which digit the phase shows, in which hand the
             innovations write it). Its output starts at zero, so a later stage (or a warm
             start) can raise it from 0 and grow the path onto a trained decoder.
-        sigma: standard deviation of the Gaussian pixel noise, in pixel-range units.
+        sigma: standard deviation of the Gaussian pixel noise, in pixel-range units (with
+            `pixel_likelihood` `laplace`, the Laplace scale b).
+        pixel_likelihood: the pixel noise's distribution: `gaussian` (the paper; the term is
+            `||y - C(x)||^2 / (2 sigma^2)`) or `laplace` (`||y - C(x)||_1 / sigma`; needs
+            `observation_noise` `fixed`). A Gaussian decoder's best frame is the pixels'
+            conditional mean, which on near-binary strokes is a grey blur where hands differ;
+            a Laplace decoder's is their conditional median, which stays ink or paper.
         stationarity_weight: `lambda` of eq. (34).
         kl_weight: weight of the KL term (1.0 is the ELBO).
         pixel_range: `(low, high)` the model sees pixels in.
@@ -185,6 +192,7 @@ class ModelConfig:
     linear_path: bool = False
     decoder_noise: float = 0.0
     observation_noise: str = "fixed"
+    pixel_likelihood: str = "gaussian"
     prediction_sigma: str = "shared"
     transition_form: str = "free"
     residual_rank: int = 0
@@ -226,6 +234,7 @@ class ModelConfig:
                               ("encoder_mode", ENCODER_MODES), ("posterior", POSTERIORS),
                               ("architecture", ARCHITECTURES),
                               ("observation_noise", OBSERVATION_NOISES),
+                              ("pixel_likelihood", PIXEL_LIKELIHOODS),
                               ("prediction_sigma", PREDICTION_SIGMAS),
                               ("transition_form", TRANSITION_FORMS),
                               ("mixed_precision", MIXED_PRECISION)):
@@ -236,6 +245,9 @@ class ModelConfig:
             raise ValueError(f"prediction_sigma 'per_step' needs observation_noise 'optimal' "
                              f"(the per-step sigma is each step's optimum), got "
                              f"{self.observation_noise!r}")
+        if self.pixel_likelihood == "laplace" and self.observation_noise != "fixed":
+            raise ValueError(f"pixel_likelihood 'laplace' needs observation_noise 'fixed' (sigma "
+                             f"is then the Laplace scale), got {self.observation_noise!r}")
         if self.posterior == "smoothed" and self.encoder_mode != "frame":
             raise ValueError("posterior 'smoothed' needs encoder_mode 'frame' (the smoother "
                              f"reads each frame's code as a measurement), got "

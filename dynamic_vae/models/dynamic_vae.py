@@ -12,6 +12,8 @@ With `observation_noise` `learned` or `optimal` both observation terms are the G
 negative log-likelihood `sum (y - C(x))^2 / (2 sigma_c^2) + log sigma_c` with sigma learned per
 channel or set to the batch's optimum (`observation_noise`), instead of a hand-set sigma;
 with `prediction_sigma="per_step"` the prediction term's optimum is taken for each k apart.
+With `pixel_likelihood` `laplace` both observation terms are `||y - C(x)||_1 / sigma` instead,
+the Laplace negative log-likelihood with scale sigma.
 Training batches may be windows of L >= 2 consecutive frames: the ELBO terms then average over
 the window's L - 1 pairs and the prediction term runs k = 1 .. L - 1 steps (the paper's setting
 is L = 2 with no prediction term).
@@ -402,8 +404,13 @@ class DynamicVAE(keras.Model):
     def _squared_error(self, targets: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
         """The observation term per example: with a fixed sigma the sum of squared errors over
         all but the first axis, over 2 sigma^2 (eq. 34); with a learned or optimal sigma the
-        Gaussian negative log-likelihood, whose log-sigma term keeps sigma from growing."""
+        Gaussian negative log-likelihood, whose log-sigma term keeps sigma from growing; with
+        a Laplace likelihood the sum of absolute errors over sigma, the Laplace scale."""
         mode = self.model_config.observation_noise
+        if self.model_config.pixel_likelihood == "laplace":
+            axes = list(range(1, len(predictions.shape)))
+            return tf.reduce_sum(tf.abs(targets - predictions), axis=axes) / (
+                self.model_config.sigma)
         if mode == "fixed":
             axes = list(range(1, len(predictions.shape)))
             return tf.reduce_sum(tf.square(targets - predictions), axis=axes) / (

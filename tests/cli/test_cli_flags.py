@@ -14,6 +14,7 @@ TRAIN_OPTIONS = {
     "--preset", "--output", "-o", "--frames", "--dataset", "--data-dir", "--split",
     "--grayscale", "--gray", "--rgb", "--size", "--crop", "--stride", "--max-frames",
     "--latent-dim", "--filter-size", "--base-channels", "--dense-units", "--sigma",
+    "--pixel-likelihood",
     "--stationarity-weight",
     "--kl-weight", "--output-activation", "--num-samples", "--encoder-mode",
     "--prediction-weight", "--prediction-noise", "--prediction-shrink", "--posterior",

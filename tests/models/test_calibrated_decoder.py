@@ -22,14 +22,20 @@ def numpy_nll(targets, predictions, log_sigma):
     return (((targets - predictions) ** 2) / (2 * sigma ** 2) + log_sigma).sum(axis=(1, 2, 3))
 
 
-@pytest.mark.parametrize("mode", ["fixed", "learned", "optimal"])
+@pytest.mark.parametrize("mode", ["fixed", "learned", "optimal", "laplace"])
 def test_observation_term_matches_numpy(mode, rng):
-    model = DynamicVAE(observation_noise=mode, sigma=0.4, **SMALL)
+    if mode == "laplace":
+        model = DynamicVAE(pixel_likelihood="laplace", sigma=0.4, **SMALL)
+    else:
+        model = DynamicVAE(observation_noise=mode, sigma=0.4, **SMALL)
     targets = rng.random((4, 16, 12, 3)).astype(np.float32)
     predictions = (targets + 0.1 * rng.normal(size=targets.shape)).astype(np.float32)
     term = model._squared_error(tf.constant(targets), tf.constant(predictions)).numpy()
     if mode == "fixed":
         expected = ((targets - predictions) ** 2).sum(axis=(1, 2, 3)) / (2 * 0.4 ** 2)
+    elif mode == "laplace":
+        # The Laplace negative log-likelihood with scale b = sigma, without its constant.
+        expected = np.abs(targets - predictions).sum(axis=(1, 2, 3)) / 0.4
     elif mode == "learned":
         expected = numpy_nll(targets, predictions, np.log(0.4))
     else:
@@ -138,3 +144,11 @@ def test_per_step_prediction_sigma_needs_the_optimal_noise():
         ModelConfig(prediction_sigma="per_step", observation_noise="fixed")
     with pytest.raises(ValueError, match="prediction_sigma must be one of"):
         ModelConfig(prediction_sigma="per_frame", observation_noise="optimal")
+
+
+def test_a_laplace_likelihood_needs_a_fixed_scale():
+    with pytest.raises(ValueError, match="pixel_likelihood 'laplace' needs observation_noise "
+                                         "'fixed'.*got 'optimal'"):
+        ModelConfig(pixel_likelihood="laplace", observation_noise="optimal")
+    with pytest.raises(ValueError, match="pixel_likelihood must be one of"):
+        ModelConfig(pixel_likelihood="bernoulli")
