@@ -49,11 +49,13 @@ class ModelConfig:
             start) can raise it from 0 and grow the path onto a trained decoder.
         sigma: standard deviation of the Gaussian pixel noise, in pixel-range units (with
             `pixel_likelihood` `laplace`, the Laplace scale b).
-        pixel_likelihood: the pixel noise's distribution: `gaussian` (the paper; the term is
-            `||y - C(x)||^2 / (2 sigma^2)`) or `laplace` (`||y - C(x)||_1 / sigma`; needs
-            `observation_noise` `fixed`). A Gaussian decoder's best frame is the pixels'
-            conditional mean, which on near-binary strokes is a grey blur where hands differ;
-            a Laplace decoder's is their conditional median, which stays ink or paper.
+        pixel_likelihood: the pixel noise's distribution: `gaussian` (the paper; with
+            `fixed` noise the term is `||y - C(x)||^2 / (2 sigma^2)`) or `laplace`
+            (`||y - C(x)||_1 / sigma`; needs `observation_noise` `fixed`). A Gaussian
+            decoder's best frame is the pixels' conditional mean, which on near-binary
+            strokes is a grey blur where hands differ; a Laplace decoder's is their
+            conditional median, which stays ink or paper. The Laplace scale b is not a
+            standard deviation: the noise's is sqrt(2) b.
         stationarity_weight: `lambda` of eq. (34).
         kl_weight: weight of the KL term (1.0 is the ELBO).
         pixel_range: `(low, high)` the model sees pixels in.
@@ -246,8 +248,9 @@ class ModelConfig:
                              f"(the per-step sigma is each step's optimum), got "
                              f"{self.observation_noise!r}")
         if self.pixel_likelihood == "laplace" and self.observation_noise != "fixed":
-            raise ValueError(f"pixel_likelihood 'laplace' needs observation_noise 'fixed' (sigma "
-                             f"is then the Laplace scale), got {self.observation_noise!r}")
+            raise ValueError(f"pixel_likelihood 'laplace' needs observation_noise 'fixed' (a "
+                             f"learned or optimal scale exists for the Gaussian only), got "
+                             f"{self.observation_noise!r}")
         if self.posterior == "smoothed" and self.encoder_mode != "frame":
             raise ValueError("posterior 'smoothed' needs encoder_mode 'frame' (the smoother "
                              f"reads each frame's code as a measurement), got "

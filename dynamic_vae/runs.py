@@ -35,13 +35,16 @@ import dataclasses
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dynamic_vae.atomic import atomic_path, atomic_save_npy
 from dynamic_vae.config import RunConfig
 from dynamic_vae.pixels import to_unit_range
+
+if TYPE_CHECKING:
+    from dynamic_vae.models.dynamic_vae import DynamicVAE
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -191,8 +194,11 @@ def load_run(run_dir: str | Path, allow_baseline: bool = False) -> Run:
                first_stage=None if first_stage is None else _parse(config_path, first_stage))
 
 
-def load_dynamic_vae(path: str | Path):
+def load_dynamic_vae(path: str | Path) -> "DynamicVAE":
     """The `DynamicVAE` of a `.keras` file, loaded without running any code it may hold.
+
+    Args:
+        path: the `.keras` file (a run's `model.keras`).
 
     Raises:
         ValueError: naming the file when it is damaged or holds another kind of model.
@@ -204,11 +210,13 @@ def load_dynamic_vae(path: str | Path):
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            # A stage that trains part of the model (`trainable` 'observation') saves
-            # optimizer slots for that part only, while the loaded model's optimizer is built
-            # for all its trainable weights; Keras then skips the slots with a warning, and
-            # the loaded model's optimizer starts afresh, as it would for a new stage.
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            # A stage that trains part of the model (`trainable` 'observation' or
+            # 'dynamics') saves optimizer slots for that part only, while the loaded model's
+            # optimizer is built for all its trainable weights; Keras then skips the slots
+            # with a warning, and the loaded model's optimizer starts afresh, as it would
+            # for a new stage.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer",
+                                    category=UserWarning)
             # safe_mode stays on: a .keras file may not smuggle in Python lambdas.
             model = keras.models.load_model(path, safe_mode=True)
     except Exception as error:  # noqa: BLE001 - damaged archives fail in many ways

@@ -401,18 +401,16 @@ class DynamicVAE(keras.Model):
             tf.cast(self.dynamic_layer.transition_matrix, measurements.dtype),
             tf.cast(self.dynamic_layer.noise_matrix, measurements.dtype))
 
-    def _squared_error(self, targets: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
+    def _observation_term(self, targets: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
         """The observation term per example: with a fixed sigma the sum of squared errors over
         all but the first axis, over 2 sigma^2 (eq. 34); with a learned or optimal sigma the
         Gaussian negative log-likelihood, whose log-sigma term keeps sigma from growing; with
         a Laplace likelihood the sum of absolute errors over sigma, the Laplace scale."""
-        mode = self.model_config.observation_noise
+        axes = list(range(1, len(predictions.shape)))
         if self.model_config.pixel_likelihood == "laplace":
-            axes = list(range(1, len(predictions.shape)))
             return tf.reduce_sum(tf.abs(targets - predictions), axis=axes) / (
                 self.model_config.sigma)
-        if mode == "fixed":
-            axes = list(range(1, len(predictions.shape)))
+        if self.model_config.observation_noise == "fixed":
             return tf.reduce_sum(tf.square(targets - predictions), axis=axes) / (
                 2.0 * self.model_config.sigma ** 2)
         return gaussian_negative_log_likelihood(targets, predictions,
@@ -465,7 +463,7 @@ class DynamicVAE(keras.Model):
         # Samples are stacked sample-major, so tiling the targets lines them up.
         repeats = tf.shape(reconstructions)[0] // tf.shape(targets)[0]
         targets = tf.tile(targets, [repeats, 1, 1, 1, 1])
-        reconstruction = tf.reduce_mean(self._squared_error(targets, reconstructions))
+        reconstruction = tf.reduce_mean(self._observation_term(targets, reconstructions))
         kl, penalty = self.dynamic_layer.losses
         terms = {"reconstruction": reconstruction, "kl": kl, "penalty": penalty,
                  **self._sigma_term(targets, reconstructions)}
@@ -510,7 +508,7 @@ class DynamicVAE(keras.Model):
         repeats = tf.shape(frames)[0] // tf.shape(windows)[0]
         targets = tf.tile(windows, [repeats, 1, 1, 1, 1])
         transitions = float(length - 1)
-        reconstruction = tf.reduce_mean(self._squared_error(targets, frames)) / transitions
+        reconstruction = tf.reduce_mean(self._observation_term(targets, frames)) / transitions
         layer = self.dynamic_layer
         kl_term = layer.kl_weight * layer.kl_schedule * tf.reduce_mean(kl) / transitions
         penalty = layer.stationarity_penalty()
@@ -614,7 +612,7 @@ class DynamicVAE(keras.Model):
                 optimal_log_sigma(future[:, k], predicted[:, k], per_channel=True)))
                 for k in range(steps)]) / steps
         future = tf.reshape(windows[:, 1:], [-1, *self.frame_shape])
-        return tf.reduce_mean(self._squared_error(future, predicted))
+        return tf.reduce_mean(self._observation_term(future, predicted))
 
     def _rollout_start(self, states: tf.Tensor, training: bool) -> tf.Tensor:
         """The prediction rollout's first states: `c * mu_t`, `c ~ U(1 - shrink, 1)` per row
