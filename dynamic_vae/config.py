@@ -163,6 +163,13 @@ class ModelConfig:
             distribution at every phase, so synthesis never draws at one digit's phase a
             hand the encoder gave only to another. Meant for the variety stage of a
             periodic run.
+        frame_mmd_weight: weight of the maximum mean discrepancy between frames decoded
+            from each smoothed state's phase with a hand drawn as synthesis draws it and the
+            real frames of those states (`dynamic_vae.models.driven_prior.frame_mmd`; 0
+            disables it; needs `posterior` `smoothed`). The terms above shape the states the
+            decoder reads; this one trains the decoder on the frames synthesis shows, so the
+            hands it draws at a phase are spread as the real ones there. Meant for the
+            variety stage of a periodic run.
         mixed_precision: `off`, `bfloat16` or `auto`: with `bfloat16` the hidden
             convolutions and dense layers compute in bfloat16 (variables stay float32); the
             posterior heads, the decoder's output layer, A, B and every loss term stay
@@ -204,6 +211,7 @@ class ModelConfig:
     readback_weight: float = 0.0
     driven_mmd_weight: float = 0.0
     readback_loss: str = "squared"
+    frame_mmd_weight: float = 0.0
     mixed_precision: str = "off"
 
     def __post_init__(self) -> None:
@@ -284,12 +292,17 @@ class ModelConfig:
                              f"{self.start_states!r}")
         self.start_states = int(self.start_states)
         for name in ("stationarity_weight", "kl_weight", "prediction_weight",
-                     "driven_prior_weight", "readback_weight", "driven_mmd_weight"):
+                     "driven_prior_weight", "readback_weight", "driven_mmd_weight",
+                     "frame_mmd_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.readback_loss not in READBACK_LOSSES:
             raise ValueError(f"readback_loss must be one of {READBACK_LOSSES}, got "
                              f"{self.readback_loss!r}")
+        if self.frame_mmd_weight > 0 and self.posterior != "smoothed":
+            raise ValueError(f"frame_mmd_weight > 0 needs posterior 'smoothed' (the frames are "
+                             f"compared at the smoothed states' phases), got posterior "
+                             f"{self.posterior!r}")
         if self.readback_weight > 0 and self.encoder_mode != "frame":
             raise ValueError(f"readback_weight > 0 needs encoder_mode 'frame' (the encoder reads "
                              f"one decoded frame), got encoder_mode {self.encoder_mode!r}")

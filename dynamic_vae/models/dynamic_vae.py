@@ -38,7 +38,14 @@ read on the persistent directions as the real frame is (`readback_error`, or wit
     + driven_mmd_weight * driven_mmd(x, v)
 
 the maximum mean discrepancy between the posterior draws and the same phases with the
-driven part redrawn as synthesis draws it (`driven_mmd`).
+driven part redrawn as synthesis draws it (`driven_mmd`). With `frame_mmd_weight` > 0 (and
+the smoothed posterior) it also has
+
+    + frame_mmd_weight * frame_mmd(D(Q_p mu + Q_s v), y, mu)
+
+over every frame y of the windows and its smoothed mean mu: the maximum mean discrepancy
+between frames decoded with a hand drawn as synthesis draws it and the real frames, at the
+same phases (`frame_mmd`).
 
 With `posterior="smoothed"` the encoder's Gaussians are measurements of the states and the
 ELBO is taken over whole windows with the Kalman-smoothed posterior (see `window_posterior`):
@@ -62,8 +69,9 @@ from dynamic_vae.layers.dynamic_layer import DynamicLayer
 from dynamic_vae.layers.latent_step import latent_step
 from dynamic_vae.layers.stationary_dynamic_layer import StationaryDynamicLayer
 from dynamic_vae.models.driven_prior import (driven_mmd, driven_moment_mismatch,
-                                             phase_dependence, readback_confusion,
-                                             readback_error, resample_driven)
+                                             frame_mmd, phase_dependence,
+                                             readback_confusion, readback_error,
+                                             resample_driven)
 from dynamic_vae.models.finishing import finish_after_fit
 from dynamic_vae.models.networks import build_decoder, build_encoder
 from dynamic_vae.models.observation_noise import (gaussian_negative_log_likelihood,
@@ -83,9 +91,10 @@ MODEL_FIELDS = tuple(field.name for field in dataclasses.fields(ModelConfig))
 # aligned fraction were the sequences read at 0.45-0.9, and from the best half at >= 0.92.
 ON_PHASE_FRACTION = 0.5
 
-# What `driven_prior_weight`, `readback_weight` and `driven_mmd_weight` > 0 log, in
-# training only.
-DRIVEN_PRIOR_LOGS = ("phase_dependence", "driven_mismatch", "readback", "driven_mmd")
+# What `driven_prior_weight`, `readback_weight`, `driven_mmd_weight` and `frame_mmd_weight`
+# > 0 log, in training only.
+DRIVEN_PRIOR_LOGS = ("phase_dependence", "driven_mismatch", "readback", "driven_mmd",
+                     "frame_mmd")
 
 
 @keras.saving.register_keras_serializable(package="dynamic_vae")
@@ -166,6 +175,7 @@ class DynamicVAE(keras.Model):
         self.driven_mismatch_tracker = keras.metrics.Mean(name="driven_mismatch")
         self.readback_tracker = keras.metrics.Mean(name="readback")
         self.driven_mmd_tracker = keras.metrics.Mean(name="driven_mmd")
+        self.frame_mmd_tracker = keras.metrics.Mean(name="frame_mmd")
         self.built = True
 
     @classmethod
@@ -202,6 +212,8 @@ class DynamicVAE(keras.Model):
             trackers.append(self.readback_tracker)
         if self.model_config.driven_mmd_weight > 0:
             trackers.append(self.driven_mmd_tracker)
+        if self.model_config.frame_mmd_weight > 0:
+            trackers.append(self.frame_mmd_tracker)
         return trackers
 
     # --- accessors ----------------------------------------------------------------------
@@ -526,8 +538,24 @@ class DynamicVAE(keras.Model):
         if self.model_config.readback_weight > 0 and training:
             total = total + self._readback_term(means[:, 0],
                                                 tf.reshape(mean, [-1, length, n])[:, 0], terms)
+        if self.model_config.frame_mmd_weight > 0 and training:
+            total = total + self._frame_mmd_term(tf.reshape(means, [-1, n]), windows, terms)
         terms["loss"] = total
         return terms
+
+    def _frame_mmd_term(self, states: tf.Tensor, windows: tf.Tensor,
+                        terms: dict[str, tf.Tensor]) -> tf.Tensor:
+        """`frame_mmd_weight` times the maximum mean discrepancy between frames decoded from
+        `states`' phases `(m, n)` with hands drawn as synthesis draws them and the real
+        frames of `windows`, one per state (`dynamic_vae.models.driven_prior.frame_mmd`).
+        Recorded in `terms`; training batches only."""
+        states = tf.cast(states, tf.float32)
+        noise_matrix = self.dynamic_layer.noise_matrix
+        draws = keras.random.normal(tf.shape(states), seed=self.dynamic_layer.seed_generator)
+        decoded = self.decode(resample_driven(states, noise_matrix, draws), training=True)
+        frames = tf.reshape(windows, tf.shape(decoded))
+        terms["frame_mmd"] = frame_mmd(decoded, frames, states, noise_matrix)
+        return self.model_config.frame_mmd_weight * terms["frame_mmd"]
 
     def _driven_prior_term(self, means: tf.Tensor, samples: tf.Tensor,
                            terms: dict[str, tf.Tensor]) -> tf.Tensor:
@@ -651,6 +679,8 @@ class DynamicVAE(keras.Model):
             self.readback_tracker.update_state(terms["readback"])
         if "driven_mmd" in terms:
             self.driven_mmd_tracker.update_state(terms["driven_mmd"])
+        if "frame_mmd" in terms:
+            self.frame_mmd_tracker.update_state(terms["frame_mmd"])
         # The driven-prior statistics exist for training batches only.
         results = {metric.name: metric.result() for metric in self.metrics
                    if metric.name not in DRIVEN_PRIOR_LOGS or metric.name in terms}

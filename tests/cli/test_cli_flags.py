@@ -21,7 +21,7 @@ TRAIN_OPTIONS = {
     "--mixed-precision", "--architecture", "--width", "--depth", "--linear-path",
     "--observation-noise", "--prediction-sigma", "--decoder-noise", "--transition-form",
     "--windows-per-epoch", "--driven-prior-weight", "--readback-weight", "--readback-loss",
-    "--driven-mmd-weight",
+    "--driven-mmd-weight", "--frame-mmd-weight",
     "--trainable", "--validation-fraction", "--residual-rank", "--period", "--start-states",
     "--period-from-cycle", "--period-from-frames", "--harmonic-start", "--learning-rate", "--batch-size", "--epochs",
     "--seed", "--cycle",

@@ -5,7 +5,8 @@ import tensorflow as tf
 from dynamic_vae.models import DynamicVAE
 from dynamic_vae.models.driven_prior import (MMD_SCALES, PHASE_BANDWIDTH,
                                              READBACK_TEMPERATURE, driven_mmd,
-                                             driven_moment_mismatch, innovation_projections,
+                                             driven_moment_mismatch, frame_mmd,
+                                             innovation_projections,
                                              phase_dependence, readback_confusion,
                                              readback_error, resample_driven)
 
@@ -305,3 +306,68 @@ def test_readback_needs_a_frame_encoder():
     with pytest.raises(ValueError, match="readback_weight > 0 needs encoder_mode 'frame'"):
         DynamicVAE(frame_shape=(8, 8, 1), latent_dim=4, encoder_mode="pair",
                    readback_weight=1.0)
+
+
+def numpy_frame_mmd(decoded, frames, states, q_persistent):
+    phase = states @ q_persistent
+    fake, real = decoded.reshape(len(states), -1), frames.reshape(len(states), -1)
+    squared = lambda u, v: ((u[:, None] - v[None]) ** 2).sum(-1)
+    phase_squared = squared(phase, phase)
+    weights = np.exp(-2 * phase_squared / phase_squared.mean())
+    np.fill_diagonal(weights, 0.0)
+    width = squared(real, real).mean()
+    kernel = lambda u, v: np.exp(-squared(u, v) / width)
+    cross = kernel(fake, real)
+    return (weights * (kernel(fake, fake) + kernel(real, real) - cross - cross.T)).sum() / (
+        weights.sum())
+
+
+def test_frame_mmd_matches_its_formula_and_sees_hands_drawn_towards_the_average(rng):
+    rotation = random_rotation(rng)
+    b = (rotation @ NOISE @ rotation.T).astype("float32")
+    persistent = rotation[:, :2] @ rotation[:, :2].T
+    phases = rng.integers(0, 4, 60)
+    states = np.c_[np.cos(np.pi / 2 * phases), np.sin(np.pi / 2 * phases),
+                   rng.normal(size=(60, 2))] @ rotation.T
+    # A frame per phase (a bright quarter) in a hand of its own (noise).
+    templates = np.zeros((4, 8, 8))
+    for k in range(4):
+        templates[k, 4 * (k // 2):4 * (k // 2) + 4, 4 * (k % 2):4 * (k % 2) + 4] = 1.0
+    frames = templates[phases] + 0.3 * rng.normal(size=(60, 8, 8))
+    new_hands = templates[phases] + 0.3 * rng.normal(size=(60, 8, 8))
+    np.testing.assert_allclose(float(frame_mmd(new_hands, frames, states, b)),
+                               numpy_frame_mmd(new_hands, frames, states, persistent),
+                               rtol=1e-4, atol=1e-6)
+    # New hands drawn as the real ones score near 0; each phase's average frame, far more.
+    assert float(frame_mmd(frames, frames, states, b)) == pytest.approx(0.0, abs=1e-6)
+    averaged = templates[phases] + 0.03 * rng.normal(size=(60, 8, 8))
+    assert abs(float(frame_mmd(new_hands, frames, states, b))) < 0.2 * float(
+        frame_mmd(averaged, frames, states, b))
+
+
+def test_model_adds_the_weighted_frame_mmd_and_tracks_it(rng):
+    plain, weighted, windows = twin_models(rng, "smoothed", frame_mmd_weight=7.0)
+    base = plain._loss_terms(windows, training=True)
+    terms = weighted._loss_terms(windows, training=True)
+    assert "frame_mmd" not in base and terms["frame_mmd"].numpy() != 0.0
+    np.testing.assert_allclose(terms["loss"].numpy(),
+                               base["loss"].numpy() + 7.0 * terms["frame_mmd"].numpy(),
+                               rtol=1e-5)
+    assert "frame_mmd" in {metric.name for metric in weighted.metrics}
+    held_out = weighted._loss_terms(windows, training=False)
+    assert "frame_mmd" not in held_out
+    # Its gradient reaches the decoder.
+    with tf.GradientTape() as tape:
+        term = weighted._loss_terms(windows, training=True)["frame_mmd"]
+    gradients = tape.gradient(term, weighted.decoder.trainable_weights)
+    assert any(g is not None and float(tf.reduce_sum(tf.abs(g))) > 0 for g in gradients)
+
+
+def test_frame_mmd_needs_the_smoothed_posterior():
+    from dynamic_vae.config import ModelConfig
+
+    with pytest.raises(ValueError, match="frame_mmd_weight > 0 needs posterior 'smoothed'.*"
+                                         "got posterior 'factorized'"):
+        ModelConfig(frame_mmd_weight=1.0, encoder_mode="frame")
+    with pytest.raises(ValueError, match="frame_mmd_weight must be >= 0"):
+        ModelConfig(frame_mmd_weight=-1.0)
