@@ -164,12 +164,12 @@ class ModelConfig:
             hand the encoder gave only to another. Meant for the variety stage of a
             periodic run.
         frame_mmd_weight: weight of the maximum mean discrepancy between frames decoded
-            from each smoothed state's phase with a hand drawn as synthesis draws it and the
+            from each state mean's phase with a hand drawn as synthesis draws it and the
             real frames of those states (`dynamic_vae.models.driven_prior.frame_mmd`; 0
-            disables it; needs `posterior` `smoothed`). The terms above shape the states the
-            decoder reads; this one trains the decoder on the frames synthesis shows, so the
-            hands it draws at a phase are spread as the real ones there. Meant for the
-            variety stage of a periodic run.
+            disables it). The terms above shape the states the decoder reads; this one
+            trains the decoder (and the encoder only through the phase it feeds in) on the
+            frames synthesis shows, so the hands it draws are spread as the real ones. Meant
+            for the variety stage of a periodic run.
         mixed_precision: `off`, `bfloat16` or `auto`: with `bfloat16` the hidden
             convolutions and dense layers compute in bfloat16 (variables stay float32); the
             posterior heads, the decoder's output layer, A, B and every loss term stay
@@ -299,10 +299,6 @@ class ModelConfig:
         if self.readback_loss not in READBACK_LOSSES:
             raise ValueError(f"readback_loss must be one of {READBACK_LOSSES}, got "
                              f"{self.readback_loss!r}")
-        if self.frame_mmd_weight > 0 and self.posterior != "smoothed":
-            raise ValueError(f"frame_mmd_weight > 0 needs posterior 'smoothed' (the frames are "
-                             f"compared at the smoothed states' phases), got posterior "
-                             f"{self.posterior!r}")
         if self.readback_weight > 0 and self.encoder_mode != "frame":
             raise ValueError(f"readback_weight > 0 needs encoder_mode 'frame' (the encoder reads "
                              f"one decoded frame), got encoder_mode {self.encoder_mode!r}")

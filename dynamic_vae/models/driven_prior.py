@@ -38,8 +38,8 @@ p, not only its moments:
   posterior's phase, a hand drawn as synthesis draws it) and the real frames of the same
   states, under a product kernel on the phase and the pixels. The terms above shape the
   states the decoder reads; this one trains the decoder on what synthesis shows, so the
-  hands it draws at a phase are spread as the real ones there, not drawn towards the
-  phase's average digit.
+  hands it draws are spread as the real ones, not drawn towards a phase's average digit
+  (its phase kernel is wide: it leans towards, rather than keeps to, one phase).
 
 The read-back term (`ModelConfig.readback_weight`) trains the decoder on the states
 synthesis visits: the encoder, its weights held, must read a frame decoded from Q_p x + Q_s v
@@ -206,23 +206,30 @@ def driven_mmd(samples: tf.Tensor, draws: tf.Tensor, noise_matrix: tf.Tensor,
     return tf.cast(total, tf.float32)
 
 
+# `frame_mmd`'s phase kernel width, as a fraction of the batch's mean squared distance
+# between persistent parts.
+FRAME_PHASE_WIDTH = 0.5
+
+
 def frame_mmd(decoded: tf.Tensor, frames: tf.Tensor, states: tf.Tensor,
               noise_matrix: tf.Tensor, threshold: float = PERSISTENT_THRESHOLD) -> tf.Tensor:
     """The squared maximum mean discrepancy between frames `decoded` with a new hand and the
     real `frames`, row i of both at the phase of `states[i]`.
 
     Over the pairs i != j of the m rows, weighted by a phase kernel
-    `w_ij = exp(-2 |p_i - p_j|^2 / mean_ab |p_a - p_b|^2)` on the persistent parts
-    p = Q_p x (mean over all m^2 pairs), with a Gaussian kernel on the pixels
-    `k(a, b) = exp(-|a - b|^2 / mean_ab |y_a - y_b|^2)` (the real frames' mean squared
-    distance, over all m^2 pairs):
+    `w_ij = exp(-|p_i - p_j|^2 / (FRAME_PHASE_WIDTH mean_ab |p_a - p_b|^2))` on the
+    persistent parts p = Q_p x (mean over all m^2 pairs), with a Gaussian kernel on the
+    pixels `k(a, b) = exp(-|a - b|^2 / mean_ab |y_a - y_b|^2)` (the real frames' mean
+    squared distance, over all m^2 pairs):
 
         sum_{i != j} w_ij [k(d_i, d_j) + k(y_i, y_j) - k(d_i, y_j) - k(y_i, d_j)]
         / sum_{i != j} w_ij.
 
-    The kernels' widths are not differentiated through. With the phase weights the term
-    compares the decoded and real frames of nearby phases, so it is 0 in expectation when
-    the decoded hands at each phase are distributed as the real ones.
+    The phase weights are not differentiated through. They are wide: on a 10-cycle's locked
+    planes another phase weighs 0.05-0.26 against the same phase's 1, so the term is an
+    MMD over all the batch's frames that leans towards comparing frames of one phase. For
+    a fixed kernel and independent rows it is 0 in expectation when the decoded frames are
+    distributed as the real ones given the phase.
 
     Args:
         decoded: `(m, ...)` frames decoded from `resample_driven(states, ...)`.
@@ -250,11 +257,11 @@ def frame_mmd(decoded: tf.Tensor, frames: tf.Tensor, states: tf.Tensor,
                           - 2.0 * tf.matmul(u, v, transpose_b=True), 0.0)
 
     phase_squared = squared(phase, phase)
-    weights = tf.stop_gradient(tf.exp(-2.0 * phase_squared
-                                      / (tf.reduce_mean(phase_squared) + 1e-9)))
+    weights = tf.stop_gradient(tf.exp(-phase_squared / (
+        FRAME_PHASE_WIDTH * tf.reduce_mean(phase_squared) + 1e-9)))
     weights = weights * (1.0 - tf.eye(m))
     real_squared = squared(real, real)
-    width = tf.stop_gradient(tf.reduce_mean(real_squared)) + 1e-9
+    width = tf.reduce_mean(real_squared) + 1e-9
     cross = tf.exp(-squared(fake, real) / width)
     kernel = (tf.exp(-squared(fake, fake) / width) + tf.exp(-real_squared / width)
               - cross - tf.transpose(cross))

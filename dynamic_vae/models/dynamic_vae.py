@@ -38,12 +38,12 @@ read on the persistent directions as the real frame is (`readback_error`, or wit
     + driven_mmd_weight * driven_mmd(x, v)
 
 the maximum mean discrepancy between the posterior draws and the same phases with the
-driven part redrawn as synthesis draws it (`driven_mmd`). With `frame_mmd_weight` > 0 (and
-the smoothed posterior) it also has
+driven part redrawn as synthesis draws it (`driven_mmd`). With `frame_mmd_weight` > 0 it also has
 
     + frame_mmd_weight * frame_mmd(D(Q_p mu + Q_s v), y, mu)
 
-over every frame y of the windows and its smoothed mean mu: the maximum mean discrepancy
+over every frame y of the windows with a state mean mu (smoothed; factorised: each pair's
+first frame): the maximum mean discrepancy
 between frames decoded with a hand drawn as synthesis draws it and the real frames, at the
 same phases (`frame_mmd`).
 
@@ -496,6 +496,9 @@ class DynamicVAE(keras.Model):
             # A frame encoder's pair means are its frames' own readings: x_t's is the reading.
             first = tf.reshape(states, [-1, length - 1, self.latent_dim])[:, 0]
             total = total + self._readback_term(first, first, terms)
+        if self.model_config.frame_mmd_weight > 0 and training:
+            # x_t of every pair, in the windows' order: frames 0 .. L - 2 of each window.
+            total = total + self._frame_mmd_term(states, windows[:, :-1], terms)
         terms["loss"] = total
         return terms
 
@@ -547,8 +550,10 @@ class DynamicVAE(keras.Model):
                         terms: dict[str, tf.Tensor]) -> tf.Tensor:
         """`frame_mmd_weight` times the maximum mean discrepancy between frames decoded from
         `states`' phases `(m, n)` with hands drawn as synthesis draws them and the real
-        frames of `windows`, one per state (`dynamic_vae.models.driven_prior.frame_mmd`).
-        Recorded in `terms`; training batches only."""
+        frames of `windows`, one per state in row-major order
+        (`dynamic_vae.models.driven_prior.frame_mmd`). It trains the decoder, and the
+        encoder only through the phase it feeds in. Recorded in `terms`; training batches
+        only."""
         states = tf.cast(states, tf.float32)
         noise_matrix = self.dynamic_layer.noise_matrix
         draws = keras.random.normal(tf.shape(states), seed=self.dynamic_layer.seed_generator)
