@@ -77,6 +77,13 @@ _EPSILON = 1e-12
 READBACK_TEMPERATURE = 0.2
 
 
+def squared_distances(u: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
+    """`(m, k)`: `|u_i - v_j|^2` between the rows of `u` `(m, d)` and `v` `(k, d)`, from one
+    matrix product (floored at 0 against rounding)."""
+    return tf.maximum(tf.reduce_sum(u * u, 1)[:, None] + tf.reduce_sum(v * v, 1)[None, :]
+                      - 2.0 * tf.matmul(u, v, transpose_b=True), 0.0)
+
+
 def innovation_projections(noise_matrix: tf.Tensor, threshold: float = PERSISTENT_THRESHOLD
                            ) -> tuple[tf.Tensor, tf.Tensor]:
     """`(Q_p, Q_s)`, `(n, n)` orthogonal projections onto the directions the innovations
@@ -115,9 +122,7 @@ def phase_dependence(states: tf.Tensor, noise_matrix: tf.Tensor,
     q_persistent, q_driven = innovation_projections(noise_matrix, threshold)
     persistent = tf.matmul(states, q_persistent)
     driven = tf.matmul(states, q_driven)
-    squared_norms = tf.reduce_sum(tf.square(persistent), axis=1)
-    squared = tf.maximum(squared_norms[:, None] + squared_norms[None, :]
-                         - 2.0 * tf.matmul(persistent, persistent, transpose_b=True), 0.0)
+    squared = squared_distances(persistent, persistent)
     m = tf.shape(squared)[0]
     others = tf.logical_not(tf.eye(m, dtype=tf.bool))
     squared = tf.where(others, squared, tf.zeros_like(squared))
@@ -186,15 +191,12 @@ def driven_mmd(samples: tf.Tensor, draws: tf.Tensor, noise_matrix: tf.Tensor,
     b = tf.matmul(tf.cast(draws, tf.float64), q_driven)
     m = tf.shape(a)[0]
 
-    def squared(u, v):
-        return tf.maximum(tf.reduce_sum(u * u, 1)[:, None] + tf.reduce_sum(v * v, 1)[None, :]
-                          - 2.0 * tf.matmul(u, v, transpose_b=True), 0.0)
-
-    phase_squared = squared(phase, phase)
+    phase_squared = squared_distances(phase, phase)
     median = tf.stop_gradient(tf.sort(tf.reshape(phase_squared, [-1]))[m + m * (m - 1) // 2])
     phase_kernel = tf.stop_gradient(tf.exp(-phase_squared / (2.0 * bandwidth ** 2 * median
                                                               + _EPSILON)))
-    d_aa, d_bb, d_ab = squared(a, a), squared(b, b), squared(a, b)
+    d_aa, d_bb, d_ab = (squared_distances(a, a), squared_distances(b, b),
+                        squared_distances(a, b))
     off_diagonal = 1.0 - tf.eye(m, dtype=tf.float64)
     pairs = tf.cast(m * (m - 1), tf.float64)
     total = tf.constant(0.0, tf.float64)
@@ -252,18 +254,14 @@ def frame_mmd(decoded: tf.Tensor, frames: tf.Tensor, states: tf.Tensor,
     fake = tf.reshape(tf.cast(decoded, tf.float32), [m, -1])
     real = tf.reshape(tf.cast(frames, tf.float32), [m, -1])
 
-    def squared(u, v):
-        return tf.maximum(tf.reduce_sum(u * u, 1)[:, None] + tf.reduce_sum(v * v, 1)[None, :]
-                          - 2.0 * tf.matmul(u, v, transpose_b=True), 0.0)
-
-    phase_squared = squared(phase, phase)
+    phase_squared = squared_distances(phase, phase)
     weights = tf.stop_gradient(tf.exp(-phase_squared / (
         FRAME_PHASE_WIDTH * tf.reduce_mean(phase_squared) + 1e-9)))
     weights = weights * (1.0 - tf.eye(m))
-    real_squared = squared(real, real)
+    real_squared = squared_distances(real, real)
     width = tf.reduce_mean(real_squared) + 1e-9
-    cross = tf.exp(-squared(fake, real) / width)
-    kernel = (tf.exp(-squared(fake, fake) / width) + tf.exp(-real_squared / width)
+    cross = tf.exp(-squared_distances(fake, real) / width)
+    kernel = (tf.exp(-squared_distances(fake, fake) / width) + tf.exp(-real_squared / width)
               - cross - tf.transpose(cross))
     return tf.reduce_sum(weights * kernel) / tf.reduce_sum(weights)
 
