@@ -661,17 +661,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         # the innovations' directions must look as synthesis draws them, N(0, Q) and
         # independent of the phase, in their moments and (the MMD) in their whole
         # distribution at each phase, so each cycle is written in a new hand while the
-        # locked planes keep the digit. The read-back term trains the decoder on the
-        # states synthesis visits: a frame decoded from a posterior's phase with a new
-        # hand must be read by the encoder at that phase and at no other (cross-entropy
-        # over the period's phases). The stage grows the decoder a hidden path of 512
+        # locked planes keep the digit. The frames' MMD compares frames decoded with a hand
+        # drawn as synthesis draws it with the real frames at their phase, so the decoder
+        # is trained on what synthesis shows rather than on reconstructions alone. The
+        # read-back term trains the decoder on the states synthesis visits: a frame decoded
+        # from a posterior's phase with a new hand must be read by the encoder at that phase
+        # and at no other (cross-entropy over the period's phases); at weight 200 it holds
+        # the order the frames' MMD would otherwise cost the 5-cycle. The stage grows the decoder a hidden path of 512
         # units from the state to its first feature map (starting as the trained decoder),
         # so phase and hand can interact before the convolutions. Not from the first stage:
         # with the path there, the 10-cycle's first stage learned a period of 5.
         "variety": {"trainable": "observation", "prediction_weight": 0.0, "kl_weight": 1.0,
                     "dense_units": 512,
                     "sigma": 0.15, "driven_prior_weight": 50.0, "driven_mmd_weight": 1000.0,
-                    "readback_weight": 100.0, "readback_loss": "cross_entropy", "epochs": 4},
+                    "frame_mmd_weight": 2000.0,
+                    "readback_weight": 200.0, "readback_loss": "cross_entropy", "epochs": 4},
     },
     "video": {
         # Any clip, no flags. Residual networks with a linear path, so training starts at the

@@ -93,8 +93,9 @@ def test_the_counting_preset_ends_with_a_variety_stage_on_the_fine_tuning_stage(
     assert config.stage_names() == ["first", "finetune", "variety"]
     first, second, third = config.stages()
     variety = dict(trainable="observation", prediction_weight=0.0, kl_weight=1.0, sigma=0.15,
-                   driven_prior_weight=50.0, driven_mmd_weight=1000.0, readback_weight=100.0,
-                   readback_loss="cross_entropy", dense_units=512, epochs=4)
+                   driven_prior_weight=50.0, driven_mmd_weight=1000.0, frame_mmd_weight=2000.0,
+                   readback_weight=200.0, readback_loss="cross_entropy", dense_units=512,
+                   epochs=4)
     assert third == second.override(**variety)
     assert (third.model.posterior, third.training.window) == ("smoothed", 9)
     assert third.finetune == {} and third.variety == {}
